@@ -1,0 +1,41 @@
+/*
+ * pathmap.h - maps a URL to a relative path under the output directory.
+ *
+ * Pure: no I/O.  The result is HOST[:PORT]/SEGMENT/.../NAME with these
+ * promises, whatever bytes the URL holds:
+ *  - relative: never starts with '/', never contains an empty, "." or ".."
+ *    segment, so it cannot leave the output directory;
+ *  - no NUL, no control character (0x00-0x1f, 0x7f), no backslash;
+ *  - every segment is at most CR_NAME_MAX bytes and the whole path at most
+ *    CR_RELPATH_MAX bytes; longer names are cut and given a hash suffix;
+ *  - injective: two URLs whose decoded bytes differ get different paths.
+ *    Percent-escapes of bytes that are safe in a file name are decoded
+ *    ("%7E" -> "~"); unsafe bytes and '%' itself are written as "%XX" with
+ *    upper-case hex.  So a '%' in a mapped name is always followed by two
+ *    upper-case hex digits, except in names this module makes up (hash
+ *    suffixes "%~", the store's clash suffixes "%~f"/"%~d"), which therefore
+ *    can never equal a mapped URL.
+ *  - a path ending in '/' (including the root) saves as "index.html";
+ *  - a query is kept, appended to the last segment as "?QUERY" (with '/' in
+ *    it escaped), so different queries give different names.
+ */
+#ifndef CR_PATHMAP_H
+#define CR_PATHMAP_H
+
+#include "buf.h"
+
+#define CR_NAME_MAX 255     /* bytes in one path segment (NAME_MAX) */
+#define CR_RELPATH_MAX 3800 /* bytes in a whole relative path; below PATH_MAX
+                               with room for the output directory */
+
+/* Appends the relative path for a URL to out (which is not reset first).
+ * host: lower-case host name, IPv6 literal with brackets.
+ * port: explicit non-default port, or 0 (omitted from the path).
+ * path: the URL path, percent-encoded, normally starting with '/'.
+ * query: the query without '?', or NULL for none ("" is an empty query,
+ *        distinct from none).
+ * Returns 0, CR_EINVAL (empty host), CR_EFULL/CR_ENOMEM from the buffer. */
+int cr_pathmap(const char *host, unsigned port, const char *path,
+               const char *query, struct cr_buf *out);
+
+#endif

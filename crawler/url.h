@@ -1,0 +1,50 @@
+/*
+ * url.h - URL normalization and splitting, on libcurl's URL API (curl_url).
+ *
+ * Pure: no I/O, no global state.  Only absolute http and https URLs come out.
+ * A normalized URL has a lower-case scheme and host, no default port, no dot
+ * segments, no fragment, no userinfo, a path of at least "/", and consistent
+ * percent-encoding (unreserved characters decoded, other escapes upper-case
+ * hex, bytes that must be escaped are escaped).  Two spellings of one
+ * resource normalize to the same string, so the seen set can compare bytes.
+ */
+#ifndef CR_URL_H
+#define CR_URL_H
+
+#include <stddef.h>
+
+/* URLs longer than this, before or after normalization, are refused. */
+#define CR_URL_MAX 8192
+
+/* Normalizes the absolute URL in[0..len) (any bytes; not NUL-terminated).
+ * An input without "scheme://" is taken as http, the way curl and wget do.
+ * On success *out is a malloc'ed NUL-terminated string the caller frees.
+ * Returns 0, CR_EURL (unparsable), CR_ESCHEME (not http/https), CR_ETOOLONG,
+ * CR_ENOMEM.  *reason (if reason is not NULL) receives a static message on
+ * failure, such as "not http or https". */
+int cr_url_normalize(const char *in, size_t len, char **out, const char **reason);
+
+/* Resolves the reference ref[0..reflen) against the normalized absolute URL
+ * base, then normalizes the result as cr_url_normalize does.  Same returns. */
+int cr_url_resolve(const char *base, const char *ref, size_t reflen,
+                   char **out, const char **reason);
+
+/* The parts of a normalized URL, each malloc'ed and owned by the struct. */
+struct cr_url_parts {
+  char *scheme;   /* "http" or "https" */
+  char *host;     /* lower case; IPv6 literals keep their brackets */
+  unsigned port;  /* explicit non-default port, or 0 for the scheme default */
+  unsigned effective_port; /* port to connect to: port, or 80/443 */
+  char *path;     /* percent-encoded, starts with '/' */
+  char *query;    /* without '?', or NULL when the URL has none */
+  int is_ip;      /* host is an IPv4 or IPv6 literal */
+};
+
+/* Splits a URL (normalized or not) into parts.  Returns 0, CR_EURL,
+ * CR_ESCHEME, CR_ENOMEM; on failure p is left empty. */
+int cr_url_split(const char *url, struct cr_url_parts *p);
+
+/* Frees the parts and zeroes the struct; accepts an empty one. */
+void cr_url_parts_cleanup(struct cr_url_parts *p);
+
+#endif

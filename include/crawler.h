@@ -1,0 +1,126 @@
+/*
+ * crawler.h - the engine's public API.
+ *
+ * The engine owns one epoll loop, a libcurl multi handle, a c-ares channel,
+ * the frontier and the store.  A front end fills a struct cr_config, creates
+ * an engine, adds URLs and runs it to completion.  Everything the engine
+ * learns about a URL ends up as one line in the manifest.
+ *
+ * Errors: 0 is success, a negative CR_E* value is failure; cr_strerror()
+ * names it.
+ */
+#ifndef CRAWLER_H
+#define CRAWLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+  CR_OK = 0,
+  CR_ENOMEM = -1,     /* allocation failed */
+  CR_EINVAL = -2,     /* bad argument or value */
+  CR_EIO = -3,        /* file system error; errno was reported */
+  CR_ECURL = -4,      /* libcurl refused a call */
+  CR_EARES = -5,      /* c-ares refused a call */
+  CR_ELOOP = -6,      /* epoll or timer error */
+  CR_EURL = -7,       /* URL cannot be parsed */
+  CR_ESCHEME = -8,    /* URL scheme is not http or https */
+  CR_ETOOLONG = -9,   /* input longer than its cap */
+  CR_EFULL = -10,     /* a bounded buffer is full */
+  CR_EDUP = -11,      /* already seen */
+  CR_ESTOPPED = -12,  /* the engine was stopped */
+  CR_ENOSPC = -13,    /* the output file system is full */
+};
+
+/* Returns a static, human-readable name for a CR_E* code. */
+const char *cr_strerror(int err);
+
+/* Progress display modes. */
+enum cr_progress {
+  CR_PROGRESS_NONE = 0,    /* print nothing */
+  CR_PROGRESS_SUMMARY = 1, /* one summary at the end */
+  CR_PROGRESS_LIVE = 2,    /* a status line a few times a second, then the summary */
+};
+
+/* Engine settings.  cr_config_defaults() fills every field with the default
+ * documented beside it; the caller then overrides what it wants.  Strings are
+ * borrowed and must outlive the engine. */
+struct cr_config {
+  const char *output_dir;      /* where pages go; required (default NULL) */
+  const char *manifest_path;   /* default NULL: OUTPUT_DIR/manifest.jsonl;
+                                  "-" writes the manifest to stdout */
+  unsigned concurrency;        /* transfers in flight; default 256 */
+  unsigned per_host;           /* transfers in flight per host; default 16 */
+  unsigned dns_in_flight;      /* DNS lookups in flight; default 64 */
+  double timeout;              /* whole transfer, seconds; default 120 */
+  double connect_timeout;      /* seconds; default 15 */
+  long low_speed_time;         /* abort a body stalled below 1 byte/s for this
+                                  many seconds; default 30 */
+  unsigned retries;            /* extra attempts after a retryable failure
+                                  (connect error, timeout, 429, 5xx); default 2 */
+  double retry_after_max;      /* cap on an honoured Retry-After, s; default 30 */
+  unsigned max_redirects;      /* default 10 */
+  int64_t max_size;            /* decoded body cap in bytes, 0 = none; default 0 */
+  const char *user_agent;      /* default "crawler/VERSION" */
+  const char *dns_servers;     /* "host[:port],..." for c-ares; default NULL:
+                                  the system's resolv.conf */
+  enum cr_progress progress;   /* default CR_PROGRESS_SUMMARY */
+  int handle_signals;          /* stop cleanly on SIGINT/SIGTERM; default 1 */
+};
+
+/* Fills every field of cfg with its default. */
+void cr_config_defaults(struct cr_config *cfg);
+
+/* Counters, readable at any time and after the run. */
+struct cr_stats {
+  uint64_t queued;       /* URLs accepted into the frontier */
+  uint64_t done;         /* URLs with a final manifest line */
+  uint64_t ok;           /* of those, saved with a 2xx status */
+  uint64_t failed;       /* of those, not saved */
+  uint64_t in_flight;    /* transfers running now */
+  uint64_t resolving;    /* DNS lookups running now */
+  uint64_t bytes;        /* decoded body bytes saved */
+  uint64_t dns_queries;  /* lookups sent to c-ares */
+  double elapsed;        /* seconds since cr_engine_run started */
+};
+
+struct cr_engine;
+
+/* Creates an engine: the output directory, manifest, loop, curl multi handle
+ * and c-ares channel.  On failure returns a CR_E* code, *out stays NULL and
+ * a message has been printed to stderr. */
+int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out);
+
+/* Offers one URL from the front end.  The URL is normalized; a URL that is
+ * not http(s) or cannot be parsed is recorded in the manifest with the reason
+ * and CR_EURL/CR_ESCHEME is returned; a duplicate returns CR_EDUP and is not
+ * recorded.  `origin` (may be NULL) names where the URL came from, such as
+ * "urls.txt:12", and is used in messages. */
+int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *origin);
+
+/* Records a bad input line in the manifest without fetching anything. */
+void cr_engine_reject(struct cr_engine *e, const char *raw, size_t len, const char *reason);
+
+/* Runs the loop until every URL is done or cr_engine_stop() / a signal ends
+ * it.  Returns 0, CR_ESTOPPED when interrupted, or a fatal CR_E* code (the
+ * output cannot be written). */
+int cr_engine_run(struct cr_engine *e);
+
+/* Asks a running engine to stop: transfers in flight are dropped, their
+ * temporary files removed, and cr_engine_run returns CR_ESTOPPED. */
+void cr_engine_stop(struct cr_engine *e);
+
+/* Copies the counters. */
+void cr_engine_stats(const struct cr_engine *e, struct cr_stats *out);
+
+/* Frees the engine and clears *e; accepts NULL. */
+void cr_engine_free(struct cr_engine **e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
