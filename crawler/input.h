@@ -36,7 +36,7 @@ struct cr_input; /* a line reader over a FILE */
  * (errno set).  *out is freed with cr_input_free. */
 int cr_input_open(const char *path, struct cr_input **out);
 
-/* Reads the next line.  Returns 1 with *line/*len (valid until the next call;
+/* Reads the next line.  Returns 1 with *line and *len (valid until the next call;
  * the newline and a trailing '\r' removed), *lineno (1-based) and *truncated
  * (nonzero when the line was longer than CR_INPUT_LINE_MAX: its first
  * CR_INPUT_LINE_MAX bytes are returned and the rest was discarded), 0 at end

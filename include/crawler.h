@@ -34,6 +34,7 @@ enum {
   CR_EDUP = -11,      /* already seen */
   CR_ESTOPPED = -12,  /* the engine was stopped */
   CR_ENOSPC = -13,    /* the output file system is full */
+  CR_EDNS = -14,      /* the host name did not resolve */
 };
 
 /* Returns a static, human-readable name for a CR_E* code. */

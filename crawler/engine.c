@@ -1,0 +1,757 @@
+/*
+ * engine.c - the life of a URL: frontier -> DNS -> transfer -> store and
+ * manifest, with retries and redirects, all on one loop.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cr_version.h"
+#include "crawler.h"
+#include "dns.h"
+#include "fetch.h"
+#include "frontier.h"
+#include "loop.h"
+#include "manifest.h"
+#include "pathmap.h"
+#include "progress.h"
+#include "store.h"
+#include "url.h"
+
+#define PROGRESS_MS 250
+#define BACKOFF_BASE_MS 500
+#define BACKOFF_MAX_MS 30000
+
+struct cr_engine {
+  struct cr_config cfg;
+  char *manifest_path;
+  struct cr_loop *loop;
+  struct cr_store *store;
+  struct cr_manifest *man;
+  struct cr_dns *dns;
+  struct cr_fetch *fetch;
+  struct cr_frontier *fr;
+  struct cr_item *running;     /* in flight, or waiting to retry */
+  unsigned in_flight;
+  unsigned waiting;
+  uint64_t rejected;           /* bad input lines, counted as done */
+  struct cr_stats st;
+  double t_start;
+  int interrupted;
+  int fatal;
+  int sigfd;
+  int sig_watch;
+  sigset_t oldmask;
+  int signals_blocked;
+  struct cr_timer progress;
+  struct cr_timer kick;        /* wakes the loop when work is ready */
+  int line_shown;
+  uint64_t rng;
+  struct cr_buf scratch;
+};
+
+void cr_config_defaults(struct cr_config *cfg)
+{
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->concurrency = 256;
+  cfg->per_host = 16;
+  cfg->dns_in_flight = 64;
+  cfg->timeout = 120.0;
+  cfg->connect_timeout = 15.0;
+  cfg->low_speed_time = 30;
+  cfg->retries = 2;
+  cfg->retry_after_max = 30.0;
+  cfg->max_redirects = 10;
+  cfg->progress = CR_PROGRESS_SUMMARY;
+  cfg->handle_signals = 1;
+}
+
+/* ---- the running list ---- */
+
+static void run_link(struct cr_engine *e, struct cr_item *it)
+{
+  it->run_prev = NULL;
+  it->run_next = e->running;
+  if(e->running)
+    e->running->run_prev = it;
+  e->running = it;
+}
+
+static void run_unlink(struct cr_engine *e, struct cr_item *it)
+{
+  if(it->run_prev)
+    it->run_prev->run_next = it->run_next;
+  else
+    e->running = it->run_next;
+  if(it->run_next)
+    it->run_next->run_prev = it->run_prev;
+  it->run_prev = NULL;
+  it->run_next = NULL;
+}
+
+static void engine_fatal(struct cr_engine *e, int rc, const char *what)
+{
+  if(!e->fatal) {
+    fprintf(stderr, "%scrawler: %s: %s; stopping\n", e->line_shown ? "\n" : "",
+            what, cr_strerror(rc));
+    e->line_shown = 0;
+    e->fatal = rc;
+  }
+  cr_loop_break(e->loop);
+}
+
+/* Writes an item's manifest line, counts it and frees it. */
+static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
+                   const char *content_type, const char *error)
+{
+  struct cr_record r;
+  int rc;
+
+  memset(&r, 0, sizeof(r));
+  r.url = it->url;
+  r.final_url = it->cur;
+  r.status = it->status;
+  r.path = path;
+  r.bytes = path ? it->bytes : 0;
+  r.content_type = content_type;
+  /* Microseconds are all a manifest reader can use. */
+  r.seconds = it->t0 > 0.0 ? (double)(int64_t)((cr_clock() - it->t0) * 1e6) / 1e6 : 0.0;
+  r.attempts = it->attempts;
+  r.redirects = it->redirects;
+  r.error = error;
+  rc = cr_manifest_write(e->man, &r);
+  if(rc)
+    engine_fatal(e, rc, "cannot write the manifest");
+  e->st.done++;
+  if(error)
+    e->st.failed++;
+  else {
+    e->st.ok++;
+    e->st.bytes += (uint64_t)it->bytes;
+  }
+  cr_store_discard(e->store, &it->file);
+  cr_item_free(it);
+}
+
+static void on_frontier_fail(void *arg, struct cr_item *it, const char *reason)
+{
+  finish(arg, it, NULL, NULL, reason);
+}
+
+/* ---- receiving ---- */
+
+static size_t on_body(char *p, size_t size, size_t n, void *userdata)
+{
+  struct cr_item *it = userdata;
+  struct cr_engine *e = it->engine;
+  size_t len = size * n;
+  int rc;
+
+  if(!it->checked) {
+    curl_easy_getinfo(it->easy->h, CURLINFO_RESPONSE_CODE, &it->status);
+    it->checked = 1;
+    it->keep_body = it->status >= 200 && it->status < 300;
+  }
+  /* Error pages and redirect bodies are not saved. */
+  if(!it->keep_body)
+    return len;
+  /* Counted after decoding: curl hands us decoded bytes. */
+  if(e->cfg.max_size && (int64_t)len > e->cfg.max_size - it->bytes) {
+    it->error = "max size exceeded";
+    return 0;
+  }
+  if(it->file.fd < 0) {
+    rc = cr_store_open(e->store, &it->file);
+    if(rc) {
+      it->store_rc = rc;
+      return 0;
+    }
+  }
+  rc = cr_store_write(e->store, &it->file, p, len);
+  if(rc) {
+    it->store_rc = rc;
+    return 0;
+  }
+  it->bytes += (int64_t)len;
+  return len;
+}
+
+/* ---- starting ---- */
+
+static void start_one(struct cr_engine *e, struct cr_item *it)
+{
+  const char *addrs = cr_host_addrs(it->host);
+  struct cr_easy *ez;
+  const char *err = "out of memory";
+
+  if(it->t0 <= 0.0)
+    it->t0 = cr_clock();
+  it->attempts++;
+  it->status = 0;
+  it->bytes = 0;
+  it->error = NULL;
+  it->store_rc = 0;
+  it->checked = 0;
+  it->keep_body = 0;
+  it->engine = e;
+  ez = cr_fetch_easy_take(e->fetch);
+  if(!ez)
+    goto fail;
+  it->easy = ez;
+  ez->owner = it;
+  if(addrs) {
+    /* "+" makes curl's copy expire like a normal cache entry; every transfer
+     * re-adds it, with the answer c-ares has now. */
+    cr_buf_reset(&e->scratch);
+    if(cr_buf_printf(&e->scratch, "+%s:%u:%s", cr_host_name(it->host),
+                     cr_host_port(it->host), addrs))
+      goto fail;
+    it->resolve = curl_slist_append(NULL, e->scratch.data);
+    if(!it->resolve)
+      goto fail;
+  }
+  curl_easy_setopt(ez->h, CURLOPT_URL, it->cur);
+  curl_easy_setopt(ez->h, CURLOPT_RESOLVE, it->resolve);
+  curl_easy_setopt(ez->h, CURLOPT_WRITEDATA, it);
+  /* Waiting for the first connection lets HTTP/2 multiplex the rest over
+   * it instead of opening one connection each; plain http has no h2. */
+  curl_easy_setopt(ez->h, CURLOPT_PIPEWAIT, strncmp(it->cur, "https:", 6) ? 0L : 1L);
+  if(cr_fetch_start(e->fetch, ez)) {
+    err = "libcurl refused the transfer";
+    goto fail;
+  }
+  run_link(e, it);
+  e->in_flight++;
+  return;
+
+fail:
+  if(it->easy) {
+    cr_fetch_easy_give(e->fetch, it->easy);
+    it->easy = NULL;
+  }
+  curl_slist_free_all(it->resolve);
+  it->resolve = NULL;
+  cr_frontier_release(e->fr, it);
+  finish(e, it, NULL, NULL, err);
+}
+
+static void start_transfers(struct cr_engine *e)
+{
+  while(!e->fatal && !e->interrupted && e->in_flight < e->cfg.concurrency) {
+    struct cr_item *it = cr_frontier_pop(e->fr);
+
+    if(!it)
+      break;
+    start_one(e, it);
+  }
+}
+
+/* ---- finishing ---- */
+
+static void on_retry_due(struct cr_loop *loop, struct cr_timer *t)
+{
+  struct cr_item *it = t->arg;
+  struct cr_engine *e = it->engine;
+
+  run_unlink(e, it);
+  e->waiting--;
+  if(cr_frontier_requeue(e->fr, it))
+    finish(e, it, NULL, NULL, "cannot requeue");
+}
+
+static uint64_t backoff_ms(struct cr_engine *e, unsigned attempt)
+{
+  uint64_t ms = BACKOFF_BASE_MS;
+  unsigned i;
+
+  for(i = 1; i < attempt && ms < BACKOFF_MAX_MS; i++)
+    ms *= 2;
+  if(ms > BACKOFF_MAX_MS)
+    ms = BACKOFF_MAX_MS;
+  /* Up to 25% jitter, so retries of many URLs do not land together. */
+  e->rng ^= e->rng << 13;
+  e->rng ^= e->rng >> 7;
+  e->rng ^= e->rng << 17;
+  return ms + e->rng % (ms / 4 + 1);
+}
+
+/* Schedules another attempt after delay_ms; the item waits in the running
+ * list so that stopping can find it. */
+static void retry_later(struct cr_engine *e, struct cr_item *it, uint64_t delay_ms)
+{
+  cr_store_discard(e->store, &it->file);
+  it->retry.cb = on_retry_due;
+  it->retry.arg = it;
+  run_link(e, it);
+  e->waiting++;
+  cr_timer_start(e->loop, &it->retry, delay_ms);
+}
+
+static int retryable_curl(CURLcode rc)
+{
+  switch(rc) {
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_OPERATION_TIMEDOUT:
+  case CURLE_GOT_NOTHING:
+  case CURLE_RECV_ERROR:
+  case CURLE_SEND_ERROR:
+  case CURLE_PARTIAL_FILE:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* Saves a 2xx body under its mapped path and records it. */
+static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
+{
+  struct cr_url_parts p;
+  struct cr_buf rel;
+  struct cr_buf final;
+  int rc;
+
+  cr_buf_init(&rel, CR_RELPATH_MAX + 1);
+  cr_buf_init(&final, CR_RELPATH_MAX + 64);
+  rc = cr_url_split(it->cur, &p);
+  if(!rc) {
+    rc = cr_pathmap(p.host, p.port, p.path, p.query, &rel);
+    cr_url_parts_cleanup(&p);
+  }
+  if(!rc)
+    rc = cr_store_commit(e->store, &it->file, rel.data, &final);
+  if(rc) {
+    if(rc == CR_ENOSPC)
+      engine_fatal(e, rc, "cannot save pages");
+    finish(e, it, NULL, ctype, rc == CR_ENOSPC ? "no space left on device" : "cannot save file");
+  }
+  else
+    finish(e, it, final.data, ctype, NULL);
+  cr_buf_cleanup(&rel);
+  cr_buf_cleanup(&final);
+}
+
+/* Follows a redirect: the target goes back through the frontier, so its
+ * host is resolved by c-ares like any other. */
+static void redirect(struct cr_engine *e, struct cr_item *it, const char *location)
+{
+  char *target = NULL;
+  const char *reason = NULL;
+  int rc;
+
+  if(it->redirects >= e->cfg.max_redirects) {
+    finish(e, it, NULL, NULL, "too many redirects");
+    return;
+  }
+  rc = cr_url_normalize(location, strlen(location), &target, &reason);
+  if(rc) {
+    finish(e, it, NULL, NULL, rc == CR_ESCHEME ? "redirect to a URL that is not http or https"
+                                               : "redirect to an unparsable URL");
+    return;
+  }
+  cr_store_discard(e->store, &it->file);
+  if(it->cur != it->url)
+    free(it->cur);
+  it->cur = target;
+  it->redirects++;
+  /* A redirect is not another attempt at the same URL. */
+  it->attempts--;
+  if(cr_frontier_requeue(e->fr, it))
+    finish(e, it, NULL, NULL, "cannot requeue redirect");
+}
+
+static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
+{
+  struct cr_engine *e = arg;
+  struct cr_item *it = ez->owner;
+  char *ctype = NULL;
+  char *location = NULL;
+  char msg[CURL_ERROR_SIZE + 64];
+  curl_off_t retry_after = 0;
+  long status = 0;
+  struct curl_slist *resolve = it->resolve;
+  struct cr_host *host = it->host;
+
+  it->resolve = NULL;
+  it->easy = NULL;
+  run_unlink(e, it);
+  e->in_flight--;
+  curl_easy_getinfo(ez->h, CURLINFO_RESPONSE_CODE, &status);
+  it->status = status;
+  cr_frontier_release(e->fr, it);
+
+  if(it->store_rc) {
+    if(it->store_rc == CR_ENOSPC)
+      engine_fatal(e, it->store_rc, "cannot save pages");
+    snprintf(msg, sizeof(msg), "cannot write file: %s", cr_strerror(it->store_rc));
+    finish(e, it, NULL, NULL, msg);
+    goto done;
+  }
+  if(it->error) {
+    finish(e, it, NULL, NULL, it->error);
+    goto done;
+  }
+  curl_easy_getinfo(ez->h, CURLINFO_CONTENT_TYPE, &ctype);
+  if(result != CURLE_OK) {
+    if(retryable_curl(result) && it->attempts <= e->cfg.retries) {
+      retry_later(e, it, backoff_ms(e, it->attempts));
+      goto done;
+    }
+    snprintf(msg, sizeof(msg), "%s", ez->errbuf[0] ? ez->errbuf : curl_easy_strerror(result));
+    finish(e, it, NULL, NULL, msg);
+    goto done;
+  }
+  if(status >= 200 && status < 300) {
+    save(e, it, ctype);
+    goto done;
+  }
+  if(status >= 300 && status < 400) {
+    curl_easy_getinfo(ez->h, CURLINFO_REDIRECT_URL, &location);
+    if(location) {
+      redirect(e, it, location);
+      goto done;
+    }
+  }
+  if((status == 429 || status >= 500) && it->attempts <= e->cfg.retries) {
+    uint64_t delay = backoff_ms(e, it->attempts);
+
+    curl_easy_getinfo(ez->h, CURLINFO_RETRY_AFTER, &retry_after);
+    if(retry_after > 0) {
+      double secs = (double)retry_after;
+
+      if(secs > e->cfg.retry_after_max)
+        secs = e->cfg.retry_after_max;
+      delay = (uint64_t)(secs * 1000.0);
+    }
+    /* The server asked the whole host to slow down. */
+    if(status == 429 || status == 503)
+      cr_frontier_backoff(e->fr, host, delay);
+    retry_later(e, it, delay);
+    goto done;
+  }
+  snprintf(msg, sizeof(msg), "HTTP %ld", status);
+  finish(e, it, NULL, ctype, msg);
+
+done:
+  /* The item is finished or requeued; the handle and its resolve list are
+   * no longer used by curl (the transfer left the multi handle). */
+  ez->owner = NULL;
+  cr_fetch_easy_give(e->fetch, ez);
+  curl_slist_free_all(resolve);
+}
+
+/* ---- the loop's side ---- */
+
+static void fill_stats(struct cr_engine *e)
+{
+  e->st.queued = e->rejected + cr_frontier_added(e->fr);
+  e->st.in_flight = e->in_flight;
+  e->st.resolving = cr_dns_busy(e->dns);
+  e->st.dns_queries = cr_dns_queries(e->dns);
+  e->st.elapsed = e->t_start > 0.0 ? cr_clock() - e->t_start : 0.0;
+}
+
+static void show_line(struct cr_engine *e)
+{
+  struct cr_buf b;
+
+  fill_stats(e);
+  cr_buf_init(&b, 512);
+  if(!cr_buf_puts(&b, "\r") && !cr_progress_line(&b, &e->st) && !cr_buf_puts(&b, "\033[K")) {
+    ssize_t w = write(STDERR_FILENO, b.data, b.len);
+
+    (void)w;
+    e->line_shown = 1;
+  }
+  cr_buf_cleanup(&b);
+}
+
+static void on_progress(struct cr_loop *loop, struct cr_timer *t)
+{
+  struct cr_engine *e = t->arg;
+
+  show_line(e);
+  cr_timer_start(loop, t, PROGRESS_MS);
+}
+
+static void on_kick(struct cr_loop *loop, struct cr_timer *t)
+{
+  /* Nothing to do: firing made the loop run another pass. */
+}
+
+static void on_signal(struct cr_loop *loop, int fd, unsigned events, void *arg)
+{
+  struct cr_engine *e = arg;
+  struct signalfd_siginfo si;
+  ssize_t n = read(fd, &si, sizeof(si));
+
+  if(n != (ssize_t)sizeof(si))
+    return;
+  e->interrupted = 1;
+  cr_loop_break(loop);
+}
+
+/* Once per loop pass: DNS bookkeeping, new transfers, manifest flush, and
+ * the end of the crawl. */
+static void on_pass(struct cr_loop *loop, void *arg)
+{
+  struct cr_engine *e = arg;
+  int rc;
+
+  cr_dns_pass(e->dns);
+  start_transfers(e);
+  /* Starting may have asked for lookups, and a lookup may have been
+   * answered at once (from /etc/hosts); send them now. */
+  cr_dns_pass(e->dns);
+  if(cr_frontier_has_ready(e->fr) && e->in_flight < e->cfg.concurrency)
+    cr_timer_start(loop, &e->kick, 0);
+  rc = cr_manifest_flush(e->man);
+  if(rc)
+    engine_fatal(e, rc, "cannot write the manifest");
+  if(!e->in_flight && !e->waiting && !cr_frontier_pending(e->fr))
+    cr_loop_break(loop);
+}
+
+/* ---- public API ---- */
+
+static int setup_signals(struct cr_engine *e)
+{
+  sigset_t set;
+
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  if(sigprocmask(SIG_BLOCK, &set, &e->oldmask) < 0)
+    return CR_ELOOP;
+  e->signals_blocked = 1;
+  e->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if(e->sigfd < 0)
+    return CR_ELOOP;
+  e->sig_watch = cr_loop_watch(e->loop, e->sigfd, CR_READ, on_signal, e);
+  return e->sig_watch < 0 ? e->sig_watch : 0;
+}
+
+int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
+{
+  struct cr_engine *e;
+  int rc;
+
+  *out = NULL;
+  if(!cfg->output_dir || !cfg->concurrency || !cfg->per_host) {
+    fprintf(stderr, "crawler: invalid configuration\n");
+    return CR_EINVAL;
+  }
+  e = calloc(1, sizeof(*e));
+  if(!e)
+    return CR_ENOMEM;
+  e->cfg = *cfg;
+  e->sigfd = -1;
+  e->sig_watch = -1;
+  e->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+  e->progress.cb = on_progress;
+  e->progress.arg = e;
+  e->kick.cb = on_kick;
+  e->kick.arg = e;
+  cr_buf_init(&e->scratch, 4096);
+  rc = cr_loop_new(&e->loop);
+  if(rc) {
+    fprintf(stderr, "crawler: cannot create the event loop: %s\n", strerror(errno));
+    goto fail;
+  }
+  rc = cr_store_new(cfg->output_dir, &e->store);
+  if(rc)
+    goto fail;
+  if(cfg->manifest_path) {
+    e->manifest_path = strdup(cfg->manifest_path);
+  }
+  else {
+    struct cr_buf b;
+
+    cr_buf_init(&b, 8192);
+    if(cr_buf_printf(&b, "%s/manifest.jsonl", cfg->output_dir))
+      cr_buf_cleanup(&b);
+    e->manifest_path = b.data;
+  }
+  rc = CR_ENOMEM;
+  if(!e->manifest_path)
+    goto fail;
+  rc = cr_manifest_open(e->manifest_path, &e->man);
+  if(rc)
+    goto fail;
+  rc = cr_dns_new(e->loop, cfg->dns_servers, cfg->dns_in_flight, &e->dns);
+  if(rc)
+    goto fail;
+  rc = cr_fetch_new(e->loop, &e->cfg, on_body, on_done, e, &e->fetch);
+  if(rc)
+    goto fail;
+  rc = cr_frontier_new(e->loop, e->dns, cfg->per_host, on_frontier_fail, e, &e->fr);
+  if(rc)
+    goto fail;
+  if(cfg->handle_signals) {
+    rc = setup_signals(e);
+    if(rc) {
+      fprintf(stderr, "crawler: cannot watch signals: %s\n", strerror(errno));
+      goto fail;
+    }
+  }
+  *out = e;
+  return 0;
+
+fail:
+  cr_engine_free(&e);
+  return rc;
+}
+
+int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *origin)
+{
+  char *norm = NULL;
+  const char *reason = NULL;
+  int rc = cr_url_normalize(url, len, &norm, &reason);
+
+  if(rc) {
+    char msg[512];
+
+    snprintf(msg, sizeof(msg), "%s%s%s", origin ? origin : "", origin ? ": " : "",
+             reason ? reason : cr_strerror(rc));
+    cr_engine_reject(e, url, len, msg);
+    return rc;
+  }
+  rc = cr_frontier_add(e->fr, norm, 0);
+  free(norm);
+  return rc;
+}
+
+void cr_engine_reject(struct cr_engine *e, const char *raw, size_t len, const char *reason)
+{
+  struct cr_record r;
+  char *copy = malloc(len + 1);
+  int rc;
+
+  memset(&r, 0, sizeof(r));
+  if(copy) {
+    /* The raw line may hold NUL bytes; the manifest shows what precedes the
+     * first one, which is where the line went wrong anyway. */
+    memcpy(copy, raw, len);
+    copy[len] = '\0';
+  }
+  r.url = copy;
+  r.error = reason;
+  rc = cr_manifest_write(e->man, &r);
+  if(rc)
+    fprintf(stderr, "crawler: cannot write the manifest: %s\n", cr_strerror(rc));
+  free(copy);
+  e->rejected++;
+  e->st.done++;
+  e->st.failed++;
+}
+
+/* Drops every transfer in flight or waiting to retry. */
+static void cancel_all(struct cr_engine *e)
+{
+  while(e->running) {
+    struct cr_item *it = e->running;
+
+    run_unlink(e, it);
+    if(it->easy) {
+      cr_fetch_cancel(e->fetch, it->easy);
+      it->easy->owner = NULL;
+      cr_fetch_easy_give(e->fetch, it->easy);
+      it->easy = NULL;
+      e->in_flight--;
+      cr_frontier_release(e->fr, it);
+    }
+    else {
+      cr_timer_stop(e->loop, &it->retry);
+      e->waiting--;
+    }
+    curl_slist_free_all(it->resolve);
+    it->resolve = NULL;
+    cr_store_discard(e->store, &it->file);
+    cr_item_free(it);
+  }
+}
+
+int cr_engine_run(struct cr_engine *e)
+{
+  struct cr_buf b;
+  int rc;
+
+  e->t_start = cr_clock();
+  if(e->cfg.progress == CR_PROGRESS_LIVE)
+    cr_timer_start(e->loop, &e->progress, PROGRESS_MS);
+  cr_loop_set_pass(e->loop, on_pass, e);
+  rc = cr_loop_run(e->loop);
+  cr_loop_set_pass(e->loop, NULL, NULL);
+  cr_timer_stop(e->loop, &e->progress);
+  cr_timer_stop(e->loop, &e->kick);
+  if(rc)
+    fprintf(stderr, "crawler: event loop failed: %s\n", strerror(errno));
+  cancel_all(e);
+  if(!rc) {
+    rc = cr_manifest_flush(e->man);
+    if(rc && !e->fatal)
+      engine_fatal(e, rc, "cannot write the manifest");
+  }
+  fill_stats(e);
+  if(e->cfg.progress != CR_PROGRESS_NONE) {
+    cr_buf_init(&b, 1024);
+    if(e->line_shown)
+      cr_buf_puts(&b, "\r\033[K");
+    if(!cr_progress_summary(&b, &e->st, e->interrupted || e->fatal)) {
+      ssize_t w = write(STDERR_FILENO, b.data, b.len);
+
+      (void)w;
+    }
+    cr_buf_cleanup(&b);
+  }
+  if(e->fatal)
+    return e->fatal;
+  if(rc)
+    return rc;
+  return e->interrupted ? CR_ESTOPPED : 0;
+}
+
+void cr_engine_stop(struct cr_engine *e)
+{
+  e->interrupted = 1;
+  cr_loop_break(e->loop);
+}
+
+void cr_engine_stats(const struct cr_engine *e, struct cr_stats *out)
+{
+  *out = e->st;
+}
+
+void cr_engine_free(struct cr_engine **pe)
+{
+  struct cr_engine *e;
+
+  if(!pe || !*pe)
+    return;
+  e = *pe;
+  if(e->running)
+    cancel_all(e);
+  /* Teardown mirrors setup. */
+  if(e->sig_watch >= 0)
+    cr_loop_unwatch(e->loop, e->sig_watch);
+  if(e->sigfd >= 0)
+    close(e->sigfd);
+  if(e->signals_blocked)
+    sigprocmask(SIG_SETMASK, &e->oldmask, NULL);
+  cr_frontier_free(&e->fr);
+  cr_fetch_free(&e->fetch);
+  cr_dns_free(&e->dns);
+  cr_manifest_free(&e->man);
+  free(e->manifest_path);
+  cr_store_free(&e->store);
+  cr_loop_free(&e->loop);
+  cr_buf_cleanup(&e->scratch);
+  free(e);
+  *pe = NULL;
+}

@@ -1,0 +1,24 @@
+/* errors.c - names of the CR_E* codes. */
+#include "crawler.h"
+
+const char *cr_strerror(int err)
+{
+  switch(err) {
+  case CR_OK: return "success";
+  case CR_ENOMEM: return "out of memory";
+  case CR_EINVAL: return "invalid argument";
+  case CR_EIO: return "I/O error";
+  case CR_ECURL: return "libcurl error";
+  case CR_EARES: return "c-ares error";
+  case CR_ELOOP: return "event loop error";
+  case CR_EURL: return "unparsable URL";
+  case CR_ESCHEME: return "not http or https";
+  case CR_ETOOLONG: return "too long";
+  case CR_EFULL: return "buffer full";
+  case CR_EDUP: return "duplicate";
+  case CR_ESTOPPED: return "stopped";
+  case CR_ENOSPC: return "no space left on device";
+  case CR_EDNS: return "host name did not resolve";
+  default: return "unknown error";
+  }
+}

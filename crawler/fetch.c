@@ -1,0 +1,301 @@
+/*
+ * fetch.c - curl multi_socket on our loop; see fetch.h.
+ */
+#include "fetch.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cr_version.h"
+#include "crawler.h"
+#include "loop.h"
+
+struct cr_fetch {
+  struct cr_loop *loop;
+  CURLM *multi;
+  struct cr_timer timer;
+  const struct cr_config *cfg;
+  cr_fetch_write_cb write_cb;
+  cr_fetch_done_cb done_cb;
+  void *arg;
+  struct cr_easy *pool;
+  char user_agent[256];
+};
+
+static void fetch_read_info(struct cr_fetch *f)
+{
+  CURLMsg *msg;
+  int left;
+
+  for(;;) {
+    msg = curl_multi_info_read(f->multi, &left);
+    if(!msg)
+      break;
+    if(msg->msg == CURLMSG_DONE) {
+      CURL *h = msg->easy_handle;
+      CURLcode result = msg->data.result;
+      struct cr_easy *e = NULL;
+      CURLMcode mc;
+
+      curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&e);
+      mc = curl_multi_remove_handle(f->multi, h);
+      if(mc != CURLM_OK)
+        fprintf(stderr, "crawler: curl_multi_remove_handle: %s\n", curl_multi_strerror(mc));
+      f->done_cb(f->arg, e, result);
+    }
+  }
+}
+
+static void fetch_on_io(struct cr_loop *loop, int fd, unsigned events, void *arg)
+{
+  struct cr_fetch *f = arg;
+  int mask = 0;
+  int running;
+  CURLMcode mc;
+
+  if(events & CR_READ)
+    mask |= CURL_CSELECT_IN;
+  if(events & CR_WRITE)
+    mask |= CURL_CSELECT_OUT;
+  if(events & CR_ERROR)
+    mask |= CURL_CSELECT_ERR;
+  mc = curl_multi_socket_action(f->multi, fd, mask, &running);
+  if(mc != CURLM_OK)
+    fprintf(stderr, "crawler: curl_multi_socket_action: %s\n", curl_multi_strerror(mc));
+  fetch_read_info(f);
+}
+
+static void fetch_on_timer(struct cr_loop *loop, struct cr_timer *t)
+{
+  struct cr_fetch *f = t->arg;
+  int running;
+  CURLMcode mc;
+
+  mc = curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  if(mc != CURLM_OK)
+    fprintf(stderr, "crawler: curl_multi_socket_action: %s\n", curl_multi_strerror(mc));
+  fetch_read_info(f);
+}
+
+/* CURLMOPT_TIMERFUNCTION: one replaceable timer.  Never calls back into
+ * curl: 0 ms means "on the next pass". */
+static int fetch_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+  struct cr_fetch *f = userp;
+
+  if(timeout_ms < 0)
+    cr_timer_stop(f->loop, &f->timer);
+  else
+    cr_timer_start(f->loop, &f->timer, (uint64_t)timeout_ms);
+  return 0;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: the socket's watcher id + 1 rides in curl's
+ * per-socket pointer (curl_multi_assign), so 0 means "not watched yet". */
+static int fetch_socket_cb(CURL *h, curl_socket_t s, int what, void *userp, void *socketp)
+{
+  struct cr_fetch *f = userp;
+  intptr_t slot = (intptr_t)socketp;
+  unsigned ev = 0;
+
+  if(what == CURL_POLL_REMOVE) {
+    if(slot) {
+      cr_loop_unwatch(f->loop, (int)(slot - 1));
+      curl_multi_assign(f->multi, s, NULL);
+    }
+    return 0;
+  }
+  if(what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+    ev |= CR_READ;
+  if(what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+    ev |= CR_WRITE;
+  if(!slot) {
+    int id = cr_loop_watch(f->loop, s, ev, fetch_on_io, f);
+
+    if(id < 0) {
+      fprintf(stderr, "crawler: cannot watch socket %d: %s\n", (int)s, cr_strerror(id));
+      return -1;
+    }
+    curl_multi_assign(f->multi, s, (void *)(intptr_t)(id + 1));
+  }
+  else if(cr_loop_modify(f->loop, (int)(slot - 1), ev)) {
+    fprintf(stderr, "crawler: cannot change socket %d\n", (int)s);
+    return -1;
+  }
+  return 0;
+}
+
+#define MULTI_SET(opt, val)                                                  \
+  do {                                                                       \
+    CURLMcode mc_ = curl_multi_setopt(f->multi, opt, val);                   \
+    if(mc_ != CURLM_OK) {                                                    \
+      fprintf(stderr, "crawler: curl_multi_setopt(%s): %s\n", #opt,          \
+              curl_multi_strerror(mc_));                                     \
+      goto fail;                                                             \
+    }                                                                        \
+  } while(0)
+
+int cr_fetch_new(struct cr_loop *loop, const struct cr_config *cfg,
+                 cr_fetch_write_cb write_cb, cr_fetch_done_cb done_cb, void *arg,
+                 struct cr_fetch **out)
+{
+  struct cr_fetch *f;
+  CURLcode cc;
+
+  *out = NULL;
+  cc = curl_global_init(CURL_GLOBAL_DEFAULT);
+  if(cc != CURLE_OK) {
+    fprintf(stderr, "crawler: curl_global_init: %s\n", curl_easy_strerror(cc));
+    return CR_ECURL;
+  }
+  f = calloc(1, sizeof(*f));
+  if(!f) {
+    curl_global_cleanup();
+    return CR_ENOMEM;
+  }
+  f->loop = loop;
+  f->cfg = cfg;
+  f->write_cb = write_cb;
+  f->done_cb = done_cb;
+  f->arg = arg;
+  f->timer.cb = fetch_on_timer;
+  f->timer.arg = f;
+  f->multi = curl_multi_init();
+  if(!f->multi) {
+    fprintf(stderr, "crawler: curl_multi_init failed\n");
+    goto fail;
+  }
+  MULTI_SET(CURLMOPT_SOCKETFUNCTION, fetch_socket_cb);
+  MULTI_SET(CURLMOPT_SOCKETDATA, f);
+  MULTI_SET(CURLMOPT_TIMERFUNCTION, fetch_timer_cb);
+  MULTI_SET(CURLMOPT_TIMERDATA, f);
+  /* Our frontier already caps transfers; curl's caps only have to be at
+   * least as large, and its idle-connection cache must keep one connection
+   * per slot or keep-alive is lost under load. */
+  MULTI_SET(CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)cfg->concurrency);
+  MULTI_SET(CURLMOPT_MAXCONNECTS, (long)cfg->concurrency);
+  MULTI_SET(CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  if(cfg->user_agent)
+    snprintf(f->user_agent, sizeof(f->user_agent), "%s", cfg->user_agent);
+  else
+    snprintf(f->user_agent, sizeof(f->user_agent), "crawler/%s", CR_VERSION);
+  *out = f;
+  return 0;
+
+fail:
+  if(f->multi)
+    curl_multi_cleanup(f->multi);
+  free(f);
+  curl_global_cleanup();
+  return CR_ECURL;
+}
+
+void cr_fetch_free(struct cr_fetch **pf)
+{
+  struct cr_fetch *f;
+
+  if(!pf || !*pf)
+    return;
+  f = *pf;
+  cr_timer_stop(f->loop, &f->timer);
+  /* Transfers still running belong to the engine, which cancels them and
+   * gives their handles back before freeing us. */
+  while(f->pool) {
+    struct cr_easy *e = f->pool;
+
+    f->pool = e->next_free;
+    curl_easy_cleanup(e->h);
+    free(e);
+  }
+  curl_multi_cleanup(f->multi);
+  free(f);
+  curl_global_cleanup();
+  *pf = NULL;
+}
+
+#define EASY_SET(opt, val)                                                   \
+  do {                                                                       \
+    CURLcode cc_ = curl_easy_setopt(e->h, opt, val);                         \
+    if(cc_ != CURLE_OK) {                                                    \
+      fprintf(stderr, "crawler: curl_easy_setopt(%s): %s\n", #opt,           \
+              curl_easy_strerror(cc_));                                      \
+      goto fail;                                                             \
+    }                                                                        \
+  } while(0)
+
+struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f)
+{
+  const struct cr_config *cfg = f->cfg;
+  struct cr_easy *e = f->pool;
+
+  if(e) {
+    f->pool = e->next_free;
+    e->next_free = NULL;
+    e->errbuf[0] = '\0';
+    e->owner = NULL;
+    return e;
+  }
+  e = calloc(1, sizeof(*e));
+  if(!e)
+    return NULL;
+  e->h = curl_easy_init();
+  if(!e->h) {
+    free(e);
+    return NULL;
+  }
+  /* Options every transfer shares, set once per handle: curl keeps them
+   * across transfers of a reused handle. */
+  EASY_SET(CURLOPT_PRIVATE, e);
+  EASY_SET(CURLOPT_NOSIGNAL, 1L);
+  EASY_SET(CURLOPT_ERRORBUFFER, e->errbuf);
+  EASY_SET(CURLOPT_PROTOCOLS_STR, "http,https");
+  EASY_SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  /* Redirects come back to the engine so their host goes through c-ares. */
+  EASY_SET(CURLOPT_FOLLOWLOCATION, 0L);
+  EASY_SET(CURLOPT_ACCEPT_ENCODING, "");
+  EASY_SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  EASY_SET(CURLOPT_USERAGENT, f->user_agent);
+  EASY_SET(CURLOPT_WRITEFUNCTION, f->write_cb);
+  EASY_SET(CURLOPT_TIMEOUT_MS, (long)(cfg->timeout * 1000.0));
+  EASY_SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(cfg->connect_timeout * 1000.0));
+  EASY_SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+  EASY_SET(CURLOPT_LOW_SPEED_TIME, cfg->low_speed_time);
+  /* Our CURLOPT_RESOLVE entries are re-added by every transfer; they only
+   * have to outlive the gap between a transfer's start and its connect. */
+  EASY_SET(CURLOPT_DNS_CACHE_TIMEOUT, 600L);
+  EASY_SET(CURLOPT_TCP_NODELAY, 1L);
+  return e;
+
+fail:
+  curl_easy_cleanup(e->h);
+  free(e);
+  return NULL;
+}
+
+void cr_fetch_easy_give(struct cr_fetch *f, struct cr_easy *e)
+{
+  /* The handle keeps pointers to the caller's resolve list and write data;
+   * clear them so nothing dangles while it sits in the pool. */
+  curl_easy_setopt(e->h, CURLOPT_RESOLVE, NULL);
+  curl_easy_setopt(e->h, CURLOPT_WRITEDATA, NULL);
+  e->next_free = f->pool;
+  f->pool = e;
+}
+
+int cr_fetch_start(struct cr_fetch *f, struct cr_easy *e)
+{
+  CURLMcode mc = curl_multi_add_handle(f->multi, e->h);
+
+  if(mc != CURLM_OK) {
+    fprintf(stderr, "crawler: curl_multi_add_handle: %s\n", curl_multi_strerror(mc));
+    return CR_ECURL;
+  }
+  return 0;
+}
+
+void cr_fetch_cancel(struct cr_fetch *f, struct cr_easy *e)
+{
+  curl_multi_remove_handle(f->multi, e->h);
+}

@@ -1,0 +1,65 @@
+/*
+ * fetch.h - the libcurl multi handle in socket mode, driven by the loop.
+ *
+ * Owns the multi handle, a pool of easy handles with the options every
+ * transfer shares, and the glue that lets curl watch its sockets
+ * (CURLMOPT_SOCKETFUNCTION -> cr_loop_watch) and keep one timer
+ * (CURLMOPT_TIMERFUNCTION -> a cr_timer).  Finished transfers are read with
+ * curl_multi_info_read, removed from the multi handle and handed to the
+ * done callback; what a transfer means is the engine's business.
+ *
+ * libcurl never resolves a name itself: every transfer carries its
+ * addresses in a CURLOPT_RESOLVE list (set by the caller), redirects are not
+ * followed (CURLOPT_FOLLOWLOCATION off), and only http and https are allowed.
+ */
+#ifndef CR_FETCH_H
+#define CR_FETCH_H
+
+#include <curl/curl.h>
+
+struct cr_loop;
+struct cr_config;
+struct cr_fetch;
+
+/* A pooled easy handle with its error buffer.  CURLOPT_PRIVATE points to
+ * this struct; owner is the caller's, for its per-transfer state. */
+struct cr_easy {
+  CURL *h;
+  void *owner;
+  char errbuf[CURL_ERROR_SIZE];
+  struct cr_easy *next_free;
+};
+
+/* Called for each finished transfer, after it left the multi handle. */
+typedef void (*cr_fetch_done_cb)(void *arg, struct cr_easy *easy, CURLcode result);
+
+/* Body chunks; returns n to go on, anything else aborts the transfer
+ * (CURLE_WRITE_ERROR).  userdata is what CURLOPT_WRITEDATA was set to. */
+typedef size_t (*cr_fetch_write_cb)(char *p, size_t size, size_t n, void *userdata);
+
+/* Creates the multi handle.  Returns 0, CR_ECURL (message printed) or
+ * CR_ENOMEM. */
+int cr_fetch_new(struct cr_loop *loop, const struct cr_config *cfg,
+                 cr_fetch_write_cb write_cb, cr_fetch_done_cb done_cb, void *arg,
+                 struct cr_fetch **out);
+
+/* Removes every transfer still running (no done callback), frees the pool
+ * and the multi handle, and clears *f; accepts NULL. */
+void cr_fetch_free(struct cr_fetch **f);
+
+/* Takes an easy handle from the pool (or makes one) with the shared options
+ * set.  Returns NULL when out of memory. */
+struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f);
+
+/* Returns an easy handle to the pool. */
+void cr_fetch_easy_give(struct cr_fetch *f, struct cr_easy *e);
+
+/* Starts a transfer whose per-transfer options (URL, CURLOPT_RESOLVE,
+ * CURLOPT_WRITEDATA) and owner the caller set.  Returns 0 or
+ * CR_ECURL. */
+int cr_fetch_start(struct cr_fetch *f, struct cr_easy *e);
+
+/* Stops a running transfer without calling the done callback. */
+void cr_fetch_cancel(struct cr_fetch *f, struct cr_easy *e);
+
+#endif

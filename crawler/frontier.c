@@ -1,0 +1,419 @@
+/*
+ * frontier.c - seen set, per-host queues, ready list; see frontier.h.
+ */
+#include "frontier.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crawler.h"
+#include "dns.h"
+#include "hash.h"
+#include "url.h"
+
+enum { H_IDLE, H_RESOLVING };
+
+struct cr_host {
+  struct cr_hnode node;       /* key: "scheme://host:port" */
+  char *key;
+  char *name;                 /* for DNS and CURLOPT_RESOLVE, no brackets */
+  unsigned port;
+  int is_ip;
+  int state;
+  char *addrs;                /* last answer, NULL for IP literals */
+  struct cr_item *head;
+  struct cr_item **tail;
+  unsigned queued;
+  unsigned in_flight;
+  int on_ready;
+  struct cr_host *next_ready;
+  uint64_t not_before;        /* loop ms */
+  struct cr_timer wake;
+  struct cr_dns_req dns;
+  struct cr_frontier *f;
+};
+
+struct cr_frontier {
+  struct cr_loop *loop;
+  struct cr_dns *dns;
+  unsigned per_host;
+  cr_frontier_fail_cb fail_cb;
+  void *arg;
+  struct cr_hset seen;
+  struct cr_hmap hosts;
+  struct cr_host *ready_head;
+  struct cr_host **ready_tail;
+  uint64_t pending;
+  uint64_t added;
+};
+
+void cr_item_free(struct cr_item *it)
+{
+  if(!it)
+    return;
+  if(it->cur != it->url)
+    free(it->cur);
+  free(it->url);
+  free(it);
+}
+
+const char *cr_host_name(const struct cr_host *h)
+{
+  return h->name;
+}
+
+unsigned cr_host_port(const struct cr_host *h)
+{
+  return h->port;
+}
+
+const char *cr_host_addrs(const struct cr_host *h)
+{
+  return h->addrs;
+}
+
+static int host_eligible(const struct cr_host *h)
+{
+  return h->queued && h->state == H_IDLE && h->in_flight < h->f->per_host &&
+         h->not_before <= cr_loop_now(h->f->loop);
+}
+
+static void host_make_ready(struct cr_host *h)
+{
+  struct cr_frontier *f = h->f;
+
+  if(h->on_ready || !host_eligible(h))
+    return;
+  h->on_ready = 1;
+  h->next_ready = NULL;
+  *f->ready_tail = h;
+  f->ready_tail = &h->next_ready;
+}
+
+static void host_on_wake(struct cr_loop *loop, struct cr_timer *t)
+{
+  host_make_ready(t->arg);
+}
+
+/* Fails every queued URL of a host whose name did not resolve. */
+static void host_flush(struct cr_host *h, const char *reason)
+{
+  struct cr_frontier *f = h->f;
+
+  while(h->head) {
+    struct cr_item *it = h->head;
+
+    h->head = it->next;
+    if(!h->head)
+      h->tail = &h->head;
+    h->queued--;
+    f->pending--;
+    it->next = NULL;
+    f->fail_cb(f->arg, it, reason);
+  }
+}
+
+static int set_addrs(struct cr_host *h, const char *addrs)
+{
+  char *copy;
+
+  if(h->addrs && !strcmp(h->addrs, addrs))
+    return 0;
+  copy = strdup(addrs);
+  if(!copy)
+    return CR_ENOMEM;
+  free(h->addrs);
+  h->addrs = copy;
+  return 0;
+}
+
+static void host_on_dns(struct cr_dns_req *req, int status, const char *addrs,
+                        const char *reason)
+{
+  struct cr_host *h = req->arg;
+
+  h->state = H_IDLE;
+  if(!status && set_addrs(h, addrs))
+    reason = "out of memory";
+  if(status || !h->addrs)
+    host_flush(h, reason);
+  else
+    host_make_ready(h);
+}
+
+/* Makes sure the host has a current address.  Returns 1 when it has one
+ * now, 0 when a lookup is pending (the host waits), <0 when the host failed
+ * (its queue was flushed). */
+static int host_resolve(struct cr_host *h)
+{
+  const char *addrs = NULL;
+  const char *reason = NULL;
+  int rc;
+
+  if(h->is_ip)
+    return 1;
+  if(h->state == H_RESOLVING)
+    return 0;
+  rc = cr_dns_lookup(h->f->dns, h->name, &h->dns, &addrs, &reason);
+  if(rc == 1) {
+    h->state = H_RESOLVING;
+    return 0;
+  }
+  if(!rc && set_addrs(h, addrs)) {
+    rc = CR_ENOMEM;
+    reason = "out of memory";
+  }
+  if(rc) {
+    host_flush(h, reason ? reason : cr_strerror(rc));
+    return rc;
+  }
+  return 1;
+}
+
+int cr_frontier_new(struct cr_loop *loop, struct cr_dns *dns, unsigned per_host,
+                    cr_frontier_fail_cb fail_cb, void *arg, struct cr_frontier **out)
+{
+  struct cr_frontier *f = calloc(1, sizeof(*f));
+
+  *out = NULL;
+  if(!f)
+    return CR_ENOMEM;
+  f->loop = loop;
+  f->dns = dns;
+  f->per_host = per_host ? per_host : 1;
+  f->fail_cb = fail_cb;
+  f->arg = arg;
+  f->ready_tail = &f->ready_head;
+  cr_hset_init(&f->seen);
+  cr_hmap_init(&f->hosts);
+  *out = f;
+  return 0;
+}
+
+static void host_free(struct cr_frontier *f, struct cr_host *h)
+{
+  while(h->head) {
+    struct cr_item *it = h->head;
+
+    h->head = it->next;
+    cr_item_free(it);
+  }
+  cr_dns_cancel(f->dns, &h->dns);
+  cr_timer_stop(f->loop, &h->wake);
+  free(h->addrs);
+  free(h->name);
+  free(h->key);
+  free(h);
+}
+
+void cr_frontier_free(struct cr_frontier **pf)
+{
+  struct cr_frontier *f;
+  size_t i;
+
+  if(!pf || !*pf)
+    return;
+  f = *pf;
+  for(i = 0; i < f->hosts.nb; i++) {
+    struct cr_hnode *n = f->hosts.b[i];
+
+    while(n) {
+      struct cr_hnode *next = n->next;
+
+      host_free(f, (struct cr_host *)n);
+      n = next;
+    }
+  }
+  cr_hmap_cleanup(&f->hosts);
+  cr_hset_cleanup(&f->seen);
+  free(f);
+  *pf = NULL;
+}
+
+/* Finds or creates the host record for a URL. */
+static int host_for(struct cr_frontier *f, const char *url, struct cr_host **out)
+{
+  struct cr_url_parts p;
+  char key[600];
+  struct cr_host *h;
+  int rc;
+  size_t n;
+
+  rc = cr_url_split(url, &p);
+  if(rc)
+    return rc;
+  snprintf(key, sizeof(key), "%s://%s:%u", p.scheme, p.host, p.effective_port);
+  h = (struct cr_host *)cr_hmap_get(&f->hosts, key);
+  if(h)
+    goto done;
+  rc = CR_ENOMEM;
+  h = calloc(1, sizeof(*h));
+  if(!h)
+    goto done;
+  h->f = f;
+  h->key = strdup(key);
+  /* IPv6 literals carry brackets in URLs but not in DNS or RESOLVE. */
+  n = strlen(p.host);
+  if(p.host[0] == '[' && n >= 2)
+    h->name = strndup(p.host + 1, n - 2);
+  else
+    h->name = strdup(p.host);
+  if(!h->key || !h->name) {
+    free(h->key);
+    free(h->name);
+    free(h);
+    h = NULL;
+    goto done;
+  }
+  h->port = p.effective_port;
+  h->is_ip = p.is_ip;
+  h->tail = &h->head;
+  h->wake.cb = host_on_wake;
+  h->wake.arg = h;
+  h->dns.cb = host_on_dns;
+  h->dns.arg = h;
+  h->node.key = h->key;
+  if(cr_hmap_put(&f->hosts, &h->node)) {
+    host_free(f, h);
+    h = NULL;
+    goto done;
+  }
+  rc = 0;
+
+done:
+  cr_url_parts_cleanup(&p);
+  *out = h;
+  return rc;
+}
+
+static void host_push(struct cr_host *h, struct cr_item *it, int front)
+{
+  struct cr_frontier *f = h->f;
+
+  it->host = h;
+  if(front) {
+    it->next = h->head;
+    h->head = it;
+    if(!it->next)
+      h->tail = &it->next;
+  }
+  else {
+    it->next = NULL;
+    *h->tail = it;
+    h->tail = &it->next;
+  }
+  h->queued++;
+  f->pending++;
+  /* Resolve as soon as a host has work, so DNS overlaps with transfers. */
+  if(host_resolve(h) == 1)
+    host_make_ready(h);
+}
+
+int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth)
+{
+  struct cr_host *h;
+  struct cr_item *it;
+  uint64_t hv = cr_hash64(url, strlen(url));
+  int rc;
+
+  if(cr_hset_has(&f->seen, hv))
+    return CR_EDUP;
+  rc = host_for(f, url, &h);
+  if(rc)
+    return rc;
+  it = calloc(1, sizeof(*it));
+  if(!it)
+    return CR_ENOMEM;
+  it->url = strdup(url);
+  if(!it->url || cr_hset_add(&f->seen, hv) < 0) {
+    free(it->url);
+    free(it);
+    return CR_ENOMEM;
+  }
+  it->cur = it->url;
+  it->depth = depth;
+  cr_file_init(&it->file);
+  f->added++;
+  host_push(h, it, 0);
+  return 0;
+}
+
+int cr_frontier_requeue(struct cr_frontier *f, struct cr_item *it)
+{
+  struct cr_host *h;
+  int rc = host_for(f, it->cur, &h);
+
+  if(rc)
+    return rc;
+  host_push(h, it, 1);
+  return 0;
+}
+
+struct cr_item *cr_frontier_pop(struct cr_frontier *f)
+{
+  while(f->ready_head) {
+    struct cr_host *h = f->ready_head;
+    struct cr_item *it;
+    int rc;
+
+    f->ready_head = h->next_ready;
+    if(!f->ready_head)
+      f->ready_tail = &f->ready_head;
+    h->on_ready = 0;
+    if(!host_eligible(h))
+      continue;
+    /* The address may have expired since the host became ready. */
+    rc = host_resolve(h);
+    if(rc != 1)
+      continue;
+    it = h->head;
+    h->head = it->next;
+    if(!h->head)
+      h->tail = &h->head;
+    it->next = NULL;
+    h->queued--;
+    h->in_flight++;
+    f->pending--;
+    host_make_ready(h);
+    return it;
+  }
+  return NULL;
+}
+
+void cr_frontier_release(struct cr_frontier *f, struct cr_item *it)
+{
+  struct cr_host *h = it->host;
+
+  if(!h)
+    return;
+  h->in_flight--;
+  it->host = NULL;
+  host_make_ready(h);
+}
+
+void cr_frontier_backoff(struct cr_frontier *f, struct cr_host *h, uint64_t ms)
+{
+  uint64_t until = cr_loop_now(f->loop) + ms;
+
+  if(until <= h->not_before)
+    return;
+  h->not_before = until;
+  cr_timer_start(f->loop, &h->wake, ms);
+}
+
+int cr_frontier_has_ready(const struct cr_frontier *f)
+{
+  return f->ready_head != NULL;
+}
+
+uint64_t cr_frontier_pending(const struct cr_frontier *f)
+{
+  return f->pending;
+}
+
+uint64_t cr_frontier_added(const struct cr_frontier *f)
+{
+  return f->added;
+}

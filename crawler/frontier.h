@@ -1,0 +1,112 @@
+/*
+ * frontier.h - what to fetch next.
+ *
+ * Owns the seen set, the per-host records and their queues, and the ready
+ * list: hosts that have queued URLs, a resolved address and a free per-host
+ * slot.  Picking the next URL is O(1): the ready list is a FIFO of hosts
+ * (round robin), never a scan over all hosts.  Names are resolved eagerly
+ * through the dns module as soon as a host gets its first URL, so lookups
+ * overlap with transfers.
+ *
+ * This is the seam a distributed frontier plugs into: cr_frontier_add is
+ * the only way a new URL enters (it may later route a URL to the worker that
+ * owns its host instead of queuing it), the seen set is only asked "was
+ * this added before", and cr_frontier_requeue takes back URLs that are
+ * already owned (retries, redirects).
+ *
+ * Items: the frontier allocates them in cr_frontier_add; the engine owns an
+ * item from cr_frontier_pop until it hands it back with cr_frontier_requeue
+ * or frees it with cr_item_free after cr_frontier_release.
+ */
+#ifndef CR_FRONTIER_H
+#define CR_FRONTIER_H
+
+#include <stdint.h>
+
+#include "fetch.h"
+#include "loop.h"
+#include "store.h"
+
+struct cr_dns;
+struct cr_engine;
+struct cr_host;
+struct cr_frontier;
+
+/* One URL on its way through the crawler. */
+struct cr_item {
+  struct cr_item *next;       /* queue link (frontier) */
+  struct cr_host *host;       /* host of cur (frontier) */
+  char *url;                  /* the URL as added, normalized; owned */
+  char *cur;                  /* the URL to fetch now (after redirects);
+                                 owned; equal to url until a redirect */
+  unsigned depth;
+  /* Below: the engine's per-transfer state. */
+  struct cr_engine *engine;
+  struct cr_easy *easy;
+  struct curl_slist *resolve;
+  struct cr_file file;
+  struct cr_timer retry;
+  struct cr_item *run_prev;   /* list of transfers in flight or waiting */
+  struct cr_item *run_next;
+  double t0;                  /* first attempt started (cr_clock) */
+  int64_t bytes;
+  long status;
+  const char *error;          /* static reason set while receiving */
+  int store_rc;
+  unsigned attempts;
+  unsigned redirects;
+  int keep_body;
+  int checked;
+};
+
+/* Frees an item and its strings; accepts NULL. */
+void cr_item_free(struct cr_item *it);
+
+/* Host facts the engine needs to start a transfer. */
+const char *cr_host_name(const struct cr_host *h);      /* no brackets */
+unsigned cr_host_port(const struct cr_host *h);          /* effective */
+/* The CURLOPT_RESOLVE address list, or NULL for an IP literal host.  Valid
+ * until the next call into the frontier. */
+const char *cr_host_addrs(const struct cr_host *h);
+
+/* Called for an item the frontier gives up on (its host did not resolve);
+ * the engine records it and frees it. */
+typedef void (*cr_frontier_fail_cb)(void *arg, struct cr_item *it, const char *reason);
+
+/* Creates a frontier.  Returns 0 or CR_ENOMEM. */
+int cr_frontier_new(struct cr_loop *loop, struct cr_dns *dns, unsigned per_host,
+                    cr_frontier_fail_cb fail_cb, void *arg, struct cr_frontier **out);
+
+/* Frees the frontier, its hosts and every queued item; clears *f. */
+void cr_frontier_free(struct cr_frontier **f);
+
+/* Offers a normalized URL.  Returns 0 (queued), CR_EDUP (seen before),
+ * CR_EURL (cannot be split), CR_ENOMEM. */
+int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth);
+
+/* Puts back an item the engine holds, at the front of the queue of the host
+ * of it->cur (which may have changed after a redirect).  Returns 0, CR_EURL,
+ * CR_ENOMEM; on failure the engine still owns the item. */
+int cr_frontier_requeue(struct cr_frontier *f, struct cr_item *it);
+
+/* Takes the next item that may start now, counting it in its host's slots,
+ * or returns NULL. */
+struct cr_item *cr_frontier_pop(struct cr_frontier *f);
+
+/* Frees the host slot an item held since cr_frontier_pop. */
+void cr_frontier_release(struct cr_frontier *f, struct cr_item *it);
+
+/* Keeps the host of it from starting anything for ms milliseconds (429 and
+ * 503 back off the host, not just one URL). */
+void cr_frontier_backoff(struct cr_frontier *f, struct cr_host *h, uint64_t ms);
+
+/* Nonzero when cr_frontier_pop would (probably) return an item. */
+int cr_frontier_has_ready(const struct cr_frontier *f);
+
+/* URLs queued or waiting for DNS (not counting popped items). */
+uint64_t cr_frontier_pending(const struct cr_frontier *f);
+
+/* URLs accepted by cr_frontier_add. */
+uint64_t cr_frontier_added(const struct cr_frontier *f);
+
+#endif

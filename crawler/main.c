@@ -1,0 +1,455 @@
+/*
+ * main.c - the command-line front end: flags, URL lists, exit status.
+ * A thin layer over the engine (include/crawler.h).
+ */
+#include <ares.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <libxml/xmlversion.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cr_version.h"
+#include "crawler.h"
+#include "input.h"
+
+/* Exit codes; documented in the README and --help. */
+enum {
+  EXIT_ALL_OK = 0,
+  EXIT_SOME_FAILED = 1,
+  EXIT_USAGE = 2,
+  EXIT_FATAL = 3,
+  EXIT_INTERRUPTED = 130,
+};
+
+/* Descriptors kept back from the concurrency budget: the manifest, the
+ * event loop, c-ares, temporary files being written, stdio. */
+#define FD_RESERVE 64
+#define MAX_INPUTS 64
+
+enum {
+  OPT_MANIFEST = 256,
+  OPT_PER_HOST,
+  OPT_TIMEOUT,
+  OPT_CONNECT_TIMEOUT,
+  OPT_RETRIES,
+  OPT_MAX_SIZE,
+  OPT_USER_AGENT,
+  OPT_DNS_SERVERS,
+  OPT_DNS_CONCURRENCY,
+  OPT_MAX_REDIRECTS,
+  OPT_RETRY_AFTER_MAX,
+  OPT_LOW_SPEED_TIME,
+  OPT_PROGRESS,
+};
+
+static const struct option long_opts[] = {
+  {"input", required_argument, NULL, 'i'},
+  {"output", required_argument, NULL, 'o'},
+  {"manifest", required_argument, NULL, OPT_MANIFEST},
+  {"concurrency", required_argument, NULL, 'c'},
+  {"per-host", required_argument, NULL, OPT_PER_HOST},
+  {"timeout", required_argument, NULL, OPT_TIMEOUT},
+  {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+  {"low-speed-time", required_argument, NULL, OPT_LOW_SPEED_TIME},
+  {"retries", required_argument, NULL, OPT_RETRIES},
+  {"retry-after-max", required_argument, NULL, OPT_RETRY_AFTER_MAX},
+  {"max-redirects", required_argument, NULL, OPT_MAX_REDIRECTS},
+  {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+  {"user-agent", required_argument, NULL, OPT_USER_AGENT},
+  {"dns-servers", required_argument, NULL, OPT_DNS_SERVERS},
+  {"dns-concurrency", required_argument, NULL, OPT_DNS_CONCURRENCY},
+  {"progress", no_argument, NULL, OPT_PROGRESS},
+  {"quiet", no_argument, NULL, 'q'},
+  {"help", no_argument, NULL, 'h'},
+  {"version", no_argument, NULL, 'V'},
+  {NULL, 0, NULL, 0},
+};
+
+static void usage(FILE *out)
+{
+  struct cr_config d;
+
+  cr_config_defaults(&d);
+  fprintf(out,
+    "Usage: crawler [OPTION]... [URL]...\n"
+    "Fetch many URLs at once and save each body under an output directory.\n"
+    "URLs come from -i lists (one per line, '#' comments) and/or the arguments.\n"
+    "\n"
+    "  -i, --input FILE          read URLs from FILE ('-' for standard input);\n"
+    "                            may be repeated\n"
+    "  -o, --output DIR          save pages under DIR/HOST[:PORT]/PATH (default: .)\n"
+    "      --manifest FILE       JSON-lines record of every URL ('-' for stdout)\n"
+    "                            (default: DIR/manifest.jsonl)\n"
+    "  -c, --concurrency N       transfers in flight (default: %u)\n"
+    "      --per-host N          transfers in flight per host, HTTP/2 streams\n"
+    "                            included (default: %u)\n"
+    "      --timeout SEC         limit for a whole transfer (default: %g)\n"
+    "      --connect-timeout SEC limit for connecting (default: %g)\n"
+    "      --low-speed-time SEC  abort a body stalled this long (default: %ld)\n"
+    "      --retries N           extra attempts after connect errors, timeouts,\n"
+    "                            429 and 5xx, with backoff (default: %u)\n"
+    "      --retry-after-max SEC cap on a server's Retry-After (default: %g)\n"
+    "      --max-redirects N     redirects followed per URL (default: %u)\n"
+    "      --max-size BYTES      abort bodies larger than this after decoding;\n"
+    "                            suffixes k, M, G (default: no limit)\n"
+    "      --user-agent STR      User-Agent header (default: crawler/%s)\n"
+    "      --dns-servers LIST    DNS servers, host[:port][,...] (default: the\n"
+    "                            system's resolv.conf)\n"
+    "      --dns-concurrency N   DNS lookups in flight (default: %u)\n"
+    "      --progress            show the status line even when stderr is not a\n"
+    "                            terminal\n"
+    "  -q, --quiet               no status line and no summary\n"
+    "  -h, --help                show this help and exit\n"
+    "  -V, --version             show versions and exit\n"
+    "\n"
+    "Exit status: 0 every URL was saved; 1 finished, some URLs failed;\n"
+    "2 usage error; 3 fatal error (output not writable, disk full);\n"
+    "130 interrupted (SIGINT or SIGTERM).\n",
+    d.concurrency, d.per_host, d.timeout, d.connect_timeout, d.low_speed_time,
+    d.retries, d.retry_after_max, d.max_redirects, CR_VERSION, d.dns_in_flight);
+}
+
+static void version(void)
+{
+  curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+
+  printf("crawler %s\nlibcurl %s (%s)\nc-ares %s\nlibxml2 %s\n", CR_VERSION,
+         cv->version, cv->ssl_version ? cv->ssl_version : "no TLS",
+         ares_version(NULL), LIBXML_DOTTED_VERSION);
+}
+
+static int bad_value(const char *opt, const char *val, const char *why)
+{
+  fprintf(stderr, "crawler: invalid value '%s' for %s: %s\n", val, opt, why);
+  fprintf(stderr, "Try 'crawler --help' for more information.\n");
+  return -1;
+}
+
+/* Parses an unsigned integer in [min, max]. */
+static int parse_uint(const char *opt, const char *s, unsigned long min, unsigned long max,
+                      unsigned long *out)
+{
+  char *end;
+  unsigned long v;
+
+  if(!*s || *s == '-' || *s == '+' || *s == ' ')
+    return bad_value(opt, s, *s == '-' ? "must not be negative" : "not a number");
+  errno = 0;
+  v = strtoul(s, &end, 10);
+  if(*end)
+    return bad_value(opt, s, "not a number");
+  if(errno == ERANGE || v > max) {
+    char why[64];
+
+    snprintf(why, sizeof(why), "must be at most %lu", max);
+    return bad_value(opt, s, why);
+  }
+  if(v < min)
+    return bad_value(opt, s, min == 1 ? "must be at least 1" : "too small");
+  *out = v;
+  return 0;
+}
+
+/* Parses seconds: a positive decimal number up to max. */
+static int parse_secs(const char *opt, const char *s, double max, double *out)
+{
+  char *end;
+  double v;
+
+  if(!*s || *s == ' ')
+    return bad_value(opt, s, "not a number");
+  errno = 0;
+  v = strtod(s, &end);
+  if(*end || errno == ERANGE || isnan(v))
+    return bad_value(opt, s, "not a number");
+  if(v < 0)
+    return bad_value(opt, s, "must not be negative");
+  if(v == 0)
+    return bad_value(opt, s, "must be greater than 0");
+  if(v > max)
+    return bad_value(opt, s, "too large");
+  *out = v;
+  return 0;
+}
+
+/* Parses a byte count with an optional k/M/G suffix (powers of 1024). */
+static int parse_size(const char *opt, const char *s, int64_t *out)
+{
+  char *end;
+  unsigned long long v;
+  unsigned long long mul = 1;
+
+  if(!*s || *s == '-' || *s == '+' || *s == ' ')
+    return bad_value(opt, s, *s == '-' ? "must not be negative" : "not a number");
+  errno = 0;
+  v = strtoull(s, &end, 10);
+  if(end == s)
+    return bad_value(opt, s, "not a number");
+  if(*end) {
+    if(end[1])
+      return bad_value(opt, s, "unknown suffix");
+    switch(*end) {
+    case 'k': case 'K': mul = 1ull << 10; break;
+    case 'm': case 'M': mul = 1ull << 20; break;
+    case 'g': case 'G': mul = 1ull << 30; break;
+    default: return bad_value(opt, s, "unknown suffix");
+    }
+  }
+  if(errno == ERANGE || v > (unsigned long long)INT64_MAX / mul)
+    return bad_value(opt, s, "too large");
+  if(!v)
+    return bad_value(opt, s, "must be greater than 0");
+  *out = (int64_t)(v * mul);
+  return 0;
+}
+
+/* Makes room for the descriptors the crawl needs: raises the soft limit to
+ * the hard one, and lowers concurrency if even that is not enough. */
+static void fit_fd_limit(struct cr_config *cfg, int quiet)
+{
+  struct rlimit rl;
+  rlim_t need = (rlim_t)cfg->concurrency + FD_RESERVE;
+
+  if(getrlimit(RLIMIT_NOFILE, &rl) < 0)
+    return;
+  if(rl.rlim_cur < need && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if(rl.rlim_cur < need) {
+    unsigned c = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)(rl.rlim_cur - FD_RESERVE) : 16;
+
+    if(!quiet)
+      fprintf(stderr, "crawler: the descriptor limit is %llu; lowering --concurrency "
+              "from %u to %u\n", (unsigned long long)rl.rlim_cur, cfg->concurrency, c);
+    cfg->concurrency = c;
+  }
+}
+
+/* Feeds one URL list to the engine.  Returns 0 or -1 if it cannot be read. */
+static int read_list(struct cr_engine *e, const char *path, unsigned long *bad)
+{
+  struct cr_input *in = NULL;
+  const char *name = strcmp(path, "-") ? path : "(stdin)";
+  const char *line;
+  size_t len;
+  unsigned long lineno;
+  int truncated;
+  int rc;
+
+  if(cr_input_open(path, &in)) {
+    fprintf(stderr, "crawler: cannot read %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  for(;;) {
+    const char *start;
+    size_t ulen;
+    const char *reason = NULL;
+    char origin[512];
+    enum cr_line_kind kind;
+
+    rc = cr_input_next(in, &line, &len, &lineno, &truncated);
+    if(rc <= 0)
+      break;
+    snprintf(origin, sizeof(origin), "%s:%lu", name, lineno);
+    if(truncated) {
+      kind = CR_LINE_BAD;
+      reason = "line too long";
+    }
+    else
+      kind = cr_input_line(line, len, &start, &ulen, &reason);
+    if(kind == CR_LINE_SKIP)
+      continue;
+    if(kind == CR_LINE_BAD) {
+      char msg[600];
+
+      fprintf(stderr, "%s: %s\n", origin, reason);
+      snprintf(msg, sizeof(msg), "%s: %s", origin, reason);
+      cr_engine_reject(e, line, len, msg);
+      (*bad)++;
+      continue;
+    }
+    rc = cr_engine_add(e, start, ulen, origin);
+    if(rc == CR_EURL || rc == CR_ESCHEME || rc == CR_ETOOLONG) {
+      fprintf(stderr, "%s: %s\n", origin, cr_strerror(rc));
+      (*bad)++;
+    }
+    else if(rc && rc != CR_EDUP) {
+      fprintf(stderr, "crawler: %s: %s\n", origin, cr_strerror(rc));
+      break;
+    }
+  }
+  if(rc < 0)
+    fprintf(stderr, "crawler: error reading %s: %s\n", path, strerror(errno));
+  cr_input_free(&in);
+  return rc < 0 ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+  struct cr_config cfg;
+  struct cr_engine *e = NULL;
+  struct cr_stats st;
+  const char *inputs[MAX_INPUTS];
+  size_t n_inputs = 0;
+  unsigned long bad = 0;
+  unsigned long v;
+  int quiet = 0;
+  int force_progress = 0;
+  int status = EXIT_FATAL;
+  int opt;
+  int rc;
+  int i;
+  size_t k;
+
+  cr_config_defaults(&cfg);
+  cfg.output_dir = ".";
+  for(;;) {
+    opt = getopt_long(argc, argv, "i:o:c:qhV", long_opts, NULL);
+    if(opt == -1)
+      break;
+    switch(opt) {
+    case 'i':
+      if(n_inputs == MAX_INPUTS) {
+        fprintf(stderr, "crawler: at most %d input lists\n", MAX_INPUTS);
+        return EXIT_USAGE;
+      }
+      inputs[n_inputs++] = optarg;
+      break;
+    case 'o':
+      if(!*optarg)
+        return bad_value("--output", optarg, "empty"), EXIT_USAGE;
+      cfg.output_dir = optarg;
+      break;
+    case OPT_MANIFEST:
+      if(!*optarg)
+        return bad_value("--manifest", optarg, "empty"), EXIT_USAGE;
+      cfg.manifest_path = optarg;
+      break;
+    case 'c':
+      if(parse_uint("--concurrency", optarg, 1, 1000000, &v))
+        return EXIT_USAGE;
+      cfg.concurrency = (unsigned)v;
+      break;
+    case OPT_PER_HOST:
+      if(parse_uint("--per-host", optarg, 1, 1000000, &v))
+        return EXIT_USAGE;
+      cfg.per_host = (unsigned)v;
+      break;
+    case OPT_DNS_CONCURRENCY:
+      if(parse_uint("--dns-concurrency", optarg, 1, 100000, &v))
+        return EXIT_USAGE;
+      cfg.dns_in_flight = (unsigned)v;
+      break;
+    case OPT_RETRIES:
+      if(parse_uint("--retries", optarg, 0, 100, &v))
+        return EXIT_USAGE;
+      cfg.retries = (unsigned)v;
+      break;
+    case OPT_MAX_REDIRECTS:
+      if(parse_uint("--max-redirects", optarg, 0, 100, &v))
+        return EXIT_USAGE;
+      cfg.max_redirects = (unsigned)v;
+      break;
+    case OPT_TIMEOUT:
+      if(parse_secs("--timeout", optarg, 7 * 86400, &cfg.timeout))
+        return EXIT_USAGE;
+      break;
+    case OPT_CONNECT_TIMEOUT:
+      if(parse_secs("--connect-timeout", optarg, 86400, &cfg.connect_timeout))
+        return EXIT_USAGE;
+      break;
+    case OPT_RETRY_AFTER_MAX:
+      if(parse_secs("--retry-after-max", optarg, 86400, &cfg.retry_after_max))
+        return EXIT_USAGE;
+      break;
+    case OPT_LOW_SPEED_TIME:
+      if(parse_uint("--low-speed-time", optarg, 1, 86400, &v))
+        return EXIT_USAGE;
+      cfg.low_speed_time = (long)v;
+      break;
+    case OPT_MAX_SIZE:
+      if(parse_size("--max-size", optarg, &cfg.max_size))
+        return EXIT_USAGE;
+      break;
+    case OPT_USER_AGENT:
+      cfg.user_agent = optarg;
+      break;
+    case OPT_DNS_SERVERS:
+      if(!*optarg)
+        return bad_value("--dns-servers", optarg, "empty"), EXIT_USAGE;
+      cfg.dns_servers = optarg;
+      break;
+    case OPT_PROGRESS:
+      force_progress = 1;
+      break;
+    case 'q':
+      quiet = 1;
+      break;
+    case 'h':
+      usage(stdout);
+      return EXIT_ALL_OK;
+    case 'V':
+      version();
+      return EXIT_ALL_OK;
+    default:
+      fprintf(stderr, "Try 'crawler --help' for more information.\n");
+      return EXIT_USAGE;
+    }
+  }
+  if(!n_inputs && optind >= argc) {
+    fprintf(stderr, "crawler: no URLs: give -i FILE or URLs as arguments\n"
+            "Try 'crawler --help' for more information.\n");
+    return EXIT_USAGE;
+  }
+  if(quiet)
+    cfg.progress = CR_PROGRESS_NONE;
+  else if(force_progress || isatty(STDERR_FILENO))
+    cfg.progress = CR_PROGRESS_LIVE;
+  else
+    cfg.progress = CR_PROGRESS_SUMMARY;
+  /* A closed stdout (manifest "-") must become an error, not a kill. */
+  signal(SIGPIPE, SIG_IGN);
+  fit_fd_limit(&cfg, quiet);
+
+  rc = cr_engine_new(&cfg, &e);
+  if(rc)
+    return EXIT_FATAL;
+  for(k = 0; k < n_inputs; k++) {
+    if(read_list(e, inputs[k], &bad))
+      goto done;
+  }
+  for(i = optind; i < argc; i++) {
+    char origin[64];
+
+    snprintf(origin, sizeof(origin), "argument %d", i - optind + 1);
+    rc = cr_engine_add(e, argv[i], strlen(argv[i]), origin);
+    if(rc == CR_EURL || rc == CR_ESCHEME || rc == CR_ETOOLONG) {
+      fprintf(stderr, "crawler: %s: '%s': %s\n", origin, argv[i], cr_strerror(rc));
+      bad++;
+    }
+  }
+  rc = cr_engine_run(e);
+  cr_engine_stats(e, &st);
+  if(rc == CR_ESTOPPED)
+    status = EXIT_INTERRUPTED;
+  else if(rc)
+    status = EXIT_FATAL;
+  else
+    status = st.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+  if(!quiet && !rc && cfg.manifest_path == NULL)
+    fprintf(stderr, "crawler: pages in %s/, manifest in %s/manifest.jsonl\n",
+            cfg.output_dir, cfg.output_dir);
+
+done:
+  cr_engine_free(&e);
+  return status;
+}

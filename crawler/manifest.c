@@ -1,0 +1,145 @@
+/*
+ * manifest.c - JSON lines; see manifest.h.
+ */
+#include "manifest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "crawler.h"
+#include "json.h"
+
+#define MANIFEST_LINE_MAX (64 * 1024 + 4 * 8192)
+#define MANIFEST_FLUSH_AT (64 * 1024)
+
+struct cr_manifest {
+  int fd;
+  int own_fd;
+  struct cr_buf out;   /* lines not yet written */
+  struct cr_buf line;  /* scratch for one line */
+};
+
+int cr_manifest_open(const char *path, struct cr_manifest **out)
+{
+  struct cr_manifest *m;
+
+  *out = NULL;
+  m = calloc(1, sizeof(*m));
+  if(!m)
+    return CR_ENOMEM;
+  if(!strcmp(path, "-")) {
+    m->fd = STDOUT_FILENO;
+  }
+  else {
+    m->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if(m->fd < 0) {
+      fprintf(stderr, "crawler: cannot open manifest %s: %s\n", path, strerror(errno));
+      free(m);
+      return CR_EIO;
+    }
+    m->own_fd = 1;
+  }
+  cr_buf_init(&m->out, MANIFEST_FLUSH_AT + MANIFEST_LINE_MAX);
+  cr_buf_init(&m->line, MANIFEST_LINE_MAX);
+  *out = m;
+  return 0;
+}
+
+int cr_manifest_flush(struct cr_manifest *m)
+{
+  size_t off = 0;
+
+  while(off < m->out.len) {
+    ssize_t w = write(m->fd, m->out.data + off, m->out.len - off);
+
+    if(w < 0) {
+      if(errno == EINTR)
+        continue;
+      return errno == ENOSPC ? CR_ENOSPC : CR_EIO;
+    }
+    off += (size_t)w;
+  }
+  cr_buf_reset(&m->out);
+  return 0;
+}
+
+static int put_str(struct cr_buf *b, const char *key, const char *v)
+{
+  int rc = cr_json_key(b, key, 0);
+
+  return rc ? rc : cr_json_str_or_null(b, v);
+}
+
+static int put_int(struct cr_buf *b, const char *key, int64_t v)
+{
+  int rc = cr_json_key(b, key, 0);
+
+  return rc ? rc : cr_json_int(b, v);
+}
+
+int cr_manifest_write(struct cr_manifest *m, const struct cr_record *r)
+{
+  struct cr_buf *b = &m->line;
+  int rc;
+
+  cr_buf_reset(b);
+  rc = cr_buf_putc(b, '{');
+  if(!rc)
+    rc = cr_json_key(b, "url", 1);
+  if(!rc)
+    rc = cr_json_str_or_null(b, r->url);
+  if(!rc)
+    rc = put_str(b, "final_url", r->final_url);
+  if(!rc)
+    rc = put_int(b, "status", r->status);
+  if(!rc)
+    rc = put_str(b, "path", r->path);
+  if(!rc)
+    rc = put_int(b, "bytes", r->bytes);
+  if(!rc)
+    rc = put_str(b, "content_type", r->content_type);
+  if(!rc)
+    rc = cr_json_key(b, "seconds", 0);
+  if(!rc)
+    rc = cr_json_double(b, r->seconds);
+  if(!rc)
+    rc = put_int(b, "attempts", r->attempts);
+  if(!rc)
+    rc = put_int(b, "redirects", r->redirects);
+  if(!rc)
+    rc = put_str(b, "error", r->error);
+  if(!rc)
+    rc = cr_buf_puts(b, "}\n");
+  if(rc)
+    return rc;
+  rc = cr_buf_append(&m->out, b->data, b->len);
+  if(rc == CR_EFULL) {
+    rc = cr_manifest_flush(m);
+    if(!rc)
+      rc = cr_buf_append(&m->out, b->data, b->len);
+  }
+  if(!rc && m->out.len >= MANIFEST_FLUSH_AT)
+    rc = cr_manifest_flush(m);
+  return rc;
+}
+
+void cr_manifest_free(struct cr_manifest **pm)
+{
+  struct cr_manifest *m;
+
+  if(!pm || !*pm)
+    return;
+  m = *pm;
+  cr_manifest_flush(m);
+  if(m->own_fd)
+    close(m->fd);
+  cr_buf_cleanup(&m->out);
+  cr_buf_cleanup(&m->line);
+  free(m);
+  *pm = NULL;
+}

@@ -1,0 +1,41 @@
+/*
+ * manifest.h - one JSON line per URL.
+ *
+ * Owns the manifest stream.  Lines are buffered and flushed once per loop
+ * pass (cr_manifest_flush), so a crash loses at most one pass of lines and
+ * the crawl does not pay a write per page.
+ */
+#ifndef CR_MANIFEST_H
+#define CR_MANIFEST_H
+
+#include <stdint.h>
+
+struct cr_manifest;
+
+/* What the manifest says about one URL.  NULL strings become null. */
+struct cr_record {
+  const char *url;          /* as given (normalized), or the raw bad line */
+  const char *final_url;    /* after redirects */
+  long status;              /* HTTP status, 0 when none */
+  const char *path;         /* relative to the output directory, or NULL */
+  int64_t bytes;            /* decoded body bytes saved */
+  const char *content_type;
+  double seconds;           /* from first attempt to the end */
+  unsigned attempts;
+  unsigned redirects;
+  const char *error;        /* NULL on success */
+};
+
+/* Opens path for appending, or stdout for "-".  Returns 0 or CR_EIO. */
+int cr_manifest_open(const char *path, struct cr_manifest **out);
+
+/* Writes one line.  Returns 0 or CR_EIO/CR_ENOSPC/CR_ENOMEM. */
+int cr_manifest_write(struct cr_manifest *m, const struct cr_record *r);
+
+/* Flushes buffered lines.  Returns 0 or CR_EIO/CR_ENOSPC. */
+int cr_manifest_flush(struct cr_manifest *m);
+
+/* Flushes, closes (not stdout) and clears *m; accepts NULL. */
+void cr_manifest_free(struct cr_manifest **m);
+
+#endif

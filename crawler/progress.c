@@ -1,0 +1,32 @@
+/* progress.c - status line and summary text; see progress.h. */
+#include "progress.h"
+
+static double rate(double v, double secs)
+{
+  return secs > 0.0 ? v / secs : 0.0;
+}
+
+int cr_progress_line(struct cr_buf *b, const struct cr_stats *s)
+{
+  return cr_buf_printf(b,
+    "%llu/%llu done, %llu in flight, %llu resolving, %.0f pages/s, %.2f MB/s, %llu errors",
+    (unsigned long long)s->done, (unsigned long long)s->queued,
+    (unsigned long long)s->in_flight, (unsigned long long)s->resolving,
+    rate((double)s->done, s->elapsed), rate((double)s->bytes / 1e6, s->elapsed),
+    (unsigned long long)s->failed);
+}
+
+int cr_progress_summary(struct cr_buf *b, const struct cr_stats *s, int interrupted)
+{
+  int rc = cr_buf_printf(b,
+    "crawler: %s: %llu of %llu URLs done, %llu saved, %llu failed, %.2f MB in %.2f s "
+    "(%.0f pages/s, %.2f MB/s), %llu DNS lookups\n",
+    interrupted ? "interrupted" : "finished",
+    (unsigned long long)s->done, (unsigned long long)s->queued,
+    (unsigned long long)s->ok, (unsigned long long)s->failed,
+    (double)s->bytes / 1e6, s->elapsed,
+    rate((double)s->done, s->elapsed), rate((double)s->bytes / 1e6, s->elapsed),
+    (unsigned long long)s->dns_queries);
+
+  return rc;
+}
