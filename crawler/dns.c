@@ -21,6 +21,7 @@
 #define DNS_NEG_TTL 60         /* s, for NXDOMAIN and NODATA */
 #define DNS_FAIL_TTL 10        /* s, for timeouts and server failures */
 #define DNS_ADDRS_MAX 2048     /* bytes of one address list */
+#define DNS_RCVBUF (4 << 20)   /* bytes of UDP receive buffer */
 
 enum { E_IDLE, E_QUEUED, E_RUNNING };
 
@@ -144,7 +145,12 @@ int cr_dns_new(struct cr_loop *loop, const char *servers, unsigned max_in_flight
    * of c-ares's defaults. */
   opts.timeout = 2000;
   opts.tries = 3;
-  optmask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+  /* Hundreds of answers can arrive in one burst; the default receive
+   * buffer (~200 KB, a few hundred datagrams with their overhead) drops the
+   * rest, and each drop costs a 2 s retry.  The kernel caps this at
+   * net.core.rmem_max. */
+  opts.socket_receive_buffer_size = DNS_RCVBUF;
+  optmask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_RCVBUF;
   rc = ares_init_options(&d->channel, &opts, optmask);
   if(rc != ARES_SUCCESS) {
     fprintf(stderr, "crawler: ares_init_options: %s\n", ares_strerror(rc));

@@ -60,7 +60,7 @@ void cr_config_defaults(struct cr_config *cfg)
   memset(cfg, 0, sizeof(*cfg));
   cfg->concurrency = 256;
   cfg->per_host = 16;
-  cfg->dns_in_flight = 64;
+  cfg->dns_in_flight = 512;
   cfg->timeout = 120.0;
   cfg->connect_timeout = 15.0;
   cfg->low_speed_time = 30;

@@ -56,7 +56,7 @@ struct cr_config {
                                   "-" writes the manifest to stdout */
   unsigned concurrency;        /* transfers in flight; default 256 */
   unsigned per_host;           /* transfers in flight per host; default 16 */
-  unsigned dns_in_flight;      /* DNS lookups in flight; default 64 */
+  unsigned dns_in_flight;      /* DNS lookups in flight; default 512 */
   double timeout;              /* whole transfer, seconds; default 120 */
   double connect_timeout;      /* seconds; default 15 */
   long low_speed_time;         /* abort a body stalled below 1 byte/s for this
