@@ -497,17 +497,18 @@ static void on_signal(struct cr_loop *loop, int fd, unsigned events, void *arg)
   cr_loop_break(loop);
 }
 
-/* Once per loop pass: DNS bookkeeping, new transfers, manifest flush, and
+/* Once per loop pass: new transfers, DNS bookkeeping, manifest flush, and
  * the end of the crawl. */
 static void on_pass(struct cr_loop *loop, void *arg)
 {
   struct cr_engine *e = arg;
   int rc;
 
-  cr_dns_pass(e->dns);
   start_transfers(e);
-  /* Starting may have asked for lookups, and a lookup may have been
-   * answered at once (from /etc/hosts); send them now. */
+  /* Once per pass: sends the lookups asked for so far and re-arms the
+   * c-ares timer.  An answer can come back at once (from /etc/hosts), making
+   * a host ready after start_transfers ran; the kick makes the next pass
+   * come without waiting for an event. */
   cr_dns_pass(e->dns);
   if(cr_frontier_has_ready(e->fr) && e->in_flight < e->cfg.concurrency)
     cr_timer_start(loop, &e->kick, 0);
