@@ -24,8 +24,11 @@ enum cr_line_kind {
  * Pure.  For CR_LINE_URL, *start and *ulen delimit the trimmed URL inside
  * line; it still has to be normalized (cr_url_normalize), which can refuse
  * it.  For CR_LINE_BAD, *reason is a static string: "control character in
- * URL", "space in URL", "not http or https" (a scheme other than http/https),
- * ... */
+ * URL", "space in URL" (a space or tab inside the trimmed URL), "not http or
+ * https" (a scheme other than http/https: "ftp://x", but also "mailto:x",
+ * "javascript:x", "data:x"; "example.com:8080/x", a host and port, stays a
+ * URL).  Trimming removes ASCII whitespace (space, \t, \n, \v, \f, \r)
+ * at both ends. */
 enum cr_line_kind cr_input_line(const char *line, size_t len,
                                 const char **start, size_t *ulen,
                                 const char **reason);
@@ -37,7 +40,8 @@ struct cr_input; /* a line reader over a FILE */
 int cr_input_open(const char *path, struct cr_input **out);
 
 /* Reads the next line.  Returns 1 with *line and *len (valid until the next call;
- * the newline and a trailing '\r' removed), *lineno (1-based) and *truncated
+ * the newline and a trailing '\r' removed; NUL bytes kept and counted in
+ * *len, and a NUL after the end), *lineno (1-based) and *truncated
  * (nonzero when the line was longer than CR_INPUT_LINE_MAX: its first
  * CR_INPUT_LINE_MAX bytes are returned and the rest was discarded), 0 at end
  * of input, CR_EIO on a read error. */

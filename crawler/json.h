@@ -1,7 +1,9 @@
 /*
  * json.h - JSON text for the manifest.
  *
- * Pure.  Whatever bytes go in, the output is valid JSON in UTF-8.
+ * Pure.  Whatever bytes go in, the output is valid JSON in UTF-8.  Every
+ * function appends to b; one that fails (CR_EFULL, CR_ENOMEM) leaves b as
+ * it was, so a record is never cut in the middle of a value.
  */
 #ifndef CR_JSON_H
 #define CR_JSON_H
@@ -24,7 +26,10 @@ int cr_json_str_or_null(struct cr_buf *b, const char *s);
 /* Appends "key": (with quotes and colon, preceded by a comma unless first). */
 int cr_json_key(struct cr_buf *b, const char *key, int first);
 
-/* Appends a number; NaN and infinities become null. */
+/* Appends a number; NaN and infinities become null.  Doubles are written
+ * with 15 significant digits ("%.15g", DBL_DIG): 0.1 + 0.2 prints 0.3,
+ * large values take an exponent ("1e+20"), and the decimal point is '.'
+ * whatever LC_NUMERIC says. */
 int cr_json_double(struct cr_buf *b, double v);
 int cr_json_int(struct cr_buf *b, int64_t v);
 

@@ -15,9 +15,20 @@
  *    upper-case hex digits, except in names this module makes up (hash
  *    suffixes "%~", the store's clash suffixes "%~f"/"%~d"), which therefore
  *    can never equal a mapped URL.
- *  - a path ending in '/' (including the root) saves as "index.html";
+ *  - a path ending in '/' (including the root) saves as "index.html"; a
+ *    last segment that is literally "index.html" is written "index%2Ehtml"
+ *    so "/a/" and "/a/index.html" stay apart;
  *  - a query is kept, appended to the last segment as "?QUERY" (with '/' in
- *    it escaped), so different queries give different names.
+ *    it escaped), so different queries give different names.  In the query
+ *    only escapes of unreserved bytes are decoded, so "a=b%26c" and "a=b&c"
+ *    stay apart;
+ *  - an empty segment that is not the last ("/a//b") becomes the made-up
+ *    name "%~empty"; a segment that decodes to "." or ".." becomes "%2E" or
+ *    "%2E%2E".
+ * Bytes written raw: ASCII letters, digits and - . _ ~ ! $ & ' ( ) * + , ;
+ * = : @, and bytes >= 0x80 that form valid UTF-8.  Everything else is
+ * "%XX".  In the host, '[' and ']' are raw too, and ':' only inside a
+ * bracketed IPv6 literal.  pathmap.c has the full story.
  */
 #ifndef CR_PATHMAP_H
 #define CR_PATHMAP_H

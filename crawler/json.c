@@ -1,0 +1,222 @@
+/* json.c - JSON text for the manifest; see json.h. */
+#include "json.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crawler.h"
+
+/* Length of the valid UTF-8 sequence of 2-4 bytes starting at s, or 0.
+ * RFC 3629: no overlong forms (C0, C1, E0 80-9F, F0 80-8F), no surrogates
+ * (ED A0-BF), nothing above U+10FFFF (F4 90-BF, F5-FF). */
+static size_t json_utf8_len(const unsigned char *s, size_t n)
+{
+  unsigned char c = s[0];
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xBF;
+  size_t len;
+  size_t i;
+
+  if(c >= 0xC2 && c <= 0xDF)
+    len = 2;
+  else if(c >= 0xE0 && c <= 0xEF)
+    len = 3;
+  else if(c >= 0xF0 && c <= 0xF4)
+    len = 4;
+  else
+    return 0;
+  if(c == 0xE0)
+    lo = 0xA0;
+  else if(c == 0xED)
+    hi = 0x9F;
+  else if(c == 0xF0)
+    lo = 0x90;
+  else if(c == 0xF4)
+    hi = 0x8F;
+  if(n < len || s[1] < lo || s[1] > hi)
+    return 0;
+  for(i = 2; i < len; i++) {
+    if(s[i] < 0x80 || s[i] > 0xBF)
+      return 0;
+  }
+  return len;
+}
+
+/* The escape for an ASCII byte, written to esc (7 bytes), or 0 when the
+ * byte goes out as it is.  DEL is escaped too: it is a control character
+ * and the manifest is read by people as well as programs. */
+static size_t json_ascii_escape(unsigned char c, char *esc)
+{
+  static const char hex[] = "0123456789abcdef";
+  const char *two = NULL;
+
+  switch(c) {
+  case '"':
+    two = "\\\"";
+    break;
+  case '\\':
+    two = "\\\\";
+    break;
+  case '\b':
+    two = "\\b";
+    break;
+  case '\f':
+    two = "\\f";
+    break;
+  case '\n':
+    two = "\\n";
+    break;
+  case '\r':
+    two = "\\r";
+    break;
+  case '\t':
+    two = "\\t";
+    break;
+  default:
+    break;
+  }
+  if(two) {
+    memcpy(esc, two, 2);
+    return 2;
+  }
+  if(c >= 0x20 && c != 0x7f)
+    return 0;
+  memcpy(esc, "\\u00", 4);
+  esc[4] = hex[c >> 4];
+  esc[5] = hex[c & 15];
+  return 6;
+}
+
+/* Writes the string's body.  Runs of bytes that need no change are copied
+ * in one append. */
+static int json_str_body(struct cr_buf *b, const unsigned char *s, size_t n)
+{
+  size_t i = 0;
+  size_t run = 0; /* start of the pending run of plain bytes */
+  int rc = 0;
+
+  while(i < n) {
+    char esc[8];
+    size_t elen = 0;
+    size_t step = 1;
+    const char *rep = NULL;
+
+    if(s[i] < 0x80) {
+      elen = json_ascii_escape(s[i], esc);
+      if(elen)
+        rep = esc;
+    }
+    else {
+      step = json_utf8_len(s + i, n - i);
+      if(step == 0) {
+        /* One U+FFFD per byte that starts no valid sequence. */
+        rep = "\xEF\xBF\xBD";
+        elen = 3;
+        step = 1;
+      }
+      else if(step == 3 && s[i] == 0xE2 && s[i + 1] == 0x80 &&
+              (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
+        /* U+2028/U+2029 are valid JSON but end lines in JavaScript. */
+        rep = s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029";
+        elen = 6;
+      }
+    }
+    if(rep) {
+      if(i > run)
+        rc = cr_buf_append(b, s + run, i - run);
+      if(rc == 0)
+        rc = cr_buf_append(b, rep, elen);
+      if(rc)
+        return rc;
+      run = i + step;
+    }
+    i += step;
+  }
+  if(i > run)
+    rc = cr_buf_append(b, s + run, i - run);
+  return rc;
+}
+
+/* Undoes a partial write, so a failed call leaves the buffer as it was. */
+static int json_restore(struct cr_buf *b, size_t len, int rc)
+{
+  if(rc && b->data) {
+    b->len = len;
+    b->data[len] = '\0';
+  }
+  return rc;
+}
+
+int cr_json_str(struct cr_buf *b, const char *s, size_t n)
+{
+  size_t len0 = b->len;
+  int rc;
+
+  rc = cr_buf_putc(b, '"');
+  if(rc == 0 && n)
+    rc = json_str_body(b, (const unsigned char *)s, n);
+  if(rc == 0)
+    rc = cr_buf_putc(b, '"');
+  return json_restore(b, len0, rc);
+}
+
+int cr_json_str_or_null(struct cr_buf *b, const char *s)
+{
+  if(!s)
+    return cr_buf_puts(b, "null");
+  return cr_json_str(b, s, strlen(s));
+}
+
+int cr_json_key(struct cr_buf *b, const char *key, int first)
+{
+  size_t len0 = b->len;
+  int rc = 0;
+
+  if(!first)
+    rc = cr_buf_putc(b, ',');
+  if(rc == 0)
+    rc = cr_json_str(b, key, strlen(key));
+  if(rc == 0)
+    rc = cr_buf_putc(b, ':');
+  return json_restore(b, len0, rc);
+}
+
+/*
+ * Numbers are written with "%.15g": 15 significant digits is DBL_DIG, the
+ * most that survive a decimal -> double -> decimal trip, so values come out
+ * as they were meant (0.1 + 0.2 prints 0.3, not 0.30000000000000004) while
+ * seconds keep far more than microsecond precision.  Large or tiny values
+ * use an exponent ("1e+20"), which JSON accepts.
+ */
+int cr_json_double(struct cr_buf *b, double v)
+{
+  char tmp[64];
+  char num[64];
+  size_t i;
+  size_t o = 0;
+  int n;
+
+  if(!isfinite(v))
+    return cr_buf_puts(b, "null");
+  n = snprintf(tmp, sizeof(tmp), "%.15g", v);
+  if(n < 0 || (size_t)n >= sizeof(tmp))
+    return CR_EINVAL;
+  /* printf follows LC_NUMERIC, which a front end may have set to a locale
+   * with a decimal comma.  Whatever sits between the digits and is not
+   * part of a number becomes the one '.' JSON knows. */
+  for(i = 0; i < (size_t)n; i++) {
+    char c = tmp[i];
+    if((c >= '0' && c <= '9') || c == '-' || c == '+' || c == 'e' || c == 'E')
+      num[o++] = c;
+    else if(o == 0 || num[o - 1] != '.')
+      num[o++] = '.';
+  }
+  return cr_buf_append(b, num, o);
+}
+
+int cr_json_int(struct cr_buf *b, int64_t v)
+{
+  return cr_buf_printf(b, "%" PRId64, v);
+}
