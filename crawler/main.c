@@ -211,11 +211,12 @@ static int parse_size(const char *opt, const char *s, int64_t *out)
 }
 
 /* Makes room for the descriptors the crawl needs: raises the soft limit to
- * the hard one, and lowers concurrency if even that is not enough. */
+ * the hard one, and lowers concurrency if even that is not enough.  A
+ * transfer holds a socket and, while its body arrives, a temporary file. */
 static void fit_fd_limit(struct cr_config *cfg, int quiet)
 {
   struct rlimit rl;
-  rlim_t need = (rlim_t)cfg->concurrency + FD_RESERVE;
+  rlim_t need = 2 * (rlim_t)cfg->concurrency + FD_RESERVE;
 
   if(getrlimit(RLIMIT_NOFILE, &rl) < 0)
     return;
@@ -225,7 +226,7 @@ static void fit_fd_limit(struct cr_config *cfg, int quiet)
     getrlimit(RLIMIT_NOFILE, &rl);
   }
   if(rl.rlim_cur < need) {
-    unsigned c = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)(rl.rlim_cur - FD_RESERVE) : 16;
+    unsigned c = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)((rl.rlim_cur - FD_RESERVE) / 2) : 16;
 
     if(!quiet)
       fprintf(stderr, "crawler: the descriptor limit is %llu; lowering --concurrency "
