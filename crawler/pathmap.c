@@ -42,9 +42,7 @@
  *    over the path as it was).  Two long names collide only if their hashes
  *    do.
  * A decoded segment "." or ".." is written "%2E" or "%2E%2E", so neither
- * can climb.  The last segment saves as "index.html" when empty; a last
- * segment that really is "index.html" is written "index%2Ehtml" so that
- * "/a/" and "/a/index.html" stay apart.
+ * can climb.  The last segment saves as "index.html" when empty.
  *
  * The host is written with the same byte rules, taken as it is (hosts carry
  * no escapes); '[' and ']' stay raw and ':' too, but only inside a bracketed
@@ -277,7 +275,7 @@ static int pm_shorten(struct cr_buf *b, const char *name, size_t n,
 /* Appends name[0..n), or its short form when it is too long. */
 static int pm_put_name(struct cr_buf *b, const char *name, size_t n)
 {
-  if(n <= CR_NAME_MAX)
+  if(n <= CR_SEG_MAX)
     return cr_buf_append(b, name, n);
   return pm_shorten(b, name, n, name, n);
 }
@@ -299,9 +297,6 @@ static int pm_segment(struct cr_buf *name, struct cr_buf *dec, const char *seg,
     rc = cr_buf_puts(name, "%2E");
   else if(dec->len == 2 && memcmp(dec->data, "..", 2) == 0)
     rc = cr_buf_puts(name, "%2E%2E");
-  else if(last && dec->len == strlen(PM_INDEX) &&
-          memcmp(dec->data, PM_INDEX, dec->len) == 0)
-    rc = cr_buf_puts(name, "index%2Ehtml");
   else
     rc = pm_encode(name, (const unsigned char *)dec->data, dec->len, "");
   if(rc == 0 && last && query) {
@@ -345,7 +340,7 @@ static int pm_host(struct cr_buf *name, const char *host, unsigned port)
     rc = cr_buf_append(name, tmp.data, tmp.len);
   if(rc)
     goto done;
-  if(name->len + (port ? 6 : 0) > CR_NAME_MAX) {
+  if(name->len + (port ? 6 : 0) > CR_SEG_MAX) {
     /* Keep room for ":PORT" by shortening the host part alone. */
     cr_buf_reset(&tmp);
     rc = pm_shorten(&tmp, name->data, name->len, name->data, name->len);

@@ -6,18 +6,19 @@
  *  - relative: never starts with '/', never contains an empty, "." or ".."
  *    segment, so it cannot leave the output directory;
  *  - no NUL, no control character (0x00-0x1f, 0x7f), no backslash;
- *  - every segment is at most CR_NAME_MAX bytes and the whole path at most
- *    CR_RELPATH_MAX bytes; longer names are cut and given a hash suffix;
- *  - injective: two URLs whose decoded bytes differ get different paths.
+ *  - every segment is at most CR_SEG_MAX bytes (NAME_MAX less room for the
+ *    store's clash suffixes) and the whole path at most CR_RELPATH_MAX
+ *    bytes; longer names are cut and given a hash suffix;
+ *  - injective but for one case: two URLs whose decoded bytes differ get
+ *    different paths, except that "/a/" and "/a/index.html" both map to
+ *    "a/index.html", as in wget; the store tells them apart within a run.
  *    Percent-escapes of bytes that are safe in a file name are decoded
  *    ("%7E" -> "~"); unsafe bytes and '%' itself are written as "%XX" with
  *    upper-case hex.  So a '%' in a mapped name is always followed by two
  *    upper-case hex digits, except in names this module makes up (hash
  *    suffixes "%~", the store's clash suffixes "%~f"/"%~d"), which therefore
  *    can never equal a mapped URL.
- *  - a path ending in '/' (including the root) saves as "index.html"; a
- *    last segment that is literally "index.html" is written "index%2Ehtml"
- *    so "/a/" and "/a/index.html" stay apart;
+ *  - a path ending in '/' (including the root) saves as "index.html";
  *  - a query is kept, appended to the last segment as "?QUERY" (with '/' in
  *    it escaped), so different queries give different names.  In the query
  *    only escapes of unreserved bytes are decoded, so "a=b%26c" and "a=b&c"
@@ -35,7 +36,9 @@
 
 #include "buf.h"
 
-#define CR_NAME_MAX 255     /* bytes in one path segment (NAME_MAX) */
+#define CR_NAME_MAX 255     /* bytes in one file name (NAME_MAX) */
+#define CR_SEG_MAX (CR_NAME_MAX - 16) /* bytes of a mapped segment: the store
+                                         may append "%~d", "%~f", "%~N" */
 #define CR_RELPATH_MAX 3800 /* bytes in a whole relative path; below PATH_MAX
                                with room for the output directory */
 
