@@ -40,6 +40,9 @@ struct cr_engine {
   unsigned in_flight;
   unsigned waiting;
   uint64_t rejected;           /* bad input lines, counted as done */
+  cr_feed_cb feed;             /* NULL once the source is exhausted */
+  void *feed_arg;
+  unsigned feed_low;           /* pull more URLs below this many queued */
   struct cr_stats st;
   double t_start;
   int interrupted;
@@ -504,6 +507,15 @@ static void on_pass(struct cr_loop *loop, void *arg)
   struct cr_engine *e = arg;
   int rc;
 
+  if(e->feed && !e->interrupted && !e->fatal &&
+     cr_frontier_pending(e->fr) < e->feed_low) {
+    if(!e->feed(e->feed_arg, e, e->feed_low))
+      e->feed = NULL;
+    /* What it added may have failed at once (a cached DNS failure): come
+     * back for more without waiting for an event that may never come. */
+    else if(cr_frontier_pending(e->fr) < e->feed_low)
+      cr_timer_start(loop, &e->kick, 0);
+  }
   start_transfers(e);
   /* Once per pass: sends the lookups asked for so far and re-arms the
    * c-ares timer.  An answer can come back at once (from /etc/hosts), making
@@ -515,7 +527,7 @@ static void on_pass(struct cr_loop *loop, void *arg)
   rc = cr_manifest_flush(e->man);
   if(rc)
     engine_fatal(e, rc, "cannot write the manifest");
-  if(!e->in_flight && !e->waiting && !cr_frontier_pending(e->fr))
+  if(!e->in_flight && !e->waiting && !cr_frontier_pending(e->fr) && !e->feed)
     cr_loop_break(loop);
 }
 
@@ -626,6 +638,15 @@ int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *
   rc = cr_frontier_add(e->fr, norm, 0);
   free(norm);
   return rc;
+}
+
+void cr_engine_set_feed(struct cr_engine *e, cr_feed_cb cb, void *arg)
+{
+  e->feed = cb;
+  e->feed_arg = arg;
+  /* Enough queued to keep every slot busy through a burst of completions,
+   * few enough that a huge list stays on disk. */
+  e->feed_low = e->cfg.concurrency * 2 < 1024 ? 1024 : e->cfg.concurrency * 2;
 }
 
 void cr_engine_reject(struct cr_engine *e, const char *raw, size_t len, const char *reason)

@@ -235,63 +235,99 @@ static void fit_fd_limit(struct cr_config *cfg, int quiet)
   }
 }
 
-/* Feeds one URL list to the engine.  Returns 0 or -1 if it cannot be read. */
-static int read_list(struct cr_engine *e, const char *path, unsigned long *bad)
+/* The URL sources, read lazily: the engine pulls more when its queue runs
+ * low, so a list of millions of lines is never in memory at once. */
+struct feeder {
+  const char *names[MAX_INPUTS];  /* for messages: the path, or "(stdin)" */
+  struct cr_input *in[MAX_INPUTS];
+  size_t n;
+  size_t cur;
+  char **args;                    /* URLs given as arguments, fed last */
+  int nargs;
+  unsigned long bad;              /* bad lines and arguments */
+  int failed;                     /* a list could not be read */
+};
+
+/* Hands one line of a list to the engine.  Returns 1 if a URL was queued. */
+static int feed_line(struct feeder *fd, struct cr_engine *e, const char *line,
+                     size_t len, unsigned long lineno, int truncated)
 {
-  struct cr_input *in = NULL;
-  const char *name = strcmp(path, "-") ? path : "(stdin)";
-  const char *line;
-  size_t len;
-  unsigned long lineno;
-  int truncated;
+  const char *start = NULL;
+  size_t ulen = 0;
+  const char *reason = NULL;
+  char origin[512];
+  enum cr_line_kind kind;
   int rc;
 
-  if(cr_input_open(path, &in)) {
-    fprintf(stderr, "crawler: cannot read %s: %s\n", path, strerror(errno));
-    return -1;
+  snprintf(origin, sizeof(origin), "%s:%lu", fd->names[fd->cur], lineno);
+  if(truncated) {
+    kind = CR_LINE_BAD;
+    reason = "line too long";
   }
-  for(;;) {
-    const char *start;
-    size_t ulen;
-    const char *reason = NULL;
-    char origin[512];
-    enum cr_line_kind kind;
+  else
+    kind = cr_input_line(line, len, &start, &ulen, &reason);
+  if(kind == CR_LINE_SKIP)
+    return 0;
+  if(kind == CR_LINE_BAD) {
+    char msg[600];
 
-    rc = cr_input_next(in, &line, &len, &lineno, &truncated);
-    if(rc <= 0)
-      break;
-    snprintf(origin, sizeof(origin), "%s:%lu", name, lineno);
-    if(truncated) {
-      kind = CR_LINE_BAD;
-      reason = "line too long";
-    }
-    else
-      kind = cr_input_line(line, len, &start, &ulen, &reason);
-    if(kind == CR_LINE_SKIP)
-      continue;
-    if(kind == CR_LINE_BAD) {
-      char msg[600];
+    fprintf(stderr, "%s: %s\n", origin, reason);
+    snprintf(msg, sizeof(msg), "%s: %s", origin, reason);
+    cr_engine_reject(e, line, len, msg);
+    fd->bad++;
+    return 0;
+  }
+  rc = cr_engine_add(e, start, ulen, origin);
+  if(rc == CR_EURL || rc == CR_ESCHEME || rc == CR_ETOOLONG) {
+    /* The engine recorded it; the reason is the normalizer's. */
+    fprintf(stderr, "%s: %s\n", origin, cr_strerror(rc));
+    fd->bad++;
+  }
+  else if(rc && rc != CR_EDUP)
+    fprintf(stderr, "crawler: %s: %s\n", origin, cr_strerror(rc));
+  return rc == 0;
+}
 
-      fprintf(stderr, "%s: %s\n", origin, reason);
-      snprintf(msg, sizeof(msg), "%s: %s", origin, reason);
-      cr_engine_reject(e, line, len, msg);
-      (*bad)++;
+/* cr_feed_cb: reads lines until `want` URLs were queued or input ends. */
+static int feed(void *arg, struct cr_engine *e, unsigned want)
+{
+  struct feeder *fd = arg;
+  unsigned added = 0;
+  int i;
+
+  while(fd->cur < fd->n && added < want) {
+    const char *line;
+    size_t len;
+    unsigned long lineno;
+    int truncated;
+    int rc = cr_input_next(fd->in[fd->cur], &line, &len, &lineno, &truncated);
+
+    if(rc > 0) {
+      added += (unsigned)feed_line(fd, e, line, len, lineno, truncated);
       continue;
     }
-    rc = cr_engine_add(e, start, ulen, origin);
+    if(rc < 0) {
+      fprintf(stderr, "crawler: error reading %s: %s\n", fd->names[fd->cur], strerror(errno));
+      fd->failed = 1;
+    }
+    cr_input_free(&fd->in[fd->cur]);
+    fd->cur++;
+  }
+  if(fd->cur < fd->n)
+    return 1;
+  for(i = 0; i < fd->nargs; i++) {
+    char origin[64];
+    int rc;
+
+    snprintf(origin, sizeof(origin), "argument %d", i + 1);
+    rc = cr_engine_add(e, fd->args[i], strlen(fd->args[i]), origin);
     if(rc == CR_EURL || rc == CR_ESCHEME || rc == CR_ETOOLONG) {
-      fprintf(stderr, "%s: %s\n", origin, cr_strerror(rc));
-      (*bad)++;
-    }
-    else if(rc && rc != CR_EDUP) {
-      fprintf(stderr, "crawler: %s: %s\n", origin, cr_strerror(rc));
-      break;
+      fprintf(stderr, "crawler: %s: '%s': %s\n", origin, fd->args[i], cr_strerror(rc));
+      fd->bad++;
     }
   }
-  if(rc < 0)
-    fprintf(stderr, "crawler: error reading %s: %s\n", path, strerror(errno));
-  cr_input_free(&in);
-  return rc < 0 ? -1 : 0;
+  fd->nargs = 0;
+  return 0;
 }
 
 int main(int argc, char **argv)
@@ -299,18 +335,16 @@ int main(int argc, char **argv)
   struct cr_config cfg;
   struct cr_engine *e = NULL;
   struct cr_stats st;
-  const char *inputs[MAX_INPUTS];
-  size_t n_inputs = 0;
-  unsigned long bad = 0;
+  struct feeder fd;
   unsigned long v;
   int quiet = 0;
   int force_progress = 0;
   int status = EXIT_FATAL;
   int opt;
   int rc;
-  int i;
   size_t k;
 
+  memset(&fd, 0, sizeof(fd));
   cr_config_defaults(&cfg);
   cfg.output_dir = ".";
   for(;;) {
@@ -319,74 +353,86 @@ int main(int argc, char **argv)
       break;
     switch(opt) {
     case 'i':
-      if(n_inputs == MAX_INPUTS) {
+      if(fd.n == MAX_INPUTS) {
         fprintf(stderr, "crawler: at most %d input lists\n", MAX_INPUTS);
-        return EXIT_USAGE;
+        goto usage;
       }
-      inputs[n_inputs++] = optarg;
+      /* Opened now, so a missing file is a usage error before anything
+       * is fetched. */
+      if(cr_input_open(optarg, &fd.in[fd.n])) {
+        fprintf(stderr, "crawler: cannot read %s: %s\n", optarg, strerror(errno));
+        goto usage;
+      }
+      fd.names[fd.n++] = strcmp(optarg, "-") ? optarg : "(stdin)";
       break;
     case 'o':
-      if(!*optarg)
-        return bad_value("--output", optarg, "empty"), EXIT_USAGE;
+      if(!*optarg) {
+        bad_value("--output", optarg, "empty");
+        goto usage_out;
+      }
       cfg.output_dir = optarg;
       break;
     case OPT_MANIFEST:
-      if(!*optarg)
-        return bad_value("--manifest", optarg, "empty"), EXIT_USAGE;
+      if(!*optarg) {
+        bad_value("--manifest", optarg, "empty");
+        goto usage_out;
+      }
       cfg.manifest_path = optarg;
       break;
     case 'c':
       if(parse_uint("--concurrency", optarg, 1, 1000000, &v))
-        return EXIT_USAGE;
+        goto usage_out;
       cfg.concurrency = (unsigned)v;
       break;
     case OPT_PER_HOST:
       if(parse_uint("--per-host", optarg, 1, 1000000, &v))
-        return EXIT_USAGE;
+        goto usage_out;
       cfg.per_host = (unsigned)v;
       break;
     case OPT_DNS_CONCURRENCY:
       if(parse_uint("--dns-concurrency", optarg, 1, 100000, &v))
-        return EXIT_USAGE;
+        goto usage_out;
       cfg.dns_in_flight = (unsigned)v;
       break;
     case OPT_RETRIES:
       if(parse_uint("--retries", optarg, 0, 100, &v))
-        return EXIT_USAGE;
+        goto usage_out;
       cfg.retries = (unsigned)v;
       break;
     case OPT_MAX_REDIRECTS:
       if(parse_uint("--max-redirects", optarg, 0, 100, &v))
-        return EXIT_USAGE;
+        goto usage_out;
       cfg.max_redirects = (unsigned)v;
       break;
     case OPT_TIMEOUT:
       if(parse_secs("--timeout", optarg, 7 * 86400, &cfg.timeout))
-        return EXIT_USAGE;
+        goto usage_out;
       break;
     case OPT_CONNECT_TIMEOUT:
       if(parse_secs("--connect-timeout", optarg, 86400, &cfg.connect_timeout))
-        return EXIT_USAGE;
+        goto usage_out;
       break;
     case OPT_RETRY_AFTER_MAX:
       if(parse_secs("--retry-after-max", optarg, 86400, &cfg.retry_after_max))
-        return EXIT_USAGE;
+        goto usage_out;
       break;
     case OPT_LOW_SPEED_TIME:
       if(parse_uint("--low-speed-time", optarg, 1, 86400, &v))
-        return EXIT_USAGE;
+        goto usage_out;
       cfg.low_speed_time = (long)v;
       break;
     case OPT_MAX_SIZE:
       if(parse_size("--max-size", optarg, &cfg.max_size))
-        return EXIT_USAGE;
+        goto usage_out;
       break;
     case OPT_USER_AGENT:
       cfg.user_agent = optarg;
       break;
     case OPT_DNS_SERVERS:
-      if(!*optarg)
-        return bad_value("--dns-servers", optarg, "empty"), EXIT_USAGE;
+      if(!*optarg) {
+        bad_value("--dns-servers", optarg, "empty");
+        goto usage_out;
+      }
       cfg.dns_servers = optarg;
       break;
     case OPT_PROGRESS:
@@ -397,20 +443,22 @@ int main(int argc, char **argv)
       break;
     case 'h':
       usage(stdout);
-      return EXIT_ALL_OK;
+      status = EXIT_ALL_OK;
+      goto done;
     case 'V':
       version();
-      return EXIT_ALL_OK;
+      status = EXIT_ALL_OK;
+      goto done;
     default:
-      fprintf(stderr, "Try 'crawler --help' for more information.\n");
-      return EXIT_USAGE;
+      goto usage;
     }
   }
-  if(!n_inputs && optind >= argc) {
-    fprintf(stderr, "crawler: no URLs: give -i FILE or URLs as arguments\n"
-            "Try 'crawler --help' for more information.\n");
-    return EXIT_USAGE;
+  if(!fd.n && optind >= argc) {
+    fprintf(stderr, "crawler: no URLs: give -i FILE or URLs as arguments\n");
+    goto usage;
   }
+  fd.args = argv + optind;
+  fd.nargs = argc - optind;
   if(quiet)
     cfg.progress = CR_PROGRESS_NONE;
   else if(force_progress || isatty(STDERR_FILENO))
@@ -423,26 +471,15 @@ int main(int argc, char **argv)
 
   rc = cr_engine_new(&cfg, &e);
   if(rc)
-    return EXIT_FATAL;
-  for(k = 0; k < n_inputs; k++) {
-    if(read_list(e, inputs[k], &bad))
-      goto done;
-  }
-  for(i = optind; i < argc; i++) {
-    char origin[64];
-
-    snprintf(origin, sizeof(origin), "argument %d", i - optind + 1);
-    rc = cr_engine_add(e, argv[i], strlen(argv[i]), origin);
-    if(rc == CR_EURL || rc == CR_ESCHEME || rc == CR_ETOOLONG) {
-      fprintf(stderr, "crawler: %s: '%s': %s\n", origin, argv[i], cr_strerror(rc));
-      bad++;
-    }
-  }
+    goto done;
+  cr_engine_set_feed(e, feed, &fd);
   rc = cr_engine_run(e);
   cr_engine_stats(e, &st);
   if(rc == CR_ESTOPPED)
     status = EXIT_INTERRUPTED;
   else if(rc)
+    status = EXIT_FATAL;
+  else if(fd.failed)
     status = EXIT_FATAL;
   else
     status = st.failed ? EXIT_SOME_FAILED : EXIT_ALL_OK;
@@ -452,5 +489,14 @@ int main(int argc, char **argv)
 
 done:
   cr_engine_free(&e);
+  for(k = 0; k < fd.n; k++)
+    cr_input_free(&fd.in[k]);
   return status;
+
+usage:
+  fprintf(stderr, "Try 'crawler --help' for more information.\n");
+usage_out:
+  for(k = 0; k < fd.n; k++)
+    cr_input_free(&fd.in[k]);
+  return EXIT_USAGE;
 }

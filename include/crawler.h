@@ -103,6 +103,16 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out);
  * "urls.txt:12", and is used in messages. */
 int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *origin);
 
+/* A source of URLs the engine pulls from while it runs: called when fewer
+ * than about `want` URLs are queued, it adds some with cr_engine_add (or
+ * cr_engine_reject) and returns nonzero while more may come, 0 once it is
+ * exhausted.  So a list of any length costs memory only for the URLs queued
+ * and in flight, plus 8 bytes each in the seen set. */
+typedef int (*cr_feed_cb)(void *arg, struct cr_engine *e, unsigned want);
+
+/* Sets the feed (NULL to clear).  Call before cr_engine_run. */
+void cr_engine_set_feed(struct cr_engine *e, cr_feed_cb cb, void *arg);
+
 /* Records a bad input line in the manifest without fetching anything. */
 void cr_engine_reject(struct cr_engine *e, const char *raw, size_t len, const char *reason);
 
