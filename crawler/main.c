@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cr_version.h"
@@ -235,6 +237,16 @@ static void fit_fd_limit(struct cr_config *cfg, int quiet)
   }
 }
 
+/* Nonzero when path (or stdin for "-") is a regular file, which can be read
+ * a little at a time from inside the loop without ever blocking it. */
+static int is_regular(const char *path)
+{
+  struct stat sb;
+  int rc = strcmp(path, "-") ? stat(path, &sb) : fstat(STDIN_FILENO, &sb);
+
+  return rc == 0 && S_ISREG(sb.st_mode);
+}
+
 /* The URL sources, read lazily: the engine pulls more when its queue runs
  * low, so a list of millions of lines is never in memory at once. */
 struct feeder {
@@ -246,6 +258,7 @@ struct feeder {
   int nargs;
   unsigned long bad;              /* bad lines and arguments */
   int failed;                     /* a list could not be read */
+  int all_regular;                /* every list is a regular file */
 };
 
 /* Hands one line of a list to the engine.  Returns 1 if a URL was queued. */
@@ -345,6 +358,7 @@ int main(int argc, char **argv)
   size_t k;
 
   memset(&fd, 0, sizeof(fd));
+  fd.all_regular = 1;
   cr_config_defaults(&cfg);
   cfg.output_dir = ".";
   for(;;) {
@@ -363,6 +377,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "crawler: cannot read %s: %s\n", optarg, strerror(errno));
         goto usage;
       }
+      fd.all_regular &= is_regular(optarg);
       fd.names[fd.n++] = strcmp(optarg, "-") ? optarg : "(stdin)";
       break;
     case 'o':
@@ -472,7 +487,13 @@ int main(int argc, char **argv)
   rc = cr_engine_new(&cfg, &e);
   if(rc)
     goto done;
-  cr_engine_set_feed(e, feed, &fd);
+  /* A pipe or terminal could block the loop in read(), stalling every
+   * transfer while the producer thinks: such input is read in full before
+   * the crawl starts. */
+  if(!fd.all_regular)
+    while(feed(&fd, e, UINT_MAX))
+      ;
+  cr_engine_set_feed(e, fd.cur < fd.n || fd.nargs ? feed : NULL, &fd);
   rc = cr_engine_run(e);
   cr_engine_stats(e, &st);
   if(rc == CR_ESTOPPED)
