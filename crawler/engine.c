@@ -389,6 +389,12 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
   it->status = status;
   cr_frontier_release(e->fr, it);
 
+  if(it->store_rc == CR_EMFILE && it->attempts <= e->cfg.retries) {
+    /* Descriptors are budgeted for sockets plus a share of bodies being
+     * written at once; when many large bodies stream together, wait. */
+    retry_later(e, it, backoff_ms(e, it->attempts));
+    goto done;
+  }
   if(it->store_rc) {
     if(it->store_rc == CR_ENOSPC)
       engine_fatal(e, it->store_rc, "cannot save pages");

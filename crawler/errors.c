@@ -19,6 +19,7 @@ const char *cr_strerror(int err)
   case CR_ESTOPPED: return "stopped";
   case CR_ENOSPC: return "no space left on device";
   case CR_EDNS: return "host name did not resolve";
+  case CR_EMFILE: return "too many open files";
   default: return "unknown error";
   }
 }

@@ -214,11 +214,13 @@ static int parse_size(const char *opt, const char *s, int64_t *out)
 
 /* Makes room for the descriptors the crawl needs: raises the soft limit to
  * the hard one, and lowers concurrency if even that is not enough.  A
- * transfer holds a socket and, while its body arrives, a temporary file. */
+ * transfer holds a socket and, only while its body arrives, a temporary
+ * file; a quarter of the transfers writing at the same moment is budgeted,
+ * and a transfer that finds no descriptor for its file is retried. */
 static void fit_fd_limit(struct cr_config *cfg, int quiet)
 {
   struct rlimit rl;
-  rlim_t need = 2 * (rlim_t)cfg->concurrency + FD_RESERVE;
+  rlim_t need = (rlim_t)cfg->concurrency * 5 / 4 + FD_RESERVE;
 
   if(getrlimit(RLIMIT_NOFILE, &rl) < 0)
     return;
@@ -228,7 +230,7 @@ static void fit_fd_limit(struct cr_config *cfg, int quiet)
     getrlimit(RLIMIT_NOFILE, &rl);
   }
   if(rl.rlim_cur < need) {
-    unsigned c = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)((rl.rlim_cur - FD_RESERVE) / 2) : 16;
+    unsigned c = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)((rl.rlim_cur - FD_RESERVE) * 4 / 5) : 16;
 
     if(!quiet)
       fprintf(stderr, "crawler: the descriptor limit is %llu; lowering --concurrency "

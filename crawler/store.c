@@ -33,6 +33,8 @@ static int errno_to_cr(int err)
     return CR_ENOSPC;
   if(err == ENOMEM)
     return CR_ENOMEM;
+  if(err == EMFILE || err == ENFILE)
+    return CR_EMFILE;
   return CR_EIO;
 }
 

@@ -47,7 +47,8 @@ void cr_store_free(struct cr_store **st);
 
 void cr_file_init(struct cr_file *f);
 
-/* Opens a temporary file for f.  Returns 0, CR_EIO, CR_ENOSPC. */
+/* Opens a temporary file for f.  Returns 0, CR_EIO, CR_ENOSPC, CR_EMFILE
+ * (out of descriptors: worth another try later). */
 int cr_store_open(struct cr_store *st, struct cr_file *f);
 
 /* Appends n bytes.  Returns 0, CR_EIO, CR_ENOSPC. */

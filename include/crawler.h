@@ -35,6 +35,7 @@ enum {
   CR_ESTOPPED = -12,  /* the engine was stopped */
   CR_ENOSPC = -13,    /* the output file system is full */
   CR_EDNS = -14,      /* the host name did not resolve */
+  CR_EMFILE = -15,    /* out of file descriptors for now */
 };
 
 /* Returns a static, human-readable name for a CR_E* code. */
