@@ -627,18 +627,22 @@ fail:
   return rc;
 }
 
-int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *origin)
+int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *origin,
+                  const char **reason)
 {
   char *norm = NULL;
-  const char *reason = NULL;
-  int rc = cr_url_normalize(url, len, &norm, &reason);
+  const char *why = NULL;
+  int rc = cr_url_normalize(url, len, &norm, &why);
 
   if(rc) {
     char msg[512];
 
-    snprintf(msg, sizeof(msg), "%s%s%s", origin ? origin : "", origin ? ": " : "",
-             reason ? reason : cr_strerror(rc));
+    if(!why)
+      why = cr_strerror(rc);
+    snprintf(msg, sizeof(msg), "%s%s%s", origin ? origin : "", origin ? ": " : "", why);
     cr_engine_reject(e, url, len, msg);
+    if(reason)
+      *reason = why;
     return rc;
   }
   rc = cr_frontier_add(e->fr, norm, 0);
@@ -658,22 +662,16 @@ void cr_engine_set_feed(struct cr_engine *e, cr_feed_cb cb, void *arg)
 void cr_engine_reject(struct cr_engine *e, const char *raw, size_t len, const char *reason)
 {
   struct cr_record r;
-  char *copy = malloc(len + 1);
   int rc;
 
   memset(&r, 0, sizeof(r));
-  if(copy) {
-    /* The raw line may hold NUL bytes; the manifest shows what precedes the
-     * first one, which is where the line went wrong anyway. */
-    memcpy(copy, raw, len);
-    copy[len] = '\0';
-  }
-  r.url = copy;
+  /* The raw line may hold any bytes, NUL included: it goes by length. */
+  r.url = raw;
+  r.url_len = len;
   r.error = reason;
   rc = cr_manifest_write(e->man, &r);
   if(rc)
-    fprintf(stderr, "crawler: cannot write the manifest: %s\n", cr_strerror(rc));
-  free(copy);
+    engine_fatal(e, rc, "cannot write the manifest");
   e->rejected++;
   e->st.done++;
   e->st.failed++;

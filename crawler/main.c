@@ -292,10 +292,10 @@ static int feed_line(struct feeder *fd, struct cr_engine *e, const char *line,
     fd->bad++;
     return 0;
   }
-  rc = cr_engine_add(e, start, ulen, origin);
+  rc = cr_engine_add(e, start, ulen, origin, &reason);
   if(rc == CR_EURL || rc == CR_ESCHEME || rc == CR_ETOOLONG) {
-    /* The engine recorded it; the reason is the normalizer's. */
-    fprintf(stderr, "%s: %s\n", origin, cr_strerror(rc));
+    /* The engine recorded it with the same words. */
+    fprintf(stderr, "%s: %s\n", origin, reason);
     fd->bad++;
   }
   else if(rc && rc != CR_EDUP)
@@ -332,12 +332,13 @@ static int feed(void *arg, struct cr_engine *e, unsigned want)
     return 1;
   for(i = 0; i < fd->nargs; i++) {
     char origin[64];
+    const char *reason = NULL;
     int rc;
 
     snprintf(origin, sizeof(origin), "argument %d", i + 1);
-    rc = cr_engine_add(e, fd->args[i], strlen(fd->args[i]), origin);
+    rc = cr_engine_add(e, fd->args[i], strlen(fd->args[i]), origin, &reason);
     if(rc == CR_EURL || rc == CR_ESCHEME || rc == CR_ETOOLONG) {
-      fprintf(stderr, "crawler: %s: '%s': %s\n", origin, fd->args[i], cr_strerror(rc));
+      fprintf(stderr, "crawler: %s: '%s': %s\n", origin, fd->args[i], reason);
       fd->bad++;
     }
   }

@@ -92,7 +92,7 @@ int cr_manifest_write(struct cr_manifest *m, const struct cr_record *r)
   if(!rc)
     rc = cr_json_key(b, "url", 1);
   if(!rc)
-    rc = cr_json_str_or_null(b, r->url);
+    rc = r->url_len ? cr_json_str(b, r->url, r->url_len) : cr_json_str_or_null(b, r->url);
   if(!rc)
     rc = put_str(b, "final_url", r->final_url);
   if(!rc)

@@ -8,6 +8,7 @@
 #ifndef CR_MANIFEST_H
 #define CR_MANIFEST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct cr_manifest;
@@ -15,6 +16,7 @@ struct cr_manifest;
 /* What the manifest says about one URL.  NULL strings become null. */
 struct cr_record {
   const char *url;          /* as given (normalized), or the raw bad line */
+  size_t url_len;           /* bytes of url when it may hold NUL; 0: strlen */
   const char *final_url;    /* after redirects */
   long status;              /* HTTP status, 0 when none */
   const char *path;         /* relative to the output directory, or NULL */

@@ -99,10 +99,12 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out);
 
 /* Offers one URL from the front end.  The URL is normalized; a URL that is
  * not http(s) or cannot be parsed is recorded in the manifest with the reason
- * and CR_EURL/CR_ESCHEME is returned; a duplicate returns CR_EDUP and is not
- * recorded.  `origin` (may be NULL) names where the URL came from, such as
- * "urls.txt:12", and is used in messages. */
-int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *origin);
+ * and CR_EURL/CR_ESCHEME/CR_ETOOLONG is returned, with *reason (if reason is
+ * not NULL) set to the static text recorded; a duplicate returns CR_EDUP and
+ * is not recorded.  `origin` (may be NULL) names where the URL came from,
+ * such as "urls.txt:12", and prefixes the recorded reason. */
+int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *origin,
+                  const char **reason);
 
 /* A source of URLs the engine pulls from while it runs: called when fewer
  * than about `want` URLs are queued, it adds some with cr_engine_add (or
