@@ -6,43 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chars.h"
 #include "crawler.h"
-
-/* Length of the valid UTF-8 sequence of 2-4 bytes starting at s, or 0.
- * RFC 3629: no overlong forms (C0, C1, E0 80-9F, F0 80-8F), no surrogates
- * (ED A0-BF), nothing above U+10FFFF (F4 90-BF, F5-FF). */
-static size_t json_utf8_len(const unsigned char *s, size_t n)
-{
-  unsigned char c = s[0];
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  size_t len;
-  size_t i;
-
-  if(c >= 0xC2 && c <= 0xDF)
-    len = 2;
-  else if(c >= 0xE0 && c <= 0xEF)
-    len = 3;
-  else if(c >= 0xF0 && c <= 0xF4)
-    len = 4;
-  else
-    return 0;
-  if(c == 0xE0)
-    lo = 0xA0;
-  else if(c == 0xED)
-    hi = 0x9F;
-  else if(c == 0xF0)
-    lo = 0x90;
-  else if(c == 0xF4)
-    hi = 0x8F;
-  if(n < len || s[1] < lo || s[1] > hi)
-    return 0;
-  for(i = 2; i < len; i++) {
-    if(s[i] < 0x80 || s[i] > 0xBF)
-      return 0;
-  }
-  return len;
-}
 
 /* The escape for an ASCII byte, written to esc (7 bytes), or 0 when the
  * byte goes out as it is.  DEL is escaped too: it is a control character
@@ -109,7 +74,7 @@ static int json_str_body(struct cr_buf *b, const unsigned char *s, size_t n)
         rep = esc;
     }
     else {
-      step = json_utf8_len(s + i, n - i);
+      step = cr_utf8_len(s + i, n - i);
       if(step == 0) {
         /* One U+FFFD per byte that starts no valid sequence. */
         rep = "\xEF\xBF\xBD";

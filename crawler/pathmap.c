@@ -4,7 +4,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "chars.h"
 #include "crawler.h"
+#include "hash.h"
 
 /*
  * The encoding, one name at a time.
@@ -35,7 +37,7 @@
  *    does not vanish and "/a//b" stays apart from "/a/b";
  *  - PREFIX "%~" HASH for a name longer than CR_NAME_MAX: PREFIX is the
  *    first PM_CUT bytes or fewer (never splitting a UTF-8 sequence or an
- *    escape), HASH is 16 lower-case hex digits of the 64-bit FNV-1a hash of
+ *    escape), HASH is 16 lower-case hex digits of cr_hash64 (FNV-1a, mixed) of
  *    the whole name.  A relative path longer than CR_RELPATH_MAX keeps its
  *    host directory and becomes HOST/NAME, NAME made this way from
  *    everything after the host ('/' written "%2F" in the prefix, the hash
@@ -55,17 +57,6 @@
 
 static const char pm_hex[] = "0123456789ABCDEF";
 
-static int pm_hexval(unsigned char c)
-{
-  if(c >= '0' && c <= '9')
-    return c - '0';
-  if(c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  if(c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
 static int pm_unreserved(unsigned char c)
 {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -84,41 +75,6 @@ static int pm_safe(unsigned char c)
   default:
     return 0;
   }
-}
-
-/* Length of the valid UTF-8 sequence of 2-4 bytes starting at s, or 0.
- * Overlong forms, surrogates and code points above U+10FFFF are invalid. */
-static size_t pm_utf8_len(const unsigned char *s, size_t n)
-{
-  unsigned char c = s[0];
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  size_t len;
-  size_t i;
-
-  if(c >= 0xC2 && c <= 0xDF)
-    len = 2;
-  else if(c >= 0xE0 && c <= 0xEF)
-    len = 3;
-  else if(c >= 0xF0 && c <= 0xF4)
-    len = 4;
-  else
-    return 0;
-  if(c == 0xE0)
-    lo = 0xA0;
-  else if(c == 0xED)
-    hi = 0x9F;
-  else if(c == 0xF0)
-    lo = 0x90;
-  else if(c == 0xF4)
-    hi = 0x8F;
-  if(n < len || s[1] < lo || s[1] > hi)
-    return 0;
-  for(i = 2; i < len; i++) {
-    if(s[i] < 0x80 || s[i] > 0xBF)
-      return 0;
-  }
-  return len;
 }
 
 static int pm_put_escape(struct cr_buf *b, unsigned char c)
@@ -151,7 +107,7 @@ static int pm_encode(struct cr_buf *b, const unsigned char *s, size_t n,
       i++;
       continue;
     }
-    u = pm_utf8_len(s + i, n - i);
+    u = cr_utf8_len(s + i, n - i);
     if(u) {
       rc = cr_buf_append(b, s + i, u);
       i += u;
@@ -173,10 +129,8 @@ static int pm_decode(const char *s, size_t n, struct cr_buf *dec)
   cr_buf_reset(dec);
   for(i = 0; i < n && rc == 0; i++) {
     unsigned char c = (unsigned char)s[i];
-    if(c == '%' && i + 2 < n && pm_hexval((unsigned char)s[i + 1]) >= 0 &&
-       pm_hexval((unsigned char)s[i + 2]) >= 0) {
-      c = (unsigned char)(pm_hexval((unsigned char)s[i + 1]) * 16 +
-                          pm_hexval((unsigned char)s[i + 2]));
+    if(cr_is_escape(s + i, n - i)) {
+      c = cr_unescape(s + i);
       i += 2;
     }
     rc = cr_buf_putc(dec, (char)c);
@@ -193,10 +147,8 @@ static int pm_encode_query(struct cr_buf *b, const char *q, size_t n)
   int rc = 0;
 
   while(i < n && rc == 0) {
-    if(s[i] == '%' && i + 2 < n && pm_hexval(s[i + 1]) >= 0 &&
-       pm_hexval(s[i + 2]) >= 0) {
-      unsigned char v = (unsigned char)(pm_hexval(s[i + 1]) * 16 +
-                                        pm_hexval(s[i + 2]));
+    if(cr_is_escape(q + i, n - i)) {
+      unsigned char v = cr_unescape(q + i);
       if(pm_unreserved(v))
         rc = cr_buf_putc(b, (char)v);
       else
@@ -215,18 +167,6 @@ static int pm_encode_query(struct cr_buf *b, const char *q, size_t n)
   return rc;
 }
 
-static uint64_t pm_fnv1a(const char *s, size_t n)
-{
-  uint64_t h = UINT64_C(0xcbf29ce484222325);
-  size_t i;
-
-  for(i = 0; i < n; i++) {
-    h ^= (unsigned char)s[i];
-    h *= UINT64_C(0x100000001b3);
-  }
-  return h;
-}
-
 /* Appends the made-up short form of name[0..n): a prefix of at most PM_CUT
  * bytes, "%~", and the hash of hsrc[0..hn).  The cut never splits a UTF-8
  * sequence or a "%XX" escape, so the prefix stays valid text.  A '/' in the
@@ -235,7 +175,7 @@ static int pm_shorten(struct cr_buf *b, const char *name, size_t n,
                       const char *hsrc, size_t hn)
 {
   static const char lhex[] = "0123456789abcdef";
-  uint64_t h = pm_fnv1a(hsrc, hn);
+  uint64_t h = cr_hash64(hsrc, hn);
   char tail[18];
   size_t cut = n < PM_CUT ? n : PM_CUT;
   size_t i;

@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
+#include "chars.h"
 #include "crawler.h"
 
 /*
@@ -47,17 +48,6 @@ static int url_fail(const char **reason, const char *msg, int code)
   if(reason)
     *reason = msg;
   return code;
-}
-
-static int url_hexval(unsigned char c)
-{
-  if(c >= '0' && c <= '9')
-    return c - '0';
-  if(c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  if(c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
 }
 
 static int url_is_alpha(unsigned char c)
@@ -240,10 +230,8 @@ static int url_encode_part(struct cr_buf *b, const char *s, size_t n, int query)
     unsigned char c = (unsigned char)s[i];
     char esc[3];
 
-    if(c == '%' && i + 2 < n && url_hexval((unsigned char)s[i + 1]) >= 0 &&
-       url_hexval((unsigned char)s[i + 2]) >= 0) {
-      unsigned char v = (unsigned char)(url_hexval((unsigned char)s[i + 1]) * 16 +
-                                        url_hexval((unsigned char)s[i + 2]));
+    if(cr_is_escape((const char *)s + i, n - i)) {
+      unsigned char v = cr_unescape((const char *)s + i);
       i += 2;
       if(url_unreserved(v)) {
         rc = cr_buf_putc(b, (char)v);

@@ -524,6 +524,25 @@ class Context:
     def crawl(self, args, timeout=60, **kw):
         return run_crawler(self.crawler, args, timeout=timeout, **kw)
 
+    def crawl_checked(self, name, urls, extra=(), rc=None):
+        """Crawls urls into WORK/out in a fresh work dir and checks what
+        every crawl must satisfy: one manifest line per URL, saved pages
+        byte-exact, files and manifest agreeing, no temporary files, nothing
+        outside out/.  Returns (result, records by URL, out dir)."""
+        work = self.workdir(name)
+        r = self.crawl(["-o", "out"] + list(extra) + list(urls), cwd=work)
+        if rc is not None:
+            r.expect_rc(rc)
+        out = os.path.join(work, "out")
+        recs = read_manifest(os.path.join(out, "manifest.jsonl"))
+        check(len(recs) == len(urls), lambda: "%s: expected %d manifest lines,"
+              " got %d\n%s" % (name, len(urls), len(recs), r.describe()))
+        verify_saved(self.fixture_exe, out, recs)
+        check_files_match_manifest(out, recs)
+        check_no_tmp(out)
+        check_only_entries(work, ["out"])
+        return r, by_url(recs), out
+
 
 def run_test(body):
     """Runs body(ctx) with ctx.crawler, ctx.fixture_exe and ctx.tmp from

@@ -10,18 +10,7 @@ import harness as h  # noqa: E402
 
 
 def crawl(ctx, name, urls, extra, rc):
-    work = ctx.workdir(name)
-    r = ctx.crawl(["-o", "out"] + list(extra) + urls, cwd=work, timeout=60)
-    r.expect_rc(rc)
-    out = os.path.join(work, "out")
-    recs = h.read_manifest(os.path.join(out, "manifest.jsonl"))
-    h.check(len(recs) == len(urls), lambda: "%s: expected %d manifest lines,"
-            " got %d\n%s" % (name, len(urls), len(recs), r.describe()))
-    h.verify_saved(ctx.fixture_exe, out, recs)
-    h.check_files_match_manifest(out, recs)
-    h.check_no_tmp(out)
-    h.check_only_entries(work, ["out"])
-    return h.by_url(recs)
+    return ctx.crawl_checked(name, urls, extra, rc)[1]
 
 
 def body(ctx):

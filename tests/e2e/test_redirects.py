@@ -14,18 +14,7 @@ def q(url):
 
 
 def crawl(ctx, fx, name, urls, extra=()):
-    work = ctx.workdir(name)
-    r = ctx.crawl(["-o", "out", "--dns-servers", fx.dns_arg()]
-                  + list(extra) + urls, cwd=work)
-    out = os.path.join(work, "out")
-    recs = h.read_manifest(os.path.join(out, "manifest.jsonl"))
-    h.check(len(recs) == len(urls), lambda: "%s: expected %d manifest lines,"
-            " got %d\n%s" % (name, len(urls), len(recs), r.describe()))
-    h.verify_saved(ctx.fixture_exe, out, recs)
-    h.check_files_match_manifest(out, recs)
-    h.check_no_tmp(out)
-    h.check_only_entries(work, ["out"])
-    return r, h.by_url(recs), out
+    return ctx.crawl_checked(name, urls, ["--dns-servers", fx.dns_arg()] + list(extra))
 
 
 def body(ctx):

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chars.h"
 #include "crawler.h"
+#include "hash.h"
 #include "pathmap.h"
 #include "tap.h"
 
@@ -112,23 +114,11 @@ static const struct map_case map_cases[] = {
   { "h", 0, "/x/", "../../y", "h/x/index.html?..%2F..%2Fy" },
 };
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-  uint64_t h = UINT64_C(0xcbf29ce484222325);
-  size_t i;
-
-  for(i = 0; i < n; i++) {
-    h ^= (unsigned char)s[i];
-    h *= UINT64_C(0x100000001b3);
-  }
-  return h;
-}
-
 /* Appends "%~" and the 16-hex hash the module should produce. */
 static void hash_tail(char *dst, const char *s, size_t n)
 {
   static const char lhex[] = "0123456789abcdef";
-  uint64_t h = fnv1a(s, n);
+  uint64_t h = cr_hash64(s, n);
   int k;
 
   dst[0] = '%';
@@ -300,17 +290,6 @@ struct sample {
   size_t keylen;
 };
 
-static int hexval(char c)
-{
-  if(c >= '0' && c <= '9')
-    return c - '0';
-  if(c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  if(c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
 /* Appends the full percent-decoding of s to key (a '%' that starts no
  * escape is itself), which is what "decoded bytes" means in pathmap.h. */
 static size_t decode_into(char *key, const char *s)
@@ -321,8 +300,8 @@ static size_t decode_into(char *key, const char *s)
 
   for(i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if(c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-      c = (unsigned char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+    if(cr_is_escape(s + i, n - i)) {
+      c = cr_unescape(s + i);
       i += 2;
     }
     key[o++] = (char)c;
