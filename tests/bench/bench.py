@@ -23,6 +23,7 @@ import random
 import re
 import resource
 import shutil
+import shlex
 import signal
 import statistics
 import subprocess
@@ -1260,7 +1261,7 @@ def report(bench, wls, tools, header):
         for tool in tools:
             r = res.get((wl.key, tool))
             if r and "cmd" in r:
-                c = " ".join(r["cmd"])
+                c = shlex.join(r["cmd"])
                 if len(c) > 400:
                     c = c[:400] + " ..."
                 L.append("- %s / %s: `%s`" % (wl.key, tool, c))
