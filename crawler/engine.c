@@ -221,9 +221,19 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   curl_easy_setopt(ez->h, CURLOPT_URL, it->cur);
   curl_easy_setopt(ez->h, CURLOPT_RESOLVE, it->resolve);
   curl_easy_setopt(ez->h, CURLOPT_WRITEDATA, it);
-  /* Waiting for the first connection lets HTTP/2 multiplex the rest over
-   * it instead of opening one connection each; plain http has no h2. */
-  curl_easy_setopt(ez->h, CURLOPT_PIPEWAIT, strncmp(it->cur, "https:", 6) ? 0L : 1L);
+  if(strncmp(it->cur, "https:", 6)) {
+    /* Plain HTTP/1.1: a connection serves one transfer at a time, so when
+     * none can be idle, curl's search through the host's busy ones (O(N)
+     * per transfer in 7.88) is skipped. */
+    curl_easy_setopt(ez->h, CURLOPT_PIPEWAIT, 0L);
+    curl_easy_setopt(ez->h, CURLOPT_FRESH_CONNECT, cr_host_take_idle(it->host) ? 0L : 1L);
+  }
+  else {
+    /* Waiting for the first connection lets HTTP/2 multiplex the rest over
+     * it instead of opening one connection each; that needs the search. */
+    curl_easy_setopt(ez->h, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(ez->h, CURLOPT_FRESH_CONNECT, 0L);
+  }
   if(cr_fetch_start(e->fetch, ez)) {
     err = "libcurl refused the transfer";
     goto fail;
@@ -387,6 +397,9 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
   e->in_flight--;
   curl_easy_getinfo(ez->h, CURLINFO_RESPONSE_CODE, &status);
   it->status = status;
+  /* A complete response usually leaves its connection in curl's cache. */
+  if(result == CURLE_OK && host)
+    cr_host_put_idle(host);
   cr_frontier_release(e->fr, it);
 
   if(it->store_rc == CR_EMFILE && it->attempts <= e->cfg.retries) {

@@ -27,6 +27,8 @@ struct cr_host {
   struct cr_item **tail;
   unsigned queued;
   unsigned in_flight;
+  unsigned idle;              /* connections probably idle; see
+                                 cr_host_take_idle */
   int on_ready;
   struct cr_host *next_ready;
   uint64_t not_before;        /* loop ms */
@@ -72,6 +74,22 @@ unsigned cr_host_port(const struct cr_host *h)
 const char *cr_host_addrs(const struct cr_host *h)
 {
   return h->addrs;
+}
+
+int cr_host_take_idle(struct cr_host *h)
+{
+  if(!h->idle)
+    return 0;
+  h->idle--;
+  return 1;
+}
+
+void cr_host_put_idle(struct cr_host *h)
+{
+  /* More idle connections than transfers may run at once cannot be: the
+   * cap keeps a server that closes every connection from inflating it. */
+  if(h->idle < h->f->per_host)
+    h->idle++;
 }
 
 static int host_eligible(const struct cr_host *h)

@@ -69,6 +69,17 @@ unsigned cr_host_port(const struct cr_host *h);          /* effective */
  * until the next call into the frontier. */
 const char *cr_host_addrs(const struct cr_host *h);
 
+/* Whether a new transfer to h should look for an idle keep-alive
+ * connection.  libcurl 7.88 looks for one by walking every connection to
+ * the host, busy ones included, so N transfers starting at once cost O(N^2);
+ * the frontier counts connections that a finished transfer may have left
+ * idle and says "don't look" when there can be none.  Returns 1 (look, and
+ * one idle connection is taken) or 0 (open a fresh connection). */
+int cr_host_take_idle(struct cr_host *h);
+
+/* Notes that a transfer to h ended with its connection probably kept. */
+void cr_host_put_idle(struct cr_host *h);
+
 /* Called for an item the frontier gives up on (its host did not resolve);
  * the engine records it and frees it. */
 typedef void (*cr_frontier_fail_cb)(void *arg, struct cr_item *it, const char *reason);
