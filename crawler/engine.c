@@ -325,17 +325,32 @@ static int retryable_curl(CURLcode rc)
 /* Saves a 2xx body under its mapped path and records it. */
 static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
 {
-  struct cr_url_parts p;
+  struct cr_url_view v;
+  struct cr_buf *parts = &e->scratch;
   struct cr_buf rel;
   struct cr_buf final;
   int rc;
 
   cr_buf_init(&rel, CR_RELPATH_MAX + 1);
   cr_buf_init(&final, CR_RELPATH_MAX + 64);
-  rc = cr_url_split(it->cur, &p);
+  /* pathmap wants NUL-terminated parts: "host\0path\0query\0". */
+  cr_buf_reset(parts);
+  rc = cr_url_view(it->cur, &v);
+  if(!rc)
+    rc = cr_buf_append(parts, v.host, v.host_len);
+  if(!rc)
+    rc = cr_buf_putc(parts, '\0');
+  if(!rc)
+    rc = cr_buf_append(parts, v.path, v.path_len);
+  if(!rc)
+    rc = cr_buf_putc(parts, '\0');
+  if(!rc && v.query)
+    rc = cr_buf_append(parts, v.query, v.query_len);
   if(!rc) {
-    rc = cr_pathmap(p.host, p.port, p.path, p.query, &rel);
-    cr_url_parts_cleanup(&p);
+    const char *host = parts->data;
+    const char *path = host + v.host_len + 1;
+
+    rc = cr_pathmap(host, v.port, path, v.query ? path + v.path_len + 1 : NULL, &rel);
   }
   if(!rc)
     rc = cr_store_commit(e->store, &it->file, rel.data, &final);
@@ -590,7 +605,7 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   e->progress.arg = e;
   e->kick.cb = on_kick;
   e->kick.arg = e;
-  cr_buf_init(&e->scratch, 4096);
+  cr_buf_init(&e->scratch, CR_URL_MAX + 8);
   rc = cr_loop_new(&e->loop);
   if(rc) {
     fprintf(stderr, "crawler: cannot create the event loop: %s\n", strerror(errno));

@@ -3,11 +3,10 @@
  */
 #include "frontier.h"
 
-#include <curl/curl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "crawler.h"
 #include "dns.h"
 #include "hash.h"
@@ -45,6 +44,7 @@ struct cr_frontier {
   void *arg;
   struct cr_hset seen;
   struct cr_hmap hosts;
+  struct cr_buf key;          /* scratch for host keys */
   struct cr_host *ready_head;
   struct cr_host **ready_tail;
   uint64_t pending;
@@ -206,6 +206,7 @@ int cr_frontier_new(struct cr_loop *loop, struct cr_dns *dns, unsigned per_host,
   f->ready_tail = &f->ready_head;
   cr_hset_init(&f->seen);
   cr_hmap_init(&f->hosts);
+  cr_buf_init(&f->key, CR_URL_MAX);
   *out = f;
   return 0;
 }
@@ -246,64 +247,56 @@ void cr_frontier_free(struct cr_frontier **pf)
   }
   cr_hmap_cleanup(&f->hosts);
   cr_hset_cleanup(&f->seen);
+  cr_buf_cleanup(&f->key);
   free(f);
   *pf = NULL;
 }
 
-/* Finds or creates the host record for a URL. */
+/* Finds or creates the host record for a normalized URL. */
 static int host_for(struct cr_frontier *f, const char *url, struct cr_host **out)
 {
-  struct cr_url_parts p;
-  char key[600];
+  struct cr_url_view v;
   struct cr_host *h;
   int rc;
-  size_t n;
 
-  rc = cr_url_split(url, &p);
+  *out = NULL;
+  rc = cr_url_view(url, &v);
   if(rc)
     return rc;
-  snprintf(key, sizeof(key), "%s://%s:%u", p.scheme, p.host, p.effective_port);
-  h = (struct cr_host *)cr_hmap_get(&f->hosts, key);
-  if(h)
-    goto done;
-  rc = CR_ENOMEM;
+  /* The key is the URL's origin; normalization makes it canonical. */
+  cr_buf_reset(&f->key);
+  rc = cr_buf_append(&f->key, v.origin, v.origin_len);
+  if(rc)
+    return rc == CR_EFULL ? CR_EURL : rc;
+  h = (struct cr_host *)cr_hmap_get(&f->hosts, f->key.data);
+  if(h) {
+    *out = h;
+    return 0;
+  }
   h = calloc(1, sizeof(*h));
   if(!h)
-    goto done;
+    return CR_ENOMEM;
   h->f = f;
-  h->key = strdup(key);
+  h->key = strdup(f->key.data);
   /* IPv6 literals carry brackets in URLs but not in DNS or RESOLVE. */
-  n = strlen(p.host);
-  if(p.host[0] == '[' && n >= 2)
-    h->name = strndup(p.host + 1, n - 2);
+  if(v.host[0] == '[')
+    h->name = strndup(v.host + 1, v.host_len - 2);
   else
-    h->name = strdup(p.host);
-  if(!h->key || !h->name) {
-    free(h->key);
-    free(h->name);
-    free(h);
-    h = NULL;
-    goto done;
-  }
-  h->port = p.effective_port;
-  h->is_ip = p.is_ip;
+    h->name = strndup(v.host, v.host_len);
+  h->port = v.effective_port;
+  h->is_ip = v.is_ip;
   h->tail = &h->head;
   h->wake.cb = host_on_wake;
   h->wake.arg = h;
   h->dns.cb = host_on_dns;
   h->dns.arg = h;
   h->node.key = h->key;
-  if(cr_hmap_put(&f->hosts, &h->node)) {
+  if(!h->key || !h->name || cr_hmap_put(&f->hosts, &h->node)) {
     host_free(f, h);
-    h = NULL;
-    goto done;
+    return CR_ENOMEM;
   }
-  rc = 0;
-
-done:
-  cr_url_parts_cleanup(&p);
   *out = h;
-  return rc;
+  return 0;
 }
 
 static void host_push(struct cr_host *h, struct cr_item *it, int front)

@@ -825,3 +825,71 @@ void cr_url_parts_cleanup(struct cr_url_parts *p)
   free(p->query);
   memset(p, 0, sizeof(*p));
 }
+
+int cr_url_view(const char *url, struct cr_url_view *v)
+{
+  const char *p;
+  const char *host_end;
+  const char *colon = NULL;
+  size_t i;
+
+  memset(v, 0, sizeof(*v));
+  if(!strncmp(url, "https://", 8)) {
+    v->https = 1;
+    p = url + 8;
+  }
+  else if(!strncmp(url, "http://", 7))
+    p = url + 7;
+  else
+    return CR_EURL;
+  v->origin = url;
+  v->host = p;
+  if(*p == '[') {
+    host_end = strchr(p, ']');
+    if(!host_end)
+      return CR_EURL;
+    host_end++;
+    v->is_ip = 1;
+  }
+  else
+    host_end = p + strcspn(p, ":/");
+  v->host_len = (size_t)(host_end - p);
+  if(!v->host_len)
+    return CR_EURL;
+  if(*host_end == ':')
+    colon = host_end;
+  v->path = colon ? strchr(colon, '/') : host_end;
+  if(!v->path || *v->path != '/')
+    return CR_EURL;
+  v->origin_len = (size_t)(v->path - url);
+  if(colon) {
+    unsigned long port = 0;
+
+    for(i = 1; colon + i < v->path; i++) {
+      if(colon[i] < '0' || colon[i] > '9' || port > 65535)
+        return CR_EURL;
+      port = port * 10 + (unsigned long)(colon[i] - '0');
+    }
+    if(!port || port > 65535)
+      return CR_EURL;
+    v->port = (unsigned)port;
+  }
+  v->effective_port = v->port ? v->port : v->https ? 443 : 80;
+  v->path_len = strcspn(v->path, "?");
+  if(v->path[v->path_len] == '?') {
+    v->query = v->path + v->path_len + 1;
+    v->query_len = strlen(v->query);
+  }
+  if(!v->is_ip) {
+    /* Normalized IPv4 is a dotted quad; no DNS name is digits and dots
+     * only, since a top-level label is never all-numeric. */
+    v->is_ip = 1;
+    for(i = 0; i < v->host_len; i++) {
+      if((v->host[i] < '0' || v->host[i] > '9') && v->host[i] != '.') {
+        v->is_ip = 0;
+        break;
+      }
+    }
+  }
+  return 0;
+}

@@ -73,4 +73,26 @@ int cr_url_split(const char *url, struct cr_url_parts *p);
 /* Frees the parts and zeroes the struct; accepts an empty one. */
 void cr_url_parts_cleanup(struct cr_url_parts *p);
 
+/* The parts of a normalized URL as views into the string: no copy and no
+ * libcurl call, for the per-transfer path.  Only for strings that
+ * cr_url_normalize or cr_url_resolve produced; anything else may return
+ * CR_EURL. */
+struct cr_url_view {
+  const char *origin;      /* "scheme://host[:port]", a host key */
+  size_t origin_len;
+  const char *host;        /* IPv6 literals keep their brackets */
+  size_t host_len;
+  unsigned port;           /* explicit port, or 0 for the scheme default */
+  unsigned effective_port; /* port, or 80/443 */
+  const char *path;        /* starts with '/' */
+  size_t path_len;
+  const char *query;       /* after '?', or NULL when there is none */
+  size_t query_len;
+  int https;
+  int is_ip;               /* IPv4 dotted quad or bracketed IPv6 */
+};
+
+/* Fills v from the normalized URL url.  Returns 0 or CR_EURL. */
+int cr_url_view(const char *url, struct cr_url_view *v);
+
 #endif

@@ -423,6 +423,33 @@ static void check_equivalents(void)
   }
 }
 
+/* cr_url_view, the cheap reader of normalized URLs, must agree with the
+ * full parser on every URL the normalizer produces. */
+static void check_view(const char *in, size_t len)
+{
+  struct cr_url_parts p;
+  struct cr_url_view v;
+  char *out = NULL;
+  const char *reason = NULL;
+  int ok;
+
+  if(cr_url_normalize(in, len, &out, &reason))
+    return;
+  ok = cr_url_split(out, &p) == 0 && cr_url_view(out, &v) == 0 &&
+       v.host_len == strlen(p.host) && !memcmp(v.host, p.host, v.host_len) &&
+       v.port == p.port && v.effective_port == p.effective_port &&
+       v.path_len == strlen(p.path) && !memcmp(v.path, p.path, v.path_len) &&
+       (p.query ? v.query && v.query_len == strlen(p.query) &&
+                  !memcmp(v.query, p.query, v.query_len)
+                : !v.query) &&
+       v.is_ip == p.is_ip && v.https == !strcmp(p.scheme, "https") &&
+       v.origin == out && v.path == out + v.origin_len;
+  tap_check(ok, "cr_url_view agrees with cr_url_split", out, strlen(out),
+            ok ? "same" : "differs", "same");
+  cr_url_parts_cleanup(&p);
+  free(out);
+}
+
 int main(void)
 {
   size_t i;
@@ -435,5 +462,19 @@ int main(void)
     check_split(&split_cases[i]);
   check_lengths();
   check_equivalents();
+  for(i = 0; i < sizeof(norm_cases) / sizeof(norm_cases[0]); i++)
+    check_view(norm_cases[i].in, norm_cases[i].len ? norm_cases[i].len
+                                                   : strlen(norm_cases[i].in));
+  {
+    /* Views of what the view must refuse. */
+    struct cr_url_view v;
+
+    tap_check(cr_url_view("ftp://h/", &v) == CR_EURL, "view refuses ftp",
+              "ftp://h/", 8, NULL, NULL);
+    tap_check(cr_url_view("http://h:99999/", &v) == CR_EURL, "view refuses bad port",
+              "http://h:99999/", 15, NULL, NULL);
+    tap_check(cr_url_view("http://h", &v) == CR_EURL, "view wants a path",
+              "http://h", 8, NULL, NULL);
+  }
   return tap_done();
 }
