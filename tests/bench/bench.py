@@ -134,7 +134,11 @@ def machine_line(args, nofile):
         "scrapy": first_line(cmd_out([SYS_PY, "-c", "import scrapy; print(scrapy.__version__)"])),
         "tornado": first_line(cmd_out([SYS_PY, "-c", "import tornado; print(tornado.version)"])),
     }
+    rev = cmd_out(["git", "-C", ROOT, "log", "-1", "--format=%h %s"])
+    dirty = cmd_out(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
     lines = [
+        "- crawler source: commit %s%s (binary %s)" % (rev, " + local changes" if dirty else "",
+                                                    args.crawler),
         "- machine: %d CPUs (%s), %.1f GiB RAM, kernel %s, RLIMIT_NOFILE %d, load at start %.2f"
         % (os.cpu_count(), cpu, mem_gb, os.uname().release, nofile, load1()),
         "- tools: " + "; ".join("%s: %s" % (k, v) for k, v in vers.items()),
