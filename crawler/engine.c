@@ -186,6 +186,40 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 
 /* ---- starting ---- */
 
+/* Decides, as a transfer starts, whether its connection is worth keeping
+ * and whether to look for an idle one.  libcurl 7.88 pays O(connections)
+ * for both: finding a reusable connection walks every connection to the
+ * host, busy ones included, and removing a finished transfer whose
+ * connection was kept walks the whole connection cache.  At 10,000
+ * transfers in flight that is O(N^2) of pure overhead, so:
+ *  - the connection is kept only if this host has more URLs queued than it
+ *    can start right now, so that some will wait for a connection to free
+ *    up; otherwise nobody would reuse it (CURLOPT_FORBID_REUSE);
+ *  - on plain http (one transfer per connection) the search for an idle
+ *    connection is skipped when none can be idle (CURLOPT_FRESH_CONNECT).
+ *    https keeps the search and waits for the first connection
+ *    (CURLOPT_PIPEWAIT): HTTP/2 multiplexes streams over a busy one. */
+static void keep_alive_policy(struct cr_engine *e, struct cr_item *it)
+{
+  struct cr_host *h = it->host;
+  CURL *c = it->easy->h;
+  unsigned global_free = e->cfg.concurrency - e->in_flight - 1;
+  unsigned free_now = cr_host_free_slots(h);
+
+  if(free_now > global_free)
+    free_now = global_free;
+  it->keep_conn = cr_host_queued(h) > free_now;
+  curl_easy_setopt(c, CURLOPT_FORBID_REUSE, it->keep_conn ? 0L : 1L);
+  if(strncmp(it->cur, "https:", 6)) {
+    curl_easy_setopt(c, CURLOPT_PIPEWAIT, 0L);
+    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, cr_host_take_idle(h) ? 0L : 1L);
+  }
+  else {
+    curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 0L);
+  }
+}
+
 static void start_one(struct cr_engine *e, struct cr_item *it)
 {
   const char *addrs = cr_host_addrs(it->host);
@@ -221,19 +255,7 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   curl_easy_setopt(ez->h, CURLOPT_URL, it->cur);
   curl_easy_setopt(ez->h, CURLOPT_RESOLVE, it->resolve);
   curl_easy_setopt(ez->h, CURLOPT_WRITEDATA, it);
-  if(strncmp(it->cur, "https:", 6)) {
-    /* Plain HTTP/1.1: a connection serves one transfer at a time, so when
-     * none can be idle, curl's search through the host's busy ones (O(N)
-     * per transfer in 7.88) is skipped. */
-    curl_easy_setopt(ez->h, CURLOPT_PIPEWAIT, 0L);
-    curl_easy_setopt(ez->h, CURLOPT_FRESH_CONNECT, cr_host_take_idle(it->host) ? 0L : 1L);
-  }
-  else {
-    /* Waiting for the first connection lets HTTP/2 multiplex the rest over
-     * it instead of opening one connection each; that needs the search. */
-    curl_easy_setopt(ez->h, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(ez->h, CURLOPT_FRESH_CONNECT, 0L);
-  }
+  keep_alive_policy(e, it);
   if(cr_fetch_start(e->fetch, ez)) {
     err = "libcurl refused the transfer";
     goto fail;
@@ -413,7 +435,7 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
   curl_easy_getinfo(ez->h, CURLINFO_RESPONSE_CODE, &status);
   it->status = status;
   /* A complete response usually leaves its connection in curl's cache. */
-  if(result == CURLE_OK && host)
+  if(result == CURLE_OK && it->keep_conn && host)
     cr_host_put_idle(host);
   cr_frontier_release(e->fr, it);
 

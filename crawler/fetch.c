@@ -22,6 +22,7 @@ struct cr_fetch {
   void *arg;
   struct cr_easy *pool;
   char user_agent[256];
+  unsigned buffer_size;      /* libcurl's receive buffer per transfer */
 };
 
 static void fetch_read_info(struct cr_fetch *f)
@@ -137,6 +138,21 @@ static int fetch_socket_cb(CURL *h, curl_socket_t s, int what, void *userp, void
     }                                                                        \
   } while(0)
 
+unsigned cr_fetch_buffer_size(const struct cr_config *cfg)
+{
+  unsigned size = CR_BUFFER_MAX;
+
+  if(cfg->buffer_size)
+    return cfg->buffer_size;
+  /* libcurl allocates the whole buffer for every transfer in flight, even
+   * one that only waits for its response: at 10,000 in flight, 16 KiB each
+   * is 160 MB.  Give all of them together about 32 MB, in powers of two
+   * between 2 and 16 KiB; the fewer the transfers, the bigger each read. */
+  while(size > CR_BUFFER_MIN && (uint64_t)size * cfg->concurrency > CR_BUFFER_BUDGET)
+    size /= 2;
+  return size;
+}
+
 int cr_fetch_new(struct cr_loop *loop, const struct cr_config *cfg,
                  cr_fetch_write_cb write_cb, cr_fetch_done_cb done_cb, void *arg,
                  struct cr_fetch **out)
@@ -177,6 +193,7 @@ int cr_fetch_new(struct cr_loop *loop, const struct cr_config *cfg,
   MULTI_SET(CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)cfg->concurrency);
   MULTI_SET(CURLMOPT_MAXCONNECTS, (long)cfg->concurrency);
   MULTI_SET(CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  f->buffer_size = cr_fetch_buffer_size(cfg);
   if(cfg->user_agent)
     snprintf(f->user_agent, sizeof(f->user_agent), "%s", cfg->user_agent);
   else
@@ -266,6 +283,7 @@ struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f)
    * have to outlive the gap between a transfer's start and its connect. */
   EASY_SET(CURLOPT_DNS_CACHE_TIMEOUT, 600L);
   EASY_SET(CURLOPT_TCP_NODELAY, 1L);
+  EASY_SET(CURLOPT_BUFFERSIZE, (long)f->buffer_size);
   return e;
 
 fail:

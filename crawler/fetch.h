@@ -37,6 +37,15 @@ typedef void (*cr_fetch_done_cb)(void *arg, struct cr_easy *easy, CURLcode resul
  * (CURLE_WRITE_ERROR).  userdata is what CURLOPT_WRITEDATA was set to. */
 typedef size_t (*cr_fetch_write_cb)(char *p, size_t size, size_t n, void *userdata);
 
+#define CR_BUFFER_MIN 2048u           /* bytes; libcurl's floor is 1024 */
+#define CR_BUFFER_MAX 16384u          /* libcurl's default */
+#define CR_BUFFER_BUDGET (32u << 20)  /* bytes for all receive buffers */
+
+/* The receive buffer size for each transfer: cfg->buffer_size, or when that
+ * is 0, the largest power of two from CR_BUFFER_MIN to CR_BUFFER_MAX that
+ * keeps concurrency x size within CR_BUFFER_BUDGET. */
+unsigned cr_fetch_buffer_size(const struct cr_config *cfg);
+
 /* Creates the multi handle.  Returns 0, CR_ECURL (message printed) or
  * CR_ENOMEM. */
 int cr_fetch_new(struct cr_loop *loop, const struct cr_config *cfg,

@@ -92,6 +92,16 @@ void cr_host_put_idle(struct cr_host *h)
     h->idle++;
 }
 
+unsigned cr_host_queued(const struct cr_host *h)
+{
+  return h->queued;
+}
+
+unsigned cr_host_free_slots(const struct cr_host *h)
+{
+  return h->in_flight < h->f->per_host ? h->f->per_host - h->in_flight : 0;
+}
+
 static int host_eligible(const struct cr_host *h)
 {
   return h->queued && h->state == H_IDLE && h->in_flight < h->f->per_host &&

@@ -57,6 +57,7 @@ struct cr_item {
   unsigned redirects;
   int keep_body;
   int checked;
+  int keep_conn;              /* the connection may stay open afterwards */
 };
 
 /* Frees an item and its strings; accepts NULL. */
@@ -79,6 +80,11 @@ int cr_host_take_idle(struct cr_host *h);
 
 /* Notes that a transfer to h ended with its connection probably kept. */
 void cr_host_put_idle(struct cr_host *h);
+
+/* URLs of h waiting in its queue, and slots h could still start now
+ * (its per-host limit less its transfers in flight). */
+unsigned cr_host_queued(const struct cr_host *h);
+unsigned cr_host_free_slots(const struct cr_host *h);
 
 /* Called for an item the frontier gives up on (its host did not resolve);
  * the engine records it and frees it. */

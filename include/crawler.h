@@ -67,6 +67,10 @@ struct cr_config {
   double retry_after_max;      /* cap on an honoured Retry-After, s; default 30 */
   unsigned max_redirects;      /* default 10 */
   int64_t max_size;            /* decoded body cap in bytes, 0 = none; default 0 */
+  unsigned buffer_size;        /* libcurl receive buffer per transfer, bytes
+                                  (1024..524288); default 0: 16 KiB, halved
+                                  down to 2 KiB as concurrency grows so all
+                                  buffers stay near 32 MB */
   const char *user_agent;      /* default "crawler/VERSION" */
   const char *dns_servers;     /* "host[:port],..." for c-ares; default NULL:
                                   the system's resolv.conf */
