@@ -12,6 +12,12 @@
 #include "crawler.h"
 #include "loop.h"
 
+/* A finished transfer, copied out of curl's message queue. */
+struct done_msg {
+  CURL *h;
+  CURLcode result;
+};
+
 struct cr_fetch {
   struct cr_loop *loop;
   CURLM *multi;
@@ -23,29 +29,49 @@ struct cr_fetch {
   struct cr_easy *pool;
   char user_agent[256];
   unsigned buffer_size;      /* libcurl's receive buffer per transfer */
+  struct done_msg *done;     /* scratch for fetch_read_info */
+  size_t done_cap;
 };
 
 static void fetch_read_info(struct cr_fetch *f)
 {
-  CURLMsg *msg;
-  int left;
+  size_t n = 0;
+  size_t i;
 
+  /* Drain the queue before removing any handle: curl_multi_remove_handle
+   * searches the queue for the handle's message, so removing while many
+   * messages wait costs O(k^2) for a burst of k completions. */
   for(;;) {
-    msg = curl_multi_info_read(f->multi, &left);
+    int left;
+    CURLMsg *msg = curl_multi_info_read(f->multi, &left);
+
     if(!msg)
       break;
-    if(msg->msg == CURLMSG_DONE) {
-      CURL *h = msg->easy_handle;
-      CURLcode result = msg->data.result;
-      struct cr_easy *e = NULL;
-      CURLMcode mc;
+    if(msg->msg != CURLMSG_DONE)
+      continue;
+    if(n == f->done_cap) {
+      size_t ncap = f->done_cap ? f->done_cap * 2 : 64;
+      struct done_msg *nd = realloc(f->done, ncap * sizeof(*nd));
 
-      curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&e);
-      mc = curl_multi_remove_handle(f->multi, h);
-      if(mc != CURLM_OK)
-        fprintf(stderr, "crawler: curl_multi_remove_handle: %s\n", curl_multi_strerror(mc));
-      f->done_cb(f->arg, e, result);
+      /* Out of memory here would strand finished transfers forever. */
+      if(!nd)
+        abort();
+      f->done = nd;
+      f->done_cap = ncap;
     }
+    f->done[n].h = msg->easy_handle;
+    f->done[n].result = msg->data.result;
+    n++;
+  }
+  for(i = 0; i < n; i++) {
+    struct cr_easy *e = NULL;
+    CURLMcode mc;
+
+    curl_easy_getinfo(f->done[i].h, CURLINFO_PRIVATE, (char **)&e);
+    mc = curl_multi_remove_handle(f->multi, f->done[i].h);
+    if(mc != CURLM_OK)
+      fprintf(stderr, "crawler: curl_multi_remove_handle: %s\n", curl_multi_strerror(mc));
+    f->done_cb(f->arg, e, f->done[i].result);
   }
 }
 
@@ -227,6 +253,7 @@ void cr_fetch_free(struct cr_fetch **pf)
     free(e);
   }
   curl_multi_cleanup(f->multi);
+  free(f->done);
   free(f);
   curl_global_cleanup();
   *pf = NULL;
