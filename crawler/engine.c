@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -16,15 +17,20 @@
 #include "dns.h"
 #include "fetch.h"
 #include "frontier.h"
+#include "links.h"
 #include "loop.h"
 #include "manifest.h"
 #include "pathmap.h"
 #include "progress.h"
+#include "robots.h"
+#include "scope.h"
 #include "store.h"
 #include "url.h"
 
 #define PROGRESS_MS 250
 #define KEEP_MAX_INFLIGHT 1024  /* see keep_alive_policy */
+#define ROBOTS_MAX_REDIRECTS 5  /* RFC 9309 asks for at least five */
+#define DEAD_AFTER 5            /* connect failures in a row that kill a host */
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 30000
 
@@ -37,6 +43,8 @@ struct cr_engine {
   struct cr_dns *dns;
   struct cr_fetch *fetch;
   struct cr_frontier *fr;
+  struct cr_scope *scope;      /* recursive crawls only */
+  char agent[64];              /* robots.txt product token */
   struct cr_item *running;     /* in flight, or waiting to retry */
   unsigned in_flight;
   unsigned waiting;
@@ -74,6 +82,13 @@ void cr_config_defaults(struct cr_config *cfg)
   cfg->max_redirects = 10;
   cfg->progress = CR_PROGRESS_SUMMARY;
   cfg->handle_signals = 1;
+  cfg->max_depth = 5;
+  cfg->host_page_cap = 100000;
+  cfg->max_url_len = 2048;
+  cfg->max_path_segments = 32;
+  cfg->max_segment_repeat = 3;
+  cfg->robots = 1;
+  cfg->max_crawl_delay = 30.0;
 }
 
 /* ---- the running list ---- */
@@ -110,6 +125,21 @@ static void engine_fatal(struct cr_engine *e, int rc, const char *what)
   cr_loop_break(e->loop);
 }
 
+static void fail(struct cr_engine *e, struct cr_item *it, const char *ctype, const char *error);
+
+/* Forgets whatever an attempt received: temporary file, link parser,
+ * robots.txt text.  A retry or a redirect starts from nothing. */
+static void drop_body(struct cr_engine *e, struct cr_item *it)
+{
+  cr_store_discard(e->store, &it->file);
+  cr_links_free(&it->links);
+  if(it->robots_body) {
+    cr_buf_cleanup(it->robots_body);
+    free(it->robots_body);
+    it->robots_body = NULL;
+  }
+}
+
 /* Writes an item's manifest line, counts it and frees it. */
 static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
                    const char *content_type, const char *error)
@@ -129,6 +159,8 @@ static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
   r.attempts = it->attempts;
   r.redirects = it->redirects;
   r.error = error;
+  r.depth = it->depth;
+  r.referrer = it->referrer;
   rc = cr_manifest_write(e->man, &r);
   if(rc)
     engine_fatal(e, rc, "cannot write the manifest");
@@ -139,16 +171,91 @@ static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
     e->st.ok++;
     e->st.bytes += (uint64_t)it->bytes;
   }
-  cr_store_discard(e->store, &it->file);
+  drop_body(e, it);
+  cr_frontier_done(e->fr, it);
+  cr_item_free(it);
+}
+
+/* Gives a host the outcome of its robots.txt fetch (rules NULL: failed, so
+ * nothing is allowed) and frees the fetch.  Not a URL of the crawl: no
+ * manifest line, not counted. */
+static void robots_finish(struct cr_engine *e, struct cr_item *it, struct cr_robots *rules)
+{
+  cr_frontier_robots_done(e->fr, it->robots_for, rules);
+  drop_body(e, it);
   cr_item_free(it);
 }
 
 static void on_frontier_fail(void *arg, struct cr_item *it, const char *reason)
 {
-  finish(arg, it, NULL, NULL, reason);
+  struct cr_engine *e = arg;
+
+  if(it->robots_for)
+    robots_finish(e, it, NULL);
+  else
+    finish(e, it, NULL, NULL, reason);
 }
 
 /* ---- receiving ---- */
+
+/* A link found on a page: judged by the scope, then offered to the
+ * frontier one level deeper. */
+static void on_link(void *arg, const char *url, enum cr_link_kind kind)
+{
+  struct cr_item *it = arg;
+  struct cr_engine *e = it->engine;
+
+  (void)kind;
+  if(e->cfg.max_pages && cr_frontier_added(e->fr) >= e->cfg.max_pages)
+    return;
+  if(cr_scope_check(e->scope, url))
+    return;
+  /* Duplicates, and hosts at their page cap, are simply not queued. */
+  cr_frontier_add(e->fr, url, it->depth + 1, it->cur);
+}
+
+/* Starts a link parser when the page is HTML or CSS and links from it
+ * would still be within --depth. */
+static void start_links(struct cr_engine *e, struct cr_item *it)
+{
+  char *ctype = NULL;
+  enum cr_links_type type;
+
+  if(!e->cfg.recursive)
+    return;
+  if(e->cfg.max_depth >= 0 && it->depth >= (unsigned)e->cfg.max_depth)
+    return;
+  curl_easy_getinfo(it->easy->h, CURLINFO_CONTENT_TYPE, &ctype);
+  if(!ctype)
+    return;
+  if(!strncasecmp(ctype, "text/html", 9) || !strncasecmp(ctype, "application/xhtml+xml", 21))
+    type = CR_LINKS_HTML;
+  else if(!strncasecmp(ctype, "text/css", 8))
+    type = CR_LINKS_CSS;
+  else
+    return;
+  /* Without a parser the page is still saved; it only yields no links. */
+  cr_links_new(type, it->cur, on_link, it, &it->links);
+}
+
+/* Keeps robots.txt in memory, up to what the parser reads. */
+static size_t robots_body(struct cr_item *it, const char *p, size_t len)
+{
+  if(!it->robots_body) {
+    it->robots_body = malloc(sizeof(*it->robots_body));
+    if(!it->robots_body)
+      return 0;
+    cr_buf_init(it->robots_body, CR_ROBOTS_MAX);
+  }
+  /* Past the cap the rest is ignored, as RFC 9309 allows. */
+  if(it->robots_body->len < CR_ROBOTS_MAX) {
+    size_t room = CR_ROBOTS_MAX - it->robots_body->len;
+
+    if(cr_buf_append(it->robots_body, p, len < room ? len : room))
+      return 0;
+  }
+  return len;
+}
 
 static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 {
@@ -165,6 +272,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
   /* Error pages and redirect bodies are not saved. */
   if(!it->keep_body)
     return len;
+  if(it->robots_for)
+    return robots_body(it, p, len);
+  if(!it->bytes && !it->links)
+    start_links(e, it);
   /* Counted after decoding: curl hands us decoded bytes. */
   if(e->cfg.max_size && (int64_t)len > e->cfg.max_size - it->bytes) {
     it->error = "max size exceeded";
@@ -183,6 +294,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
     return 0;
   }
   it->bytes += (int64_t)len;
+  if(it->links)
+    cr_links_feed(it->links, p, len);
   return len;
 }
 
@@ -285,7 +398,7 @@ fail:
   curl_slist_free_all(it->resolve);
   it->resolve = NULL;
   cr_frontier_release(e->fr, it);
-  finish(e, it, NULL, NULL, err);
+  fail(e, it, NULL, err);
 }
 
 static void start_transfers(struct cr_engine *e)
@@ -309,7 +422,7 @@ static void on_retry_due(struct cr_loop *loop, struct cr_timer *t)
   run_unlink(e, it);
   e->waiting--;
   if(cr_frontier_requeue(e->fr, it))
-    finish(e, it, NULL, NULL, "cannot requeue");
+    fail(e, it, NULL, "cannot requeue");
 }
 
 static uint64_t backoff_ms(struct cr_engine *e, unsigned attempt)
@@ -332,7 +445,7 @@ static uint64_t backoff_ms(struct cr_engine *e, unsigned attempt)
  * list so that stopping can find it. */
 static void retry_later(struct cr_engine *e, struct cr_item *it, uint64_t delay_ms)
 {
-  cr_store_discard(e->store, &it->file);
+  drop_body(e, it);
   it->retry.cb = on_retry_due;
   it->retry.arg = it;
   run_link(e, it);
@@ -357,6 +470,34 @@ static int retryable_curl(CURLcode rc)
   }
 }
 
+/* Ends an item that will not be saved.  For a robots.txt fetch that is
+ * the host's answer: a 4xx means there are no rules (allow everything),
+ * anything else that it could not be read (allow nothing, RFC 9309 2.3.1). */
+static void fail(struct cr_engine *e, struct cr_item *it, const char *ctype, const char *error)
+{
+  struct cr_robots *rules = NULL;
+
+  if(!it->robots_for) {
+    finish(e, it, NULL, ctype, error);
+    return;
+  }
+  if(it->status >= 400 && it->status < 500 && it->status != 429 && cr_robots_allow_all(&rules))
+    rules = NULL;
+  robots_finish(e, it, rules);
+}
+
+/* A robots.txt arrived: parse it for our product token. */
+static void robots_parsed(struct cr_engine *e, struct cr_item *it)
+{
+  struct cr_robots *rules = NULL;
+  const char *txt = it->robots_body ? it->robots_body->data : "";
+  size_t len = it->robots_body ? it->robots_body->len : 0;
+
+  if(cr_robots_parse(txt, len, e->agent, &rules))
+    rules = NULL;
+  robots_finish(e, it, rules);
+}
+
 /* Saves a 2xx body under its mapped path and records it. */
 static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
 {
@@ -366,6 +507,11 @@ static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
   struct cr_buf final;
   int rc;
 
+  if(it->links) {
+    /* The parser may hold back the last links until the end. */
+    cr_links_end(it->links);
+    cr_links_free(&it->links);
+  }
   cr_buf_init(&rel, CR_RELPATH_MAX + 1);
   cr_buf_init(&final, CR_RELPATH_MAX + 64);
   /* pathmap wants NUL-terminated parts: "host\0path\0query\0". */
@@ -406,19 +552,20 @@ static void redirect(struct cr_engine *e, struct cr_item *it, const char *locati
 {
   char *target = NULL;
   const char *reason = NULL;
+  unsigned max = it->robots_for ? ROBOTS_MAX_REDIRECTS : e->cfg.max_redirects;
   int rc;
 
-  if(it->redirects >= e->cfg.max_redirects) {
-    finish(e, it, NULL, NULL, "too many redirects");
+  if(it->redirects >= max) {
+    fail(e, it, NULL, "too many redirects");
     return;
   }
   rc = cr_url_normalize(location, strlen(location), &target, &reason);
   if(rc) {
-    finish(e, it, NULL, NULL, rc == CR_ESCHEME ? "redirect to a URL that is not http or https"
-                                               : "redirect to an unparsable URL");
+    fail(e, it, NULL, rc == CR_ESCHEME ? "redirect to a URL that is not http or https"
+                                       : "redirect to an unparsable URL");
     return;
   }
-  cr_store_discard(e->store, &it->file);
+  drop_body(e, it);
   if(it->cur != it->url)
     free(it->cur);
   it->cur = target;
@@ -426,7 +573,7 @@ static void redirect(struct cr_engine *e, struct cr_item *it, const char *locati
   /* A redirect is not another attempt at the same URL. */
   it->attempts--;
   if(cr_frontier_requeue(e->fr, it))
-    finish(e, it, NULL, NULL, "cannot requeue redirect");
+    fail(e, it, NULL, "cannot requeue redirect");
 }
 
 static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
@@ -462,25 +609,39 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
     if(it->store_rc == CR_ENOSPC)
       engine_fatal(e, it->store_rc, "cannot save pages");
     snprintf(msg, sizeof(msg), "cannot write file: %s", cr_strerror(it->store_rc));
-    finish(e, it, NULL, NULL, msg);
+    fail(e, it, NULL, msg);
     goto done;
   }
   if(it->error) {
-    finish(e, it, NULL, NULL, it->error);
+    fail(e, it, NULL, it->error);
     goto done;
   }
   curl_easy_getinfo(ez->h, CURLINFO_CONTENT_TYPE, &ctype);
+  if(host) {
+    /* Only a failure to reach the server counts towards a dead host. */
+    int unreachable = result == CURLE_COULDNT_CONNECT ||
+                      (result == CURLE_OPERATION_TIMEDOUT && !status);
+
+    cr_frontier_connect_result(e->fr, host, !unreachable);
+    if(unreachable && cr_host_dead(host)) {
+      fail(e, it, NULL, "host unreachable");
+      goto done;
+    }
+  }
   if(result != CURLE_OK) {
     if(retryable_curl(result) && it->attempts <= e->cfg.retries) {
       retry_later(e, it, backoff_ms(e, it->attempts));
       goto done;
     }
     snprintf(msg, sizeof(msg), "%s", ez->errbuf[0] ? ez->errbuf : curl_easy_strerror(result));
-    finish(e, it, NULL, NULL, msg);
+    fail(e, it, NULL, msg);
     goto done;
   }
   if(status >= 200 && status < 300) {
-    save(e, it, ctype);
+    if(it->robots_for)
+      robots_parsed(e, it);
+    else
+      save(e, it, ctype);
     goto done;
   }
   if(status >= 300 && status < 400) {
@@ -508,7 +669,7 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
     goto done;
   }
   snprintf(msg, sizeof(msg), "HTTP %ld", status);
-  finish(e, it, NULL, ctype, msg);
+  fail(e, it, ctype, msg);
 
 done:
   /* The item is finished or requeued; the handle and its resolve list are
@@ -677,9 +838,55 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   rc = cr_fetch_new(e->loop, &e->cfg, on_body, on_done, e, &e->fetch);
   if(rc)
     goto fail;
-  rc = cr_frontier_new(e->loop, e->dns, cfg->per_host, on_frontier_fail, e, &e->fr);
-  if(rc)
-    goto fail;
+  {
+    struct cr_frontier_config fc;
+
+    memset(&fc, 0, sizeof(fc));
+    fc.per_host = cfg->per_host;
+    fc.robots = cfg->recursive && cfg->robots;
+    fc.delay_ms = cfg->delay_ms;
+    fc.jitter = cfg->jitter;
+    fc.max_delay_ms = (uint64_t)(cfg->max_crawl_delay * 1000.0);
+    fc.host_page_cap = cfg->recursive ? cfg->host_page_cap : 0;
+    fc.dead_after = DEAD_AFTER;
+    fc.by_level = cfg->recursive;
+    rc = cr_frontier_new(e->loop, e->dns, &fc, on_frontier_fail, e, &e->fr);
+    if(rc)
+      goto fail;
+  }
+  if(cfg->recursive) {
+    struct cr_scope_config sc;
+    char err[512];
+
+    memset(&sc, 0, sizeof(sc));
+    sc.span_hosts = cfg->span_hosts;
+    sc.domains = cfg->domains;
+    sc.accept_re = cfg->accept_regex;
+    sc.reject_re = cfg->reject_regex;
+    sc.no_parent = cfg->no_parent;
+    sc.max_url = cfg->max_url_len;
+    sc.max_segments = cfg->max_path_segments;
+    sc.max_repeat = cfg->max_segment_repeat;
+    err[0] = '\0';
+    rc = cr_scope_new(&sc, &e->scope, err, sizeof(err));
+    if(rc) {
+      fprintf(stderr, "crawler: %s\n", err[0] ? err : cr_strerror(rc));
+      goto fail;
+    }
+  }
+  /* robots.txt groups are matched on the product token: the User-Agent up
+   * to its first '/' or space. */
+  {
+    const char *ua = cfg->user_agent ? cfg->user_agent : "crawler";
+    size_t n = strcspn(ua, "/ ");
+
+    if(!n || n >= sizeof(e->agent)) {
+      ua = "crawler";
+      n = strlen(ua);
+    }
+    memcpy(e->agent, ua, n);
+    e->agent[n] = '\0';
+  }
   if(cfg->handle_signals) {
     rc = setup_signals(e);
     if(rc) {
@@ -713,7 +920,14 @@ int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *
       *reason = why;
     return rc;
   }
-  rc = cr_frontier_add(e->fr, norm, 0);
+  if(e->scope) {
+    rc = cr_scope_add_seed(e->scope, norm);
+    if(rc) {
+      free(norm);
+      return rc;
+    }
+  }
+  rc = cr_frontier_add(e->fr, norm, 0, NULL);
   free(norm);
   return rc;
 }
@@ -766,7 +980,7 @@ static void cancel_all(struct cr_engine *e)
     }
     curl_slist_free_all(it->resolve);
     it->resolve = NULL;
-    cr_store_discard(e->store, &it->file);
+    drop_body(e, it);
     cr_item_free(it);
   }
 }
@@ -839,6 +1053,7 @@ void cr_engine_free(struct cr_engine **pe)
   if(e->signals_blocked)
     sigprocmask(SIG_SETMASK, &e->oldmask, NULL);
   cr_frontier_free(&e->fr);
+  cr_scope_free(&e->scope);
   cr_fetch_free(&e->fetch);
   cr_dns_free(&e->dns);
   cr_manifest_free(&e->man);

@@ -10,9 +10,13 @@
 #include "crawler.h"
 #include "dns.h"
 #include "hash.h"
+#include "robots.h"
 #include "url.h"
 
 enum { H_IDLE, H_RESOLVING };
+
+/* robots.txt state of a host. */
+enum { R_NONE, R_QUEUED, R_FETCHING, R_DONE };
 
 struct cr_host {
   struct cr_hnode node;       /* key: "scheme://host:port" */
@@ -34,12 +38,21 @@ struct cr_host {
   struct cr_timer wake;
   struct cr_dns_req dns;
   struct cr_frontier *f;
+  int robots_state;
+  struct cr_robots *robots;   /* rules once fetched; NULL: none apply */
+  uint64_t delay_ms;          /* between request starts: --delay or the
+                                 robots.txt Crawl-delay, whichever is longer */
+  uint64_t pages;             /* URLs accepted for this host */
+  unsigned connect_fails;     /* in a row */
+  int dead;
 };
 
 struct cr_frontier {
   struct cr_loop *loop;
   struct cr_dns *dns;
+  struct cr_frontier_config cfg;
   unsigned per_host;
+  uint64_t rng;
   cr_frontier_fail_cb fail_cb;
   void *arg;
   struct cr_hset seen;
@@ -49,6 +62,9 @@ struct cr_frontier {
   struct cr_host **ready_tail;
   uint64_t pending;
   uint64_t added;
+  unsigned level;             /* with by_level: the depth being crawled */
+  uint64_t level_left;        /* URLs of depth <= level not yet done */
+  uint64_t next_left;         /* URLs of depth level+1 */
 };
 
 void cr_item_free(struct cr_item *it)
@@ -58,6 +74,7 @@ void cr_item_free(struct cr_item *it)
   if(it->cur != it->url)
     free(it->cur);
   free(it->url);
+  free(it->referrer);
   free(it);
 }
 
@@ -92,6 +109,11 @@ void cr_host_put_idle(struct cr_host *h)
     h->idle++;
 }
 
+int cr_host_dead(const struct cr_host *h)
+{
+  return h->dead;
+}
+
 unsigned cr_host_queued(const struct cr_host *h)
 {
   return h->queued;
@@ -104,8 +126,12 @@ unsigned cr_host_free_slots(const struct cr_host *h)
 
 static int host_eligible(const struct cr_host *h)
 {
-  return h->queued && h->state == H_IDLE && h->in_flight < h->f->per_host &&
-         h->not_before <= cr_loop_now(h->f->loop);
+  /* While its robots.txt is being fetched, a host starts nothing else.  A
+   * queue holds depths in ascending order, so its head tells whether the
+   * host has anything for the current level. */
+  return h->queued && h->state == H_IDLE && h->robots_state != R_FETCHING &&
+         h->in_flight < h->f->per_host && h->not_before <= cr_loop_now(h->f->loop) &&
+         (!h->f->cfg.by_level || h->head->robots_for || h->head->depth <= h->f->level);
 }
 
 static void host_make_ready(struct cr_host *h)
@@ -125,7 +151,7 @@ static void host_on_wake(struct cr_loop *loop, struct cr_timer *t)
   host_make_ready(t->arg);
 }
 
-/* Fails every queued URL of a host whose name did not resolve. */
+/* Fails every queued URL of a host whose name did not resolve or that died. */
 static void host_flush(struct cr_host *h, const char *reason)
 {
   struct cr_frontier *f = h->f;
@@ -200,7 +226,8 @@ static int host_resolve(struct cr_host *h)
   return 1;
 }
 
-int cr_frontier_new(struct cr_loop *loop, struct cr_dns *dns, unsigned per_host,
+int cr_frontier_new(struct cr_loop *loop, struct cr_dns *dns,
+                    const struct cr_frontier_config *cfg,
                     cr_frontier_fail_cb fail_cb, void *arg, struct cr_frontier **out)
 {
   struct cr_frontier *f = calloc(1, sizeof(*f));
@@ -210,7 +237,9 @@ int cr_frontier_new(struct cr_loop *loop, struct cr_dns *dns, unsigned per_host,
     return CR_ENOMEM;
   f->loop = loop;
   f->dns = dns;
-  f->per_host = per_host ? per_host : 1;
+  f->cfg = *cfg;
+  f->per_host = cfg->per_host ? cfg->per_host : 1;
+  f->rng = 0x2545f4914f6cdd1dull ^ (uint64_t)(uintptr_t)f;
   f->fail_cb = fail_cb;
   f->arg = arg;
   f->ready_tail = &f->ready_head;
@@ -231,6 +260,7 @@ static void host_free(struct cr_frontier *f, struct cr_host *h)
   }
   cr_dns_cancel(f->dns, &h->dns);
   cr_timer_stop(f->loop, &h->wake);
+  cr_robots_free(&h->robots);
   free(h->addrs);
   free(h->name);
   free(h->key);
@@ -260,6 +290,32 @@ void cr_frontier_free(struct cr_frontier **pf)
   cr_buf_cleanup(&f->key);
   free(f);
   *pf = NULL;
+}
+
+static void host_push(struct cr_host *h, struct cr_item *it, int front);
+
+/* Queues the fetch of a new host's /robots.txt ahead of everything else.
+ * It is not a URL of the crawl: not in the seen set, not counted. */
+static int host_queue_robots(struct cr_host *h)
+{
+  struct cr_item *it = calloc(1, sizeof(*it));
+  size_t n = strlen(h->key);
+
+  if(!it)
+    return CR_ENOMEM;
+  it->url = malloc(n + sizeof("/robots.txt"));
+  if(!it->url) {
+    free(it);
+    return CR_ENOMEM;
+  }
+  memcpy(it->url, h->key, n);
+  memcpy(it->url + n, "/robots.txt", sizeof("/robots.txt"));
+  it->cur = it->url;
+  it->robots_for = h;
+  cr_file_init(&it->file);
+  h->robots_state = R_QUEUED;
+  host_push(h, it, 1);
+  return 0;
 }
 
 /* Finds or creates the host record for a normalized URL. */
@@ -301,9 +357,15 @@ static int host_for(struct cr_frontier *f, const char *url, struct cr_host **out
   h->dns.cb = host_on_dns;
   h->dns.arg = h;
   h->node.key = h->key;
+  h->delay_ms = f->cfg.delay_ms;
   if(!h->key || !h->name || cr_hmap_put(&f->hosts, &h->node)) {
     host_free(f, h);
     return CR_ENOMEM;
+  }
+  if(f->cfg.robots) {
+    rc = host_queue_robots(h);
+    if(rc)
+      return rc;
   }
   *out = h;
   return 0;
@@ -314,7 +376,15 @@ static void host_push(struct cr_host *h, struct cr_item *it, int front)
   struct cr_frontier *f = h->f;
 
   it->host = h;
-  if(front) {
+  if(front && h->head && h->head->robots_for == h && h->robots_state == R_QUEUED &&
+     !it->robots_for) {
+    /* A retry or redirect still waits for this host's robots.txt. */
+    it->next = h->head->next;
+    h->head->next = it;
+    if(!it->next)
+      h->tail = &it->next;
+  }
+  else if(front) {
     it->next = h->head;
     h->head = it;
     if(!it->next)
@@ -332,7 +402,8 @@ static void host_push(struct cr_host *h, struct cr_item *it, int front)
     host_make_ready(h);
 }
 
-int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth)
+int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
+                    const char *referrer)
 {
   struct cr_host *h;
   struct cr_item *it;
@@ -344,19 +415,30 @@ int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth)
   rc = host_for(f, url, &h);
   if(rc)
     return rc;
+  if(f->cfg.host_page_cap && h->pages >= f->cfg.host_page_cap)
+    return CR_EFULL;
   it = calloc(1, sizeof(*it));
   if(!it)
     return CR_ENOMEM;
   it->url = strdup(url);
-  if(!it->url || cr_hset_add(&f->seen, hv) < 0) {
-    free(it->url);
-    free(it);
+  it->referrer = referrer ? strdup(referrer) : NULL;
+  if(!it->url || (referrer && !it->referrer) || cr_hset_add(&f->seen, hv) < 0) {
+    cr_item_free(it);
     return CR_ENOMEM;
   }
   it->cur = it->url;
   it->depth = depth;
   cr_file_init(&it->file);
   f->added++;
+  h->pages++;
+  if(depth <= f->level)
+    f->level_left++;
+  else
+    f->next_left++;
+  if(h->dead) {
+    f->fail_cb(f->arg, it, "host unreachable");
+    return 0;
+  }
   host_push(h, it, 0);
   return 0;
 }
@@ -370,6 +452,36 @@ int cr_frontier_requeue(struct cr_frontier *f, struct cr_item *it)
     return rc;
   host_push(h, it, 1);
   return 0;
+}
+
+/* Nonzero when the host's robots.txt rules (if any) allow the item. */
+static int robots_allow(const struct cr_host *h, const struct cr_item *it)
+{
+  struct cr_url_view v;
+
+  if(h->robots_state != R_DONE)
+    return 1;
+  if(!h->robots)
+    return 0;
+  if(cr_url_view(it->cur, &v))
+    return 1;
+  /* The path runs on into the query: robots rules see both. */
+  return cr_robots_allowed(h->robots, v.path, strlen(v.path));
+}
+
+/* Holds the host back for its politeness delay after a request starts. */
+static void host_delay(struct cr_host *h)
+{
+  struct cr_frontier *f = h->f;
+  uint64_t ms = h->delay_ms;
+
+  if(f->cfg.jitter) {
+    f->rng ^= f->rng << 13;
+    f->rng ^= f->rng >> 7;
+    f->rng ^= f->rng << 17;
+    ms = ms / 2 + f->rng % (ms + 1);
+  }
+  cr_frontier_backoff(f, h, ms);
 }
 
 struct cr_item *cr_frontier_pop(struct cr_frontier *f)
@@ -395,12 +507,46 @@ struct cr_item *cr_frontier_pop(struct cr_frontier *f)
       h->tail = &h->head;
     it->next = NULL;
     h->queued--;
-    h->in_flight++;
     f->pending--;
+    if(it->robots_for)
+      it->robots_for->robots_state = R_FETCHING;
+    else if(!robots_allow(h, it)) {
+      /* Refused by robots.txt: costs no slot; look at the next URL. */
+      f->fail_cb(f->arg, it, h->robots ? "robots.txt disallows" : "robots.txt unavailable");
+      host_make_ready(h);
+      continue;
+    }
+    h->in_flight++;
+    if(h->delay_ms)
+      host_delay(h);
     host_make_ready(h);
     return it;
   }
   return NULL;
+}
+
+void cr_frontier_done(struct cr_frontier *f, const struct cr_item *it)
+{
+  size_t i;
+
+  if(it->robots_for)
+    return;
+  if(it->depth <= f->level)
+    f->level_left--;
+  else
+    f->next_left--;
+  if(!f->cfg.by_level || f->level_left || !f->next_left)
+    return;
+  f->level++;
+  f->level_left = f->next_left;
+  f->next_left = 0;
+  /* Hosts held back by the level may go on now. */
+  for(i = 0; i < f->hosts.nb; i++) {
+    struct cr_hnode *n;
+
+    for(n = f->hosts.b[i]; n; n = n->next)
+      host_make_ready((struct cr_host *)n);
+  }
 }
 
 void cr_frontier_release(struct cr_frontier *f, struct cr_item *it)
@@ -422,6 +568,39 @@ void cr_frontier_backoff(struct cr_frontier *f, struct cr_host *h, uint64_t ms)
     return;
   h->not_before = until;
   cr_timer_start(f->loop, &h->wake, ms);
+}
+
+void cr_frontier_robots_done(struct cr_frontier *f, struct cr_host *h,
+                             struct cr_robots *rules)
+{
+  double delay;
+
+  cr_robots_free(&h->robots);
+  h->robots = rules;
+  h->robots_state = R_DONE;
+  delay = rules ? cr_robots_crawl_delay(rules) : -1.0;
+  if(delay > 0.0) {
+    uint64_t ms = (uint64_t)(delay * 1000.0);
+
+    if(ms > f->cfg.max_delay_ms)
+      ms = f->cfg.max_delay_ms;
+    if(ms > h->delay_ms)
+      h->delay_ms = ms;
+  }
+  host_make_ready(h);
+}
+
+void cr_frontier_connect_result(struct cr_frontier *f, struct cr_host *h, int ok)
+{
+  if(ok) {
+    h->connect_fails = 0;
+    return;
+  }
+  h->connect_fails++;
+  if(f->cfg.dead_after && h->connect_fails >= f->cfg.dead_after && !h->dead) {
+    h->dead = 1;
+    host_flush(h, "host unreachable");
+  }
 }
 
 int cr_frontier_has_ready(const struct cr_frontier *f)

@@ -23,12 +23,15 @@
 
 #include <stdint.h>
 
+#include "buf.h"
 #include "fetch.h"
 #include "loop.h"
 #include "store.h"
 
 struct cr_dns;
 struct cr_engine;
+struct cr_links;
+struct cr_robots;
 struct cr_host;
 struct cr_frontier;
 
@@ -39,7 +42,9 @@ struct cr_item {
   char *url;                  /* the URL as added, normalized; owned */
   char *cur;                  /* the URL to fetch now (after redirects);
                                  owned; equal to url until a redirect */
+  char *referrer;             /* the page that linked here, or NULL; owned */
   unsigned depth;
+  struct cr_host *robots_for; /* set on a robots.txt fetch: whose rules */
   /* Below: the engine's per-transfer state. */
   struct cr_engine *engine;
   struct cr_easy *easy;
@@ -58,6 +63,8 @@ struct cr_item {
   int keep_body;
   int checked;
   int keep_conn;              /* the connection may stay open afterwards */
+  struct cr_links *links;     /* link parser while an HTML/CSS body arrives */
+  struct cr_buf *robots_body; /* robots.txt body while it arrives */
 };
 
 /* Frees an item and its strings; accepts NULL. */
@@ -81,6 +88,9 @@ int cr_host_take_idle(struct cr_host *h);
 /* Notes that a transfer to h ended with its connection probably kept. */
 void cr_host_put_idle(struct cr_host *h);
 
+/* Nonzero once h was declared dead (see cr_frontier_connect_result). */
+int cr_host_dead(const struct cr_host *h);
+
 /* URLs of h waiting in its queue, and slots h could still start now
  * (its per-host limit less its transfers in flight). */
 unsigned cr_host_queued(const struct cr_host *h);
@@ -90,16 +100,44 @@ unsigned cr_host_free_slots(const struct cr_host *h);
  * the engine records it and frees it. */
 typedef void (*cr_frontier_fail_cb)(void *arg, struct cr_item *it, const char *reason);
 
+/* Politeness and trap settings. */
+struct cr_frontier_config {
+  unsigned per_host;        /* transfers in flight per host */
+  int robots;               /* fetch /robots.txt first on every host */
+  uint64_t delay_ms;        /* minimum time between request starts per host */
+  int jitter;               /* vary each delay at random, 0.5x to 1.5x */
+  uint64_t max_delay_ms;    /* cap on a robots.txt Crawl-delay */
+  uint64_t host_page_cap;   /* URLs accepted per host, 0 = no cap */
+  unsigned dead_after;      /* consecutive connect failures that kill a host */
+  int by_level;             /* breadth-first by depth, see cr_frontier_done */
+};
+
 /* Creates a frontier.  Returns 0 or CR_ENOMEM. */
-int cr_frontier_new(struct cr_loop *loop, struct cr_dns *dns, unsigned per_host,
+int cr_frontier_new(struct cr_loop *loop, struct cr_dns *dns,
+                    const struct cr_frontier_config *cfg,
                     cr_frontier_fail_cb fail_cb, void *arg, struct cr_frontier **out);
 
 /* Frees the frontier, its hosts and every queued item; clears *f. */
 void cr_frontier_free(struct cr_frontier **f);
 
-/* Offers a normalized URL.  Returns 0 (queued), CR_EDUP (seen before),
- * CR_EURL (cannot be split), CR_ENOMEM. */
-int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth);
+/* Offers a normalized URL found at depth (0 for a seed) on the page
+ * referrer (NULL for a seed; copied).  Returns 0 (queued), CR_EDUP (seen
+ * before), CR_EFULL (its host reached host_page_cap), CR_EURL (cannot be
+ * split), CR_ENOMEM.  A URL of a host already declared dead is queued and
+ * failed at once through the fail callback. */
+int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
+                    const char *referrer);
+
+/* Hands over a host's robots.txt rules (ownership moves to the frontier;
+ * NULL means "fetch failed": allow nothing).  Queued URLs the rules refuse
+ * are failed through the fail callback as they come up. */
+void cr_frontier_robots_done(struct cr_frontier *f, struct cr_host *h,
+                             struct cr_robots *rules);
+
+/* Reports how a transfer to h ended at the connection level: a host whose
+ * connects failed dead_after times in a row is declared dead and its queue
+ * flushed with reason "host unreachable". */
+void cr_frontier_connect_result(struct cr_frontier *f, struct cr_host *h, int ok);
 
 /* Puts back an item the engine holds, at the front of the queue of the host
  * of it->cur (which may have changed after a redirect).  Returns 0, CR_EURL,
@@ -109,6 +147,13 @@ int cr_frontier_requeue(struct cr_frontier *f, struct cr_item *it);
 /* Takes the next item that may start now, counting it in its host's slots,
  * or returns NULL. */
 struct cr_item *cr_frontier_pop(struct cr_frontier *f);
+
+/* Tells the frontier an item is gone for good (saved or failed).  With
+ * by_level, no URL of depth d+1 starts before every URL of depth d is
+ * done: a concurrent crawl would otherwise reach a page first through a
+ * longer path, give it too great a depth and cut --depth in the wrong
+ * place.  Within a level everything runs at full concurrency. */
+void cr_frontier_done(struct cr_frontier *f, const struct cr_item *it);
 
 /* Frees the host slot an item held since cr_frontier_pop. */
 void cr_frontier_release(struct cr_frontier *f, struct cr_item *it);

@@ -50,6 +50,19 @@ enum {
   OPT_LOW_SPEED_TIME,
   OPT_PROGRESS,
   OPT_BUFFER_SIZE,
+  OPT_SPAN_HOSTS,
+  OPT_DOMAINS,
+  OPT_ACCEPT_REGEX,
+  OPT_REJECT_REGEX,
+  OPT_NO_PARENT,
+  OPT_MAX_PAGES,
+  OPT_MAX_HOST_PAGES,
+  OPT_MAX_URL_LENGTH,
+  OPT_MAX_PATH_DEPTH,
+  OPT_NO_ROBOTS,
+  OPT_DELAY,
+  OPT_JITTER,
+  OPT_MAX_CRAWL_DELAY,
 };
 
 static const struct option long_opts[] = {
@@ -69,6 +82,21 @@ static const struct option long_opts[] = {
   {"user-agent", required_argument, NULL, OPT_USER_AGENT},
   {"dns-servers", required_argument, NULL, OPT_DNS_SERVERS},
   {"dns-concurrency", required_argument, NULL, OPT_DNS_CONCURRENCY},
+  {"recursive", no_argument, NULL, 'r'},
+  {"depth", required_argument, NULL, 'l'},
+  {"span-hosts", no_argument, NULL, OPT_SPAN_HOSTS},
+  {"domains", required_argument, NULL, OPT_DOMAINS},
+  {"accept-regex", required_argument, NULL, OPT_ACCEPT_REGEX},
+  {"reject-regex", required_argument, NULL, OPT_REJECT_REGEX},
+  {"no-parent", no_argument, NULL, OPT_NO_PARENT},
+  {"max-pages", required_argument, NULL, OPT_MAX_PAGES},
+  {"max-host-pages", required_argument, NULL, OPT_MAX_HOST_PAGES},
+  {"max-url-length", required_argument, NULL, OPT_MAX_URL_LENGTH},
+  {"max-path-depth", required_argument, NULL, OPT_MAX_PATH_DEPTH},
+  {"no-robots", no_argument, NULL, OPT_NO_ROBOTS},
+  {"delay", required_argument, NULL, OPT_DELAY},
+  {"jitter", no_argument, NULL, OPT_JITTER},
+  {"max-crawl-delay", required_argument, NULL, OPT_MAX_CRAWL_DELAY},
   {"progress", no_argument, NULL, OPT_PROGRESS},
   {"quiet", no_argument, NULL, 'q'},
   {"help", no_argument, NULL, 'h'},
@@ -110,6 +138,30 @@ static void usage(FILE *out)
     "      --dns-servers LIST    DNS servers, host[:port][,...] (default: the\n"
     "                            system's resolv.conf)\n"
     "      --dns-concurrency N   DNS lookups in flight (default: %u)\n"
+    "\n"
+    "Recursive crawling:\n"
+    "  -r, --recursive           follow links in HTML and CSS (robots.txt obeyed)\n"
+    "  -l, --depth N             follow links up to N deep, or 'inf' (default: %d)\n"
+    "      --span-hosts          follow links to other hosts (default: the seeds'\n"
+    "                            hosts only, any port)\n"
+    "      --domains LIST        follow only these domains and their subdomains,\n"
+    "                            comma-separated\n"
+    "      --accept-regex RE     follow only links whose URL matches RE (POSIX ERE)\n"
+    "      --reject-regex RE     never follow links whose URL matches RE\n"
+    "      --no-parent           stay below each seed's directory\n"
+    "      --max-pages N         stop taking new URLs after N (default: no limit)\n"
+    "      --max-host-pages N    URLs taken per host, a trap guard (default: %llu)\n"
+    "      --max-url-length N    longest link followed, bytes (default: %zu)\n"
+    "      --max-path-depth N    most path segments in a link followed, and a\n"
+    "                            segment repeated more than 3 times is a trap\n"
+    "                            (default: %u)\n"
+    "      --no-robots           ignore robots.txt\n"
+    "      --delay MS            per host, wait MS between request starts\n"
+    "                            (default: 0; robots.txt Crawl-delay can raise it)\n"
+    "      --jitter              vary each --delay between 0.5x and 1.5x\n"
+    "      --max-crawl-delay SEC cap on a robots.txt Crawl-delay (default: %g)\n"
+    "\n"
+    "Output:\n"
     "      --progress            show the status line even when stderr is not a\n"
     "                            terminal\n"
     "  -q, --quiet               no status line and no summary\n"
@@ -120,7 +172,9 @@ static void usage(FILE *out)
     "2 usage error; 3 fatal error (output not writable, disk full);\n"
     "130 interrupted (SIGINT or SIGTERM).\n",
     d.concurrency, d.per_host, d.timeout, d.connect_timeout, d.low_speed_time,
-    d.retries, d.retry_after_max, d.max_redirects, CR_VERSION, d.dns_in_flight);
+    d.retries, d.retry_after_max, d.max_redirects, CR_VERSION, d.dns_in_flight,
+    d.max_depth, (unsigned long long)d.host_page_cap, d.max_url_len, d.max_path_segments,
+    d.max_crawl_delay);
 }
 
 static void version(void)
@@ -370,7 +424,7 @@ int main(int argc, char **argv)
   cr_config_defaults(&cfg);
   cfg.output_dir = ".";
   for(;;) {
-    opt = getopt_long(argc, argv, "i:o:c:qhV", long_opts, NULL);
+    opt = getopt_long(argc, argv, "i:o:c:rl:qhV", long_opts, NULL);
     if(opt == -1)
       break;
     switch(opt) {
@@ -473,6 +527,73 @@ int main(int argc, char **argv)
       break;
     case OPT_PROGRESS:
       force_progress = 1;
+      break;
+    case 'r':
+      cfg.recursive = 1;
+      break;
+    case 'l':
+      if(!strcmp(optarg, "inf") || !strcmp(optarg, "0")) {
+        /* wget spells "no limit" both ways. */
+        cfg.max_depth = -1;
+        break;
+      }
+      if(parse_uint("--depth", optarg, 1, 100000, &v))
+        goto usage_out;
+      cfg.max_depth = (int)v;
+      break;
+    case OPT_SPAN_HOSTS:
+      cfg.span_hosts = 1;
+      break;
+    case OPT_DOMAINS:
+      if(!*optarg) {
+        bad_value("--domains", optarg, "empty");
+        goto usage_out;
+      }
+      cfg.domains = optarg;
+      break;
+    case OPT_ACCEPT_REGEX:
+      cfg.accept_regex = optarg;
+      break;
+    case OPT_REJECT_REGEX:
+      cfg.reject_regex = optarg;
+      break;
+    case OPT_NO_PARENT:
+      cfg.no_parent = 1;
+      break;
+    case OPT_MAX_PAGES:
+      if(parse_uint("--max-pages", optarg, 1, ULONG_MAX, &v))
+        goto usage_out;
+      cfg.max_pages = v;
+      break;
+    case OPT_MAX_HOST_PAGES:
+      if(parse_uint("--max-host-pages", optarg, 1, ULONG_MAX, &v))
+        goto usage_out;
+      cfg.host_page_cap = v;
+      break;
+    case OPT_MAX_URL_LENGTH:
+      if(parse_uint("--max-url-length", optarg, 16, 8192, &v))
+        goto usage_out;
+      cfg.max_url_len = v;
+      break;
+    case OPT_MAX_PATH_DEPTH:
+      if(parse_uint("--max-path-depth", optarg, 1, 1000, &v))
+        goto usage_out;
+      cfg.max_path_segments = (unsigned)v;
+      break;
+    case OPT_NO_ROBOTS:
+      cfg.robots = 0;
+      break;
+    case OPT_DELAY:
+      if(parse_uint("--delay", optarg, 0, 3600000, &v))
+        goto usage_out;
+      cfg.delay_ms = v;
+      break;
+    case OPT_JITTER:
+      cfg.jitter = 1;
+      break;
+    case OPT_MAX_CRAWL_DELAY:
+      if(parse_secs("--max-crawl-delay", optarg, 86400, &cfg.max_crawl_delay))
+        goto usage_out;
       break;
     case 'q':
       quiet = 1;

@@ -112,6 +112,10 @@ int cr_manifest_write(struct cr_manifest *m, const struct cr_record *r)
   if(!rc)
     rc = put_int(b, "redirects", r->redirects);
   if(!rc)
+    rc = put_int(b, "depth", r->depth);
+  if(!rc)
+    rc = put_str(b, "referrer", r->referrer);
+  if(!rc)
     rc = put_str(b, "error", r->error);
   if(!rc)
     rc = cr_buf_puts(b, "}\n");

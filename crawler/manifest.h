@@ -26,6 +26,8 @@ struct cr_record {
   unsigned attempts;
   unsigned redirects;
   const char *error;        /* NULL on success */
+  unsigned depth;           /* links followed from a seed (0 for a seed) */
+  const char *referrer;     /* the page that linked here, or NULL */
 };
 
 /* Opens path for appending, or stdout for "-".  Returns 0 or CR_EIO. */

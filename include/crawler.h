@@ -74,6 +74,27 @@ struct cr_config {
   const char *user_agent;      /* default "crawler/VERSION" */
   const char *dns_servers;     /* "host[:port],..." for c-ares; default NULL:
                                   the system's resolv.conf */
+  /* Recursion (all off unless recursive is set). */
+  int recursive;               /* follow links found in HTML and CSS; default 0 */
+  int max_depth;               /* links followed from a seed, -1 = no limit;
+                                  default 5 */
+  int span_hosts;              /* follow links to other hosts; default 0 */
+  const char *domains;         /* "a.org,b.net": hosts allowed (and their
+                                  subdomains); default NULL */
+  const char *accept_regex;    /* follow only links matching it; default NULL */
+  const char *reject_regex;    /* never follow links matching it; default NULL */
+  int no_parent;               /* stay below each seed's directory; default 0 */
+  uint64_t max_pages;          /* URLs accepted in all, 0 = no limit; default 0 */
+  uint64_t host_page_cap;      /* URLs accepted per host (trap guard), 0 = no
+                                  limit; default 100000 */
+  size_t max_url_len;          /* longest link followed (trap guard); default 2048 */
+  unsigned max_path_segments;  /* deepest path followed (trap guard); default 32 */
+  unsigned max_segment_repeat; /* a path segment repeated more often is a trap;
+                                  default 3 */
+  int robots;                  /* obey robots.txt when recursive; default 1 */
+  uint64_t delay_ms;           /* per host, between request starts; default 0 */
+  int jitter;                  /* vary the delay 0.5x..1.5x; default 0 */
+  double max_crawl_delay;      /* cap on robots.txt Crawl-delay, s; default 30 */
   enum cr_progress progress;   /* default CR_PROGRESS_SUMMARY */
   int handle_signals;          /* stop cleanly on SIGINT/SIGTERM; default 1 */
 };
