@@ -134,11 +134,13 @@ def machine_line(args, nofile):
         "scrapy": first_line(cmd_out([SYS_PY, "-c", "import scrapy; print(scrapy.__version__)"])),
         "tornado": first_line(cmd_out([SYS_PY, "-c", "import tornado; print(tornado.version)"])),
     }
-    rev = cmd_out(["git", "-C", ROOT, "log", "-1", "--format=%h %s"])
-    dirty = cmd_out(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
+    rev = cmd_out(["git", "-C", ROOT, "log", "-1", "--format=%h %s", "--", "crawler"])
+    dirty = cmd_out(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no",
+                     "--", "crawler"])
     lines = [
-        "- crawler source: commit %s%s (binary %s)" % (rev, " + local changes" if dirty else "",
-                                                    args.crawler),
+        "- crawler source: last commit to crawler/ %s%s; binary %s%s" % (
+            rev, " + local changes" if dirty else "", args.crawler,
+            " (rebuilt by ninja first)" if args.built else " (not rebuilt: --no-build)"),
         "- machine: %d CPUs (%s), %.1f GiB RAM, kernel %s, RLIMIT_NOFILE %d, load at start %.2f"
         % (os.cpu_count(), cpu, mem_gb, os.uname().release, nofile, load1()),
         "- tools: " + "; ".join("%s: %s" % (k, v) for k, v in vers.items()),
@@ -691,7 +693,7 @@ class Bench:
                 res["wrong"] = res["extra"] = 0
                 res["verify"] = "counted"
             else:
-                if tool == "crawler" and wl.name in ("latency", "scaling", "memory"):
+                if tool == "crawler" and wl.name in ("latency", "scaling", "memory", "dns"):
                     res["overhead"] = manifest_overhead(os.path.join(out, "manifest.jsonl"))
                 good, missing, wrong, extra = verify(wl, pathfn, out)
                 res.update(good=good, missing=missing, wrong=wrong, extra=extra, verify="sha1")
@@ -1095,13 +1097,15 @@ def table(bench, wl, tools, ideal, ideal_label, kind):
         if "skip" in r:
             lines.append("| %s | skipped: %s |" % (LABEL[tool], r["skip"]) + " |" * (len(head) - 2))
             continue
+        killed = r.get("timed_out")
         row = [LABEL[tool], str(r["conc"]),
                "%s (%s-%s)" % (fmt_s(r["wall"]), fmt_s(r["wall_min"]), fmt_s(r["wall_max"])),
-               ratio(r["wall"], ideal),
-               "%.2f (%.2f+%.2f)" % (r["cpu"], r["user"], r["sys"]),
+               (">" if killed else "") + ratio(r["wall"], ideal),
+               # A killed run has no rusage: time(1) died with it.
+               "killed" if killed else "%.2f (%.2f+%.2f)" % (r["cpu"], r["user"], r["sys"]),
                fmt_mib(r["rss_kb"]) + (" (tree)" if r.get("rss_note") == "tree" else "")]
         if kind == "throughput":
-            row += ["%.0f" % (wl.n / r["wall"]), "%.0f" % (r["cpu"] / wl.n * 1e6)]
+            row += ["%.0f" % (wl.n / r["wall"]), "-" if killed else "%.0f" % (r["cpu"] / wl.n * 1e6)]
         if kind == "memory":
             inflight = r.get("peak_conc") or r["conc"]
             base = r.get("baseline_kb") or 0
@@ -1112,6 +1116,8 @@ def table(bench, wl, tools, ideal, ideal_label, kind):
         row += [str(r.get("peak_conc")), str(r.get("connections")), verified(r, wl)]
         if tool == "crawler" or "wall" not in cr:
             row += ["", "", ""]
+        elif killed:
+            row += ["<" + ratio(cr["wall"], r["wall"]), "-", "-"]
         else:
             row += [ratio(cr["wall"], r["wall"]), ratio(cr["cpu"], r["cpu"]),
                     ratio(cr["rss_kb"], r["rss_kb"])]
@@ -1119,13 +1125,14 @@ def table(bench, wl, tools, ideal, ideal_label, kind):
     return lines
 
 
-def overhead_line(cr):
+def overhead_line(cr, what=""):
     o = cr.get("overhead")
     if not o:
         return []
-    return ["crawler, time added per page (manifest `seconds` minus the page's delay), median "
+    return ["crawler, time added per page (manifest `seconds` minus the page's delay%s), median "
             "run: p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms." % (
-                o["p50"] * 1e3, o["p90"] * 1e3, o["p99"] * 1e3, o["max"] * 1e3), ""]
+                ", " + what if what else "", o["p50"] * 1e3, o["p90"] * 1e3, o["p99"] * 1e3,
+                o["max"] * 1e3), ""]
 
 
 PEER_NOTES = [
@@ -1187,6 +1194,7 @@ def report(bench, wls, tools, header):
                   % (ideal, "53" if a.dns53_problem is None else "PORT", a.curl_dns_msg), ""]
             L += table(bench, wl, tools, ideal, "bound", "dns") + [""]
             cr = res.get(("dns", "crawler"), {})
+            L += overhead_line(cr, "which starts after the name is resolved")
             if cr.get("wall"):
                 targets.append("dns <= DNS delay + slowest page + 15%% (%.2f s): %.2f s -> %s"
                                % (ideal * 1.15, cr["wall"], "met" if cr["wall"] <= ideal * 1.15 else "NOT met"))
@@ -1331,6 +1339,10 @@ def parse_args():
     p.add_argument("--scaling-cap", type=int, default=10000)
     p.add_argument("--wrk-seconds", type=int, default=5)
     p.add_argument("--no-profile", action="store_true")
+    p.add_argument("--timeout-scale", type=float, default=1.0,
+                   help="multiply every per-run timeout by this")
+    p.add_argument("--no-build", action="store_true",
+                   help="do not run ninja in the binaries' build directory first")
     p.add_argument("--budget", type=float, help="minutes; later runs are skipped (full 120, quick 20)")
     p.add_argument("--wait-idle", type=int, help="seconds to wait for load < 1.5 (full 900, quick 0)")
     a = p.parse_args()
@@ -1352,6 +1364,18 @@ def main():
     a = parse_args()
     if a.install:
         install_peers()
+    a.built = False
+    if not a.no_build:
+        # The binaries must be the source's: others commit while we measure.
+        bdirs = {exe.split("/crawler/crawler")[0].split("/tests/fixture/")[0]
+                 for exe in (a.crawler, a.fixture)}
+        for bdir in sorted(bdirs):
+            if os.path.exists(os.path.join(bdir, "build.ninja")) and shutil.which("ninja"):
+                r = subprocess.run(["ninja", "-C", bdir], capture_output=True, text=True)
+                if r.returncode != 0:
+                    log("bench: ninja -C %s failed:\n%s" % (bdir, r.stdout[-2000:]))
+                    return 2
+                a.built = True
     nofile = raise_nofile()
     for exe in (a.crawler, a.fixture):
         if not os.access(exe, os.X_OK):
@@ -1434,6 +1458,8 @@ def main():
                         "scaling", "scaling-%d" % n, n, 1000, 8192, c, c,
                         120 if q else 300, rng,
                         "%d URLs, delays U(0,1000) ms, concurrency %d" % (n, c)))
+        for wl in wls:
+            wl.timeout = max(5, int(wl.timeout * a.timeout_scale))
         for wl in wls:
             wtools = tools
             if wl.name == "scaling":
