@@ -17,6 +17,7 @@
 #include "dns.h"
 #include "fetch.h"
 #include "frontier.h"
+#include "hash.h"
 #include "links.h"
 #include "loop.h"
 #include "manifest.h"
@@ -44,6 +45,7 @@ struct cr_engine {
   struct cr_fetch *fetch;
   struct cr_frontier *fr;
   struct cr_scope *scope;      /* recursive crawls only */
+  struct cr_hset link_memo;    /* references already resolved, see links.h */
   char agent[64];              /* robots.txt product token */
   struct cr_item *running;     /* in flight, or waiting to retry */
   unsigned in_flight;
@@ -179,9 +181,10 @@ static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
 /* Gives a host the outcome of its robots.txt fetch (rules NULL: failed, so
  * nothing is allowed) and frees the fetch.  Not a URL of the crawl: no
  * manifest line, not counted. */
-static void robots_finish(struct cr_engine *e, struct cr_item *it, struct cr_robots *rules)
+static void robots_finish(struct cr_engine *e, struct cr_item *it, struct cr_robots *rules,
+                          const char *why)
 {
-  cr_frontier_robots_done(e->fr, it->robots_for, rules);
+  cr_frontier_robots_done(e->fr, it->robots_for, rules, why);
   drop_body(e, it);
   cr_item_free(it);
 }
@@ -191,7 +194,7 @@ static void on_frontier_fail(void *arg, struct cr_item *it, const char *reason)
   struct cr_engine *e = arg;
 
   if(it->robots_for)
-    robots_finish(e, it, NULL);
+    robots_finish(e, it, NULL, reason);
   else
     finish(e, it, NULL, NULL, reason);
 }
@@ -235,7 +238,8 @@ static void start_links(struct cr_engine *e, struct cr_item *it)
   else
     return;
   /* Without a parser the page is still saved; it only yields no links. */
-  cr_links_new(type, it->cur, on_link, it, &it->links);
+  if(!cr_links_new(type, it->cur, on_link, it, &it->links))
+    cr_links_set_memo(it->links, &e->link_memo);
 }
 
 /* Keeps robots.txt in memory, up to what the parser reads. */
@@ -483,7 +487,7 @@ static void fail(struct cr_engine *e, struct cr_item *it, const char *ctype, con
   }
   if(it->status >= 400 && it->status < 500 && it->status != 429 && cr_robots_allow_all(&rules))
     rules = NULL;
-  robots_finish(e, it, rules);
+  robots_finish(e, it, rules, error);
 }
 
 /* A robots.txt arrived: parse it for our product token. */
@@ -495,7 +499,7 @@ static void robots_parsed(struct cr_engine *e, struct cr_item *it)
 
   if(cr_robots_parse(txt, len, e->agent, &rules))
     rules = NULL;
-  robots_finish(e, it, rules);
+  robots_finish(e, it, rules, "out of memory");
 }
 
 /* Saves a 2xx body under its mapped path and records it. */
@@ -802,6 +806,7 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   e->kick.cb = on_kick;
   e->kick.arg = e;
   cr_buf_init(&e->scratch, CR_URL_MAX + 8);
+  cr_hset_init(&e->link_memo);
   e->conn_close = curl_slist_append(NULL, "Connection: close");
   if(!e->conn_close) {
     rc = CR_ENOMEM;
@@ -1054,6 +1059,7 @@ void cr_engine_free(struct cr_engine **pe)
     sigprocmask(SIG_SETMASK, &e->oldmask, NULL);
   cr_frontier_free(&e->fr);
   cr_scope_free(&e->scope);
+  cr_hset_cleanup(&e->link_memo);
   cr_fetch_free(&e->fetch);
   cr_dns_free(&e->dns);
   cr_manifest_free(&e->man);

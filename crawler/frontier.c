@@ -40,6 +40,7 @@ struct cr_host {
   struct cr_frontier *f;
   int robots_state;
   struct cr_robots *robots;   /* rules once fetched; NULL: none apply */
+  char *robots_why;           /* why robots.txt could not be had */
   uint64_t delay_ms;          /* between request starts: --delay or the
                                  robots.txt Crawl-delay, whichever is longer */
   uint64_t pages;             /* URLs accepted for this host */
@@ -126,10 +127,12 @@ unsigned cr_host_free_slots(const struct cr_host *h)
 
 static int host_eligible(const struct cr_host *h)
 {
-  /* While its robots.txt is being fetched, a host starts nothing else.  A
+  /* While its robots.txt is being fetched, a host starts nothing else but
+   * that fetch, which a retry or redirect puts back at the head.  A
    * queue holds depths in ascending order, so its head tells whether the
    * host has anything for the current level. */
-  return h->queued && h->state == H_IDLE && h->robots_state != R_FETCHING &&
+  return h->queued && h->state == H_IDLE &&
+         (h->robots_state != R_FETCHING || h->head->robots_for) &&
          h->in_flight < h->f->per_host && h->not_before <= cr_loop_now(h->f->loop) &&
          (!h->f->cfg.by_level || h->head->robots_for || h->head->depth <= h->f->level);
 }
@@ -261,6 +264,7 @@ static void host_free(struct cr_frontier *f, struct cr_host *h)
   cr_dns_cancel(f->dns, &h->dns);
   cr_timer_stop(f->loop, &h->wake);
   cr_robots_free(&h->robots);
+  free(h->robots_why);
   free(h->addrs);
   free(h->name);
   free(h->key);
@@ -512,7 +516,8 @@ struct cr_item *cr_frontier_pop(struct cr_frontier *f)
       it->robots_for->robots_state = R_FETCHING;
     else if(!robots_allow(h, it)) {
       /* Refused by robots.txt: costs no slot; look at the next URL. */
-      f->fail_cb(f->arg, it, h->robots ? "robots.txt disallows" : "robots.txt unavailable");
+      f->fail_cb(f->arg, it, h->robots ? "robots.txt disallows"
+                             : h->robots_why ? h->robots_why : "robots.txt unavailable");
       host_make_ready(h);
       continue;
     }
@@ -571,12 +576,24 @@ void cr_frontier_backoff(struct cr_frontier *f, struct cr_host *h, uint64_t ms)
 }
 
 void cr_frontier_robots_done(struct cr_frontier *f, struct cr_host *h,
-                             struct cr_robots *rules)
+                             struct cr_robots *rules, const char *why)
 {
   double delay;
 
   cr_robots_free(&h->robots);
   h->robots = rules;
+  free(h->robots_why);
+  h->robots_why = NULL;
+  if(!rules && why) {
+    size_t n = strlen(why);
+
+    /* One allocation per host; without it the generic reason stands. */
+    h->robots_why = malloc(n + sizeof("robots.txt unavailable: "));
+    if(h->robots_why) {
+      memcpy(h->robots_why, "robots.txt unavailable: ", sizeof("robots.txt unavailable: ") - 1);
+      memcpy(h->robots_why + sizeof("robots.txt unavailable: ") - 1, why, n + 1);
+    }
+  }
   h->robots_state = R_DONE;
   delay = rules ? cr_robots_crawl_delay(rules) : -1.0;
   if(delay > 0.0) {

@@ -129,10 +129,11 @@ int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
                     const char *referrer);
 
 /* Hands over a host's robots.txt rules (ownership moves to the frontier;
- * NULL means "fetch failed": allow nothing).  Queued URLs the rules refuse
+ * NULL means "fetch failed": allow nothing, and why, copied, becomes the
+ * reason every URL of the host fails with).  Queued URLs the rules refuse
  * are failed through the fail callback as they come up. */
 void cr_frontier_robots_done(struct cr_frontier *f, struct cr_host *h,
-                             struct cr_robots *rules);
+                             struct cr_robots *rules, const char *why);
 
 /* Reports how a transfer to h ended at the connection level: a host whose
  * connects failed dead_after times in a row is declared dead and its queue

@@ -66,6 +66,7 @@
 
 #include "buf.h"
 #include "crawler.h"
+#include "hash.h"
 #include "url.h"
 
 /* Decoded bytes handed to libxml2 at a time.  Small, so that the element
@@ -172,6 +173,7 @@ struct cr_links {
   unsigned cdo;         /* bytes of "<!--" just written (5: "<!---") */
   struct links_css css;      /* the CSS body, or the current <style> */
   struct links_css css_attr; /* one style="" attribute */
+  struct cr_hset *memo;      /* references resolved before, or NULL */
 };
 
 /* windows-1252 for 0x80..0x9F; the five holes map to the C1 controls, as
@@ -280,6 +282,46 @@ static int links_raw(const xmlChar *name)
 /* ------------------------------------------------------------------ */
 /* Reporting                                                          */
 
+/* Whether the reference s[0..n), resolved against this page's base, was
+ * already resolved on some page; records it if not.  The key is the part
+ * of the base the result depends on (RFC 3986 5.2): nothing for an
+ * absolute reference, the scheme for "//host", the origin for "/path", the
+ * directory for a relative path, the whole base for "?q", "#f" or "".  So
+ * the navigation links every page of a site repeats are resolved once per
+ * directory instead of once per page: resolution (libcurl's URL parser) is
+ * the dearest step of link extraction. */
+static int links_memo_seen(struct cr_links *l, const char *s, size_t n)
+{
+  const char *base = links_base(l);
+  size_t blen = strlen(base);
+  size_t keep = 0;
+  size_t i = 0;
+  uint64_t h;
+
+  while(i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                  (i && ((s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '-' ||
+                         s[i] == '.'))))
+    i++;
+  if(i && i < n && s[i] == ':')
+    keep = 0;
+  else if(n >= 2 && s[0] == '/' && s[1] == '/')
+    keep = (size_t)(strchr(base, ':') - base) + 1;
+  else if(n >= 1 && s[0] == '/')
+    keep = (size_t)(strchr(base + strlen("https://") - 1, '/') - base);
+  else if(n == 0 || s[0] == '?' || s[0] == '#')
+    keep = blen;
+  else {
+    /* The directory: up to the last '/' before any query. */
+    size_t q = strcspn(base, "?");
+
+    keep = q;
+    while(keep && base[keep - 1] != '/')
+      keep--;
+  }
+  h = cr_hash64(base, keep) ^ (cr_hash64(s, n) * 0x9e3779b97f4a7c15ull);
+  return cr_hset_add(l->memo, h) == 0;
+}
+
 /* Resolves the reference s[0..n) against the base and reports it.  Empty,
  * over-long, unparsable and non-http(s) references are dropped here, as is
  * everything once the page said nofollow. */
@@ -294,12 +336,19 @@ static void links_ref(struct cr_links *l, const char *s, size_t n,
   s = links_trim(s, &n);
   if(n == 0 || n > CR_LINK_MAX)
     return;
+  if(l->memo && links_memo_seen(l, s, n))
+    return;
   /* Any failure, out of memory included, costs this one link only. */
   rc = cr_url_resolve(links_base(l), s, n, &url, NULL);
   if(rc == 0) {
     l->cb(l->arg, url, kind);
     free(url);
   }
+}
+
+void cr_links_set_memo(struct cr_links *l, struct cr_hset *memo)
+{
+  l->memo = memo;
 }
 
 /* ------------------------------------------------------------------ */

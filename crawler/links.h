@@ -56,6 +56,14 @@ struct cr_links;
 int cr_links_new(enum cr_links_type type, const char *page_url, cr_link_cb cb,
                  void *arg, struct cr_links **out);
 
+struct cr_hset;
+
+/* Shares a set of references already resolved on other pages (borrowed;
+ * it must outlive the parser).  A reference whose result is known is not
+ * resolved or reported again: only right when whatever a repeat would be
+ * offered to drops duplicates anyway, as the frontier's seen set does. */
+void cr_links_set_memo(struct cr_links *l, struct cr_hset *memo);
+
 /* Feeds the next n bytes of the body (any bytes: NULs, invalid UTF-8, a
  * charset that lies).  Returns 0; a parser that gave up (markup over its
  * caps) keeps returning 0 and reports nothing more. */

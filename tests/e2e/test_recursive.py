@@ -161,7 +161,17 @@ def body(ctx):
                 "--reject-regex did not stop the calendar at day=10")
         h.check(len(paths) <= 40 + 1, lambda: "per-host page cap passed: %d" % len(paths))
 
-    # 5. --no-parent.
+    # 5. An unreachable host: its robots.txt cannot be had, so nothing is
+    # fetched there, and the crawl ends (it once waited forever).
+    dead = "http://127.0.0.1:%d/index.html" % h.free_port()
+    work = ctx.workdir("dead")
+    r = ctx.crawl(["-r", "-q", "-o", "out", "--retries", "1", dead], cwd=work, timeout=30)
+    r.expect_rc(1)
+    recs = h.read_manifest(os.path.join(work, "out", "manifest.jsonl"))
+    h.check(len(recs) == 1 and recs[0]["error"].startswith("robots.txt unavailable"),
+            lambda: "unreachable seed: %r" % recs)
+
+    # 6. --no-parent.
     with ctx.fixture(log=True) as fx:
         seed = "http://127.0.0.1:%d/trap/x/" % fx.http_port
         recs, _ = crawl(ctx, fx, "noparent", ["-l", "inf", "--no-parent", seed])
