@@ -297,6 +297,13 @@ static int links_memo_seen(struct cr_links *l, const char *s, size_t n)
   size_t keep = 0;
   size_t i = 0;
   uint64_t h;
+  const char *hash = memchr(s, '#', n);
+
+  /* The fragment is dropped by normalization: "a.html#x" and "a.html#y"
+   * are one link.  A reference that is only a fragment keeps it, so the
+   * whole-base rule below still applies. */
+  if(hash && hash != s)
+    n = (size_t)(hash - s);
 
   while(i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
                   (i && ((s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '-' ||
