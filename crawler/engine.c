@@ -485,8 +485,9 @@ static void fail(struct cr_engine *e, struct cr_item *it, const char *ctype, con
     finish(e, it, NULL, ctype, error);
     return;
   }
-  if(it->status >= 400 && it->status < 500 && it->status != 429 && cr_robots_allow_all(&rules))
-    rules = NULL;
+  /* On allocation failure rules stays NULL: allow nothing, the safe side. */
+  if(it->status >= 400 && it->status < 500 && it->status != 429)
+    cr_robots_allow_all(&rules);
   robots_finish(e, it, rules, error);
 }
 
