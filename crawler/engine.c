@@ -926,6 +926,11 @@ int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *
       *reason = why;
     return rc;
   }
+  /* --max-pages counts the URLs given too, not only links. */
+  if(e->cfg.max_pages && cr_frontier_added(e->fr) >= e->cfg.max_pages) {
+    free(norm);
+    return CR_EFULL;
+  }
   if(e->scope) {
     rc = cr_scope_add_seed(e->scope, norm);
     if(rc) {

@@ -320,6 +320,7 @@ struct feeder {
   unsigned long bad;              /* bad lines and arguments */
   int failed;                     /* a list could not be read */
   int all_regular;                /* every list is a regular file */
+  int full;                       /* --max-pages reached: read no more */
 };
 
 /* Hands one line of a list to the engine.  Returns 1 if a URL was queued. */
@@ -357,6 +358,8 @@ static int feed_line(struct feeder *fd, struct cr_engine *e, const char *line,
     fprintf(stderr, "%s: %s\n", origin, reason);
     fd->bad++;
   }
+  else if(rc == CR_EFULL)
+    fd->full = 1;
   else if(rc && rc != CR_EDUP)
     fprintf(stderr, "crawler: %s: %s\n", origin, cr_strerror(rc));
   return rc == 0;
@@ -369,7 +372,7 @@ static int feed(void *arg, struct cr_engine *e, unsigned want)
   unsigned added = 0;
   int i;
 
-  while(fd->cur < fd->n && added < want) {
+  while(fd->cur < fd->n && added < want && !fd->full) {
     const char *line;
     size_t len;
     unsigned long lineno;
@@ -387,15 +390,17 @@ static int feed(void *arg, struct cr_engine *e, unsigned want)
     cr_input_free(&fd->in[fd->cur]);
     fd->cur++;
   }
-  if(fd->cur < fd->n)
+  if(fd->cur < fd->n && !fd->full)
     return 1;
-  for(i = 0; i < fd->nargs; i++) {
+  for(i = 0; i < fd->nargs && !fd->full; i++) {
     char origin[64];
     const char *reason = NULL;
     int rc;
 
     snprintf(origin, sizeof(origin), "argument %d", i + 1);
     rc = cr_engine_add(e, fd->args[i], strlen(fd->args[i]), origin, &reason);
+    if(rc == CR_EFULL)
+      break;
     if(rc == CR_EURL || rc == CR_ESCHEME || rc == CR_ETOOLONG) {
       fprintf(stderr, "crawler: %s: '%s': %s\n", origin, fd->args[i], reason);
       fd->bad++;

@@ -126,7 +126,7 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out);
  * not http(s) or cannot be parsed is recorded in the manifest with the reason
  * and CR_EURL/CR_ESCHEME/CR_ETOOLONG is returned, with *reason (if reason is
  * not NULL) set to the static text recorded; a duplicate returns CR_EDUP and
- * is not recorded.  `origin` (may be NULL) names where the URL came from,
+ * is not recorded; once max_pages URLs were taken, CR_EFULL.  `origin` (may be NULL) names where the URL came from,
  * such as "urls.txt:12", and prefixes the recorded reason. */
 int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *origin,
                   const char **reason);

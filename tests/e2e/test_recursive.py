@@ -171,7 +171,20 @@ def body(ctx):
     h.check(len(recs) == 1 and recs[0]["error"].startswith("robots.txt unavailable"),
             lambda: "unreachable seed: %r" % recs)
 
-    # 6. --no-parent.
+    # 6. --max-pages caps a plain list too.
+    with ctx.fixture(log=True) as fx:
+        work = ctx.workdir("maxpages")
+        lst = os.path.join(work, "urls.txt")
+        with open(lst, "w") as f:
+            f.write("".join("%s\n" % fx.url("/p/%d" % n) for n in range(100)))
+        r = ctx.crawl(["-q", "-o", "out", "-i", lst, "--max-pages", "30"], cwd=work)
+        r.expect_rc(0)
+        recs = h.read_manifest(os.path.join(work, "out", "manifest.jsonl"))
+        h.check(len(recs) == 30, lambda: "--max-pages 30: %d lines" % len(recs))
+        h.check(len([t for _, t in fx.log_lines() if t.startswith("/p/")]) == 30,
+                "--max-pages 30: the server saw another count")
+
+    # 7. --no-parent.
     with ctx.fixture(log=True) as fx:
         seed = "http://127.0.0.1:%d/trap/x/" % fx.http_port
         recs, _ = crawl(ctx, fx, "noparent", ["-l", "inf", "--no-parent", seed])
