@@ -208,6 +208,8 @@ static const struct links_attr links_attrs[] = {
   { "object", "data", CR_LINK_RESOURCE, 0 },
 };
 
+#define LINKS_NATTRS (sizeof(links_attrs) / sizeof(links_attrs[0]))
+
 static void links_flush(struct cr_links *l, int final);
 
 /* ------------------------------------------------------------------ */
@@ -782,6 +784,7 @@ static void links_start_elem(void *ctx, const xmlChar *xname,
 {
   struct cr_links *l = ctx;
   const char *name = (const char *)xname;
+  size_t first;
   size_t i;
   size_t k;
 
@@ -802,6 +805,12 @@ static void links_start_elem(void *ctx, const xmlChar *xname,
     links_base_elem(l, atts);
   else if(strcmp(name, "meta") == 0)
     links_meta(l, atts);
+  /* Most elements (span, div, p, ...) carry no link: find this element's
+   * rows of links_attrs once, not once per attribute.  Rows of one element
+   * are adjacent. */
+  for(first = 0; first < LINKS_NATTRS; first++)
+    if(strcmp(links_attrs[first].elem, name) == 0)
+      break;
   for(i = 0; atts[i] && links_active(l); i += 2) {
     const char *an = (const char *)atts[i];
     const char *av = (const char *)atts[i + 1];
@@ -814,9 +823,9 @@ static void links_start_elem(void *ctx, const xmlChar *xname,
       css_finish(l, &l->css_attr);
       continue;
     }
-    for(k = 0; k < sizeof(links_attrs) / sizeof(links_attrs[0]); k++) {
+    for(k = first; k < LINKS_NATTRS && strcmp(links_attrs[k].elem, name) == 0; k++) {
       const struct links_attr *la = &links_attrs[k];
-      if(strcmp(la->elem, name) != 0 || strcmp(la->attr, an) != 0)
+      if(strcmp(la->attr, an) != 0)
         continue;
       if(la->srcset)
         links_srcset(l, av, strlen(av), la->kind);
