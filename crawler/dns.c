@@ -217,6 +217,25 @@ void cr_dns_free(struct cr_dns **pd)
   *pd = NULL;
 }
 
+/* Nonzero when tok is one of the comma-separated entries of list: a
+ * substring test would take 10.0.0.1 for a part of 10.0.0.10. */
+static int listed(const struct cr_buf *list, const char *tok)
+{
+  size_t n = strlen(tok);
+  const char *p = list->data;
+
+  if(!list->len)
+    return 0;
+  while(p) {
+    if(!strncmp(p, tok, n) && (p[n] == ',' || p[n] == '\0'))
+      return 1;
+    p = strchr(p, ',');
+    if(p)
+      p++;
+  }
+  return 0;
+}
+
 /* Formats one answer as CURLOPT_RESOLVE's address list.  Addresses are
  * de-duplicated and IPv4 comes first: it is what most sites serve best. */
 static char *format_addrs(const struct ares_addrinfo *ai, int *ttl)
@@ -225,6 +244,7 @@ static char *format_addrs(const struct ares_addrinfo *ai, int *ttl)
   const struct ares_addrinfo_node *n;
   int pass;
   char ip[INET6_ADDRSTRLEN];
+  char tok[INET6_ADDRSTRLEN + 2];
 
   cr_buf_init(&b, DNS_ADDRS_MAX);
   *ttl = DNS_TTL_MAX;
@@ -244,12 +264,16 @@ static char *format_addrs(const struct ares_addrinfo *ai, int *ttl)
         continue;
       if(n->ai_ttl < *ttl)
         *ttl = n->ai_ttl;
+      if(family == AF_INET6)
+        snprintf(tok, sizeof(tok), "[%s]", ip);
+      else
+        snprintf(tok, sizeof(tok), "%s", ip);
       /* The same address may come twice (once per socket type). */
-      if(b.len && strstr(b.data, ip))
+      if(listed(&b, tok))
         continue;
       if(b.len && cr_buf_putc(&b, ','))
         break;
-      if(family == AF_INET6 ? cr_buf_printf(&b, "[%s]", ip) : cr_buf_puts(&b, ip))
+      if(cr_buf_puts(&b, tok))
         break;
     }
   }
