@@ -1,9 +1,15 @@
 /*
  * links.c - streaming link extraction from HTML and CSS; see links.h.
  *
- * An HTML body goes through three stages:
+ * An HTML body goes through four stages:
  *
- *  1. A decoder turns whatever arrives into valid UTF-8 holding only
+ *  0. The sieve (see "Sieve" below) tokenizes the page as browsers do and
+ *     passes on only the tags that can hold links, rebuilt with only their
+ *     link attributes; text, comments, script text and every other tag
+ *     stop here, at memchr speed.  It reads ASCII-compatible bytes: the
+ *     page itself, or a UTF-16 page (byte order mark) turned into UTF-8.
+ *
+ *  1. A decoder turns what the sieve passes into valid UTF-8 holding only
  *     characters libxml2 accepts.  A byte order mark is honoured (UTF-8,
  *     UTF-16LE, UTF-16BE); everything else is read as UTF-8, and a byte that
  *     is not part of a valid sequence is read as windows-1252, alone.  The
@@ -17,7 +23,10 @@
  *     legacy charset right matters less than never losing the markup.
  *
  *  2. Decoded bytes collect in a small block that is handed to
- *     htmlParseChunk.  libxml2 2.9.14's push parser misreads constructs cut
+ *     htmlParseChunk.  (Since the sieve, libxml2 sees no comment or script
+ *     text, so most of what follows no longer arises; it is kept because
+ *     a block may still end inside a tag.)  libxml2 2.9.14's push parser
+ *     misreads constructs cut
  *     between two chunks, so the links found would depend on where the
  *     network cut the page.  Each case is kept from happening:
  *      - "</script>" cut after "</s" is taken for script text, and the
@@ -152,6 +161,28 @@ struct links_css {
   int tokover;          /* the URL was longer: drop it */
 };
 
+/* The sieve's state between two feeds (see "Sieve" below). */
+struct links_sieve {
+  int st;                 /* enum sieve_state */
+  int end;                /* an end tag: read and dropped */
+  unsigned char name[10]; /* the element name, lower case */
+  size_t namen;
+  int elem;               /* its row in sieve_elems, or -1 */
+  unsigned char an[10];   /* the attribute name being read */
+  size_t ann;
+  int attr;               /* the kept attribute being read, or -1 */
+  unsigned seen;          /* kept attributes read in this tag, as bits */
+  int over;               /* the value is over its cap: dropped */
+  size_t attrstart;       /* where the attribute starts in out */
+  size_t valstart;        /* where its value starts */
+  size_t valmax;
+  struct cr_buf out;      /* the tag as written for libxml2 */
+  int raw;                /* enum sieve_raw */
+  const char *rawname;    /* the element whose raw text this is */
+  size_t rawlen;
+  size_t rawm;            /* bytes of "</name" matched */
+};
+
 struct cr_links {
   enum cr_links_type type;
   char *page;           /* normalized page URL */
@@ -174,6 +205,13 @@ struct cr_links {
   struct links_css css;      /* the CSS body, or the current <style> */
   struct links_css css_attr; /* one style="" attribute */
   struct cr_hset *memo;      /* references resolved before, or NULL */
+  struct links_sieve sieve;
+  /* Hashes of base prefixes for the memo: a page's references need only
+   * a few (see links_memo_key).  keep + 1, so 0 is an empty slot. */
+  size_t memo_keep[4];
+  uint64_t memo_hash[4];
+  unsigned char u16out[256]; /* UTF-16 decoded to UTF-8 for the sieve */
+  size_t u16n;
 };
 
 /* windows-1252 for 0x80..0x9F; the five holes map to the C1 controls, as
@@ -211,6 +249,8 @@ static const struct links_attr links_attrs[] = {
 #define LINKS_NATTRS (sizeof(links_attrs) / sizeof(links_attrs[0]))
 
 static void links_flush(struct cr_links *l, int final);
+static void sieve_run(struct cr_links *l, const unsigned char *s, size_t n);
+static void sieve_end(struct cr_links *l);
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                      */
@@ -292,13 +332,12 @@ static int links_raw(const xmlChar *name)
  * the navigation links every page of a site repeats are resolved once per
  * directory instead of once per page: resolution (libcurl's URL parser) is
  * the dearest step of link extraction. */
-static int links_memo_seen(struct cr_links *l, const char *s, size_t n)
+static uint64_t links_memo_key(struct cr_links *l, const char *s, size_t n)
 {
   const char *base = links_base(l);
   size_t blen = strlen(base);
   size_t keep = 0;
   size_t i = 0;
-  uint64_t h;
   const char *hash = memchr(s, '#', n);
 
   /* The fragment is dropped by normalization: "a.html#x" and "a.html#y"
@@ -327,8 +366,20 @@ static int links_memo_seen(struct cr_links *l, const char *s, size_t n)
     while(keep && base[keep - 1] != '/')
       keep--;
   }
-  h = cr_hash64(base, keep) ^ (cr_hash64(s, n) * 0x9e3779b97f4a7c15ull);
-  return cr_hset_add(l->memo, h) == 0;
+  for(i = 0; i < 4 && l->memo_keep[i] && l->memo_keep[i] != keep + 1; i++)
+    ;
+  if(i == 4)
+    i = 3;
+  if(l->memo_keep[i] != keep + 1) {
+    l->memo_keep[i] = keep + 1;
+    l->memo_hash[i] = cr_hash64(base, keep);
+  }
+  return l->memo_hash[i] ^ (cr_hash64(s, n) * 0x9e3779b97f4a7c15ull);
+}
+
+static int links_memo_seen(struct cr_links *l, const char *s, size_t n)
+{
+  return cr_hset_add(l->memo, links_memo_key(l, s, n)) == 0;
 }
 
 /* Resolves the reference s[0..n) against the base and reports it.  Empty,
@@ -774,6 +825,8 @@ static void links_base_elem(struct cr_links *l, const xmlChar **atts)
     return;
   if(cr_url_resolve(l->page, href, n, &url, NULL) == 0)
     l->base = url;
+  /* The memo's base prefixes were the page URL's. */
+  memset(l->memo_keep, 0, sizeof(l->memo_keep));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1239,10 +1292,33 @@ static void links_ascii(struct cr_links *l, char c)
   l->block[l->blockn++] = c;
 }
 
+/* Writes cp (at most U+10FFFF) as UTF-8 to o; returns the length. */
+static size_t links_enc8(uint32_t cp, unsigned char *o)
+{
+  if(cp < 0x80) {
+    o[0] = (unsigned char)cp;
+    return 1;
+  }
+  if(cp < 0x800) {
+    o[0] = (unsigned char)(0xC0 | (cp >> 6));
+    o[1] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if(cp < 0x10000) {
+    o[0] = (unsigned char)(0xE0 | (cp >> 12));
+    o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  o[0] = (unsigned char)(0xF0 | (cp >> 18));
+  o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+  o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+  o[3] = (unsigned char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
 static void links_putcp(struct cr_links *l, uint32_t cp)
 {
-  char *o;
-
   if(cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
      cp == 0xFFFE || cp == 0xFFFF)
     cp = 0xFFFD;
@@ -1255,25 +1331,7 @@ static void links_putcp(struct cr_links *l, uint32_t cp)
   l->cdo = 0;
   if(l->blockn + 4 > LINKS_BLOCK)
     links_flush(l, 0);
-  o = l->block + l->blockn;
-  if(cp < 0x800) {
-    o[0] = (char)(0xC0 | (cp >> 6));
-    o[1] = (char)(0x80 | (cp & 0x3F));
-    l->blockn += 2;
-  }
-  else if(cp < 0x10000) {
-    o[0] = (char)(0xE0 | (cp >> 12));
-    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (char)(0x80 | (cp & 0x3F));
-    l->blockn += 3;
-  }
-  else {
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    l->blockn += 4;
-  }
+  l->blockn += links_enc8(cp, (unsigned char *)l->block + l->blockn);
 }
 
 /* A byte that is not part of valid UTF-8, read as windows-1252. */
@@ -1318,11 +1376,25 @@ static void links_utf8(struct cr_links *l, const unsigned char *s, size_t n)
       links_utf8_drop(l);  /* and c starts afresh */
     }
     if(c < 0x80) {
+      size_t j = i;
+
       if(c == 0 || c == '\f') {
         links_putcp(l, c);
         continue;
       }
-      links_ascii(l, (char)c);  /* the common case */
+      /* The common case: a run of plain ASCII goes in whole. */
+      while(j + 1 < n && s[j + 1] > 0 && s[j + 1] < 0x80 && s[j + 1] != '\f' &&
+            s[j + 1] != '<' && s[j + 1] != '-' && s[j + 1] != '!' &&
+            s[j + 1] != '>')
+        j++;
+      if(j > i && l->cdo == 0 && c != '<' && c != '-' && c != '!' && c != '>' &&
+         l->blockn + (j - i + 1) + 3 <= LINKS_BLOCK) {
+        memcpy(l->block + l->blockn, s + i, j - i + 1);
+        l->blockn += j - i + 1;
+        i = j;
+        continue;
+      }
+      links_ascii(l, (char)c);
       continue;
     }
     /* RFC 3629: the ranges of the second byte rule out overlong forms,
@@ -1358,6 +1430,23 @@ static void links_utf8(struct cr_links *l, const unsigned char *s, size_t n)
   }
 }
 
+/* UTF-16 is turned into UTF-8 first: the sieve reads ASCII-compatible
+ * bytes only. */
+static void links_u16_flush(struct cr_links *l)
+{
+  size_t n = l->u16n;
+
+  l->u16n = 0;
+  sieve_run(l, l->u16out, n);
+}
+
+static void links_u16_put(struct cr_links *l, uint32_t cp)
+{
+  if(l->u16n + 4 > sizeof(l->u16out))
+    links_u16_flush(l);
+  l->u16n += links_enc8(cp, l->u16out + l->u16n);
+}
+
 static void links_utf16_unit(struct cr_links *l, unsigned u)
 {
   struct links_dec *d = &l->dec;
@@ -1366,15 +1455,17 @@ static void links_utf16_unit(struct cr_links *l, unsigned u)
     unsigned hi = d->hisur;
     d->hisur = 0;
     if(u >= 0xDC00 && u <= 0xDFFF) {
-      links_putcp(l, 0x10000 + ((uint32_t)(hi - 0xD800) << 10) + (u - 0xDC00));
+      links_u16_put(l, 0x10000 + ((uint32_t)(hi - 0xD800) << 10) + (u - 0xDC00));
       return;
     }
-    links_putcp(l, 0xFFFD);  /* a lone high surrogate */
+    links_u16_put(l, 0xFFFD);  /* a lone high surrogate */
   }
   if(u >= 0xD800 && u <= 0xDBFF)
     d->hisur = u;
+  else if(u >= 0xDC00 && u <= 0xDFFF)
+    links_u16_put(l, 0xFFFD);  /* a lone low surrogate */
   else
-    links_putcp(l, u);  /* a lone low surrogate becomes U+FFFD there */
+    links_u16_put(l, u);
 }
 
 static void links_utf16(struct cr_links *l, const unsigned char *s, size_t n)
@@ -1397,13 +1488,14 @@ static void links_utf16(struct cr_links *l, const unsigned char *s, size_t n)
       u = ((unsigned)d->odd << 8) | s[i];
     links_utf16_unit(l, u);
   }
+  links_u16_flush(l);
 }
 
 static void links_decode_more(struct cr_links *l, const unsigned char *s,
                               size_t n)
 {
   if(l->dec.enc == ENC_UTF8)
-    links_utf8(l, s, n);
+    sieve_run(l, s, n);
   else
     links_utf16(l, s, n);
 }
@@ -1464,12 +1556,677 @@ static void links_decode_end(struct cr_links *l)
   }
   else {
     if(d->have_odd)
-      links_putcp(l, 0xFFFD);
+      links_u16_put(l, 0xFFFD);
     if(d->hisur)
-      links_putcp(l, 0xFFFD);
+      links_u16_put(l, 0xFFFD);
     d->have_odd = 0;
     d->hisur = 0;
+    links_u16_flush(l);
   }
+  sieve_end(l);
+  links_utf8_drop(l);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sieve                                                              */
+
+/* Of 2.1 million tags in a typical documentation site, about one in ten
+ * can hold a link, and text is a quarter of the bytes; libxml2 spends
+ * about 150 ns on every tag and walks every character of text.  So before
+ * libxml2 sees anything, the sieve tokenizes the page as the HTML standard
+ * does (tags, attributes with their quoting, comments, raw text of script,
+ * style, title, textarea, ...), which mostly is memchr over text and
+ * comments, and hands on only the tags that matter, rebuilt with only the
+ * attributes that matter, quoted one way: <a href="...">, <img src srcset>,
+ * <base>, <meta>, any element's style="" as <span style="...">.  libxml2
+ * still parses each of those (entities, names, values), but never sees a
+ * comment, script text or a cut construct.  Non-void elements get their
+ * end tag at once, so libxml2's tree stays flat.
+ *
+ * Where the sieve reads differently from libxml2 reading the whole page,
+ * it reads as a browser does: iframe, noembed, noframes, xmp, title and
+ * textarea hold text, not markup; "<a/href=x>" has an href; the first of
+ * two equal attributes wins.  <style> text goes straight to the CSS
+ * scanner, undecoded, as a text/css body does. */
+
+enum sieve_state {
+  SV_DATA = 0,
+  SV_LT,            /* after '<' */
+  SV_END_LT,        /* after "</" */
+  SV_TAG_NAME,
+  SV_BEFORE_ATTR,
+  SV_ATTR_NAME,
+  SV_AFTER_ATTR_NAME,
+  SV_BEFORE_VALUE,
+  SV_VALUE_DQ,
+  SV_VALUE_SQ,
+  SV_VALUE_UQ,
+  SV_AFTER_VALUE,   /* after a quoted value */
+  SV_SELF_CLOSING,  /* after '/' in a tag */
+  SV_MARKUP,        /* after "<!" */
+  SV_MARKUP_DASH,   /* after "<!-" */
+  SV_BOGUS,         /* <!DOCTYPE ...>, <?...>, </3>: to the next '>' */
+  SV_COMMENT_START,
+  SV_COMMENT_START_DASH,
+  SV_COMMENT,
+  SV_COMMENT_END_DASH,
+  SV_COMMENT_END,
+  SV_COMMENT_END_BANG,
+  SV_RAW,           /* text of script, style, ...: to "</name" */
+  SV_PLAINTEXT,     /* after <plaintext>: text to the end */
+};
+
+/* The attributes the sieve keeps, as bits. */
+enum {
+  SA_HREF = 1 << 0,
+  SA_SRC = 1 << 1,
+  SA_SRCSET = 1 << 2,
+  SA_DATA = 1 << 3,
+  SA_STYLE = 1 << 4,
+  SA_EQUIV = 1 << 5,
+  SA_NAME = 1 << 6,
+  SA_CONTENT = 1 << 7,
+};
+
+static const char *const sieve_attr_names[] = {
+  "href", "src", "srcset", "data", "style", "http-equiv", "name", "content",
+};
+
+static const size_t sieve_attr_lens[] = { 4, 3, 6, 4, 5, 10, 4, 7 };
+
+#define SIEVE_NATTR (sizeof(sieve_attr_names) / sizeof(sieve_attr_names[0]))
+
+enum sieve_raw {
+  RAW_NONE = 0,
+  RAW_DROP,     /* script, title, ...: text skipped */
+  RAW_CSS,      /* style: text to the CSS scanner */
+  RAW_ALL,      /* plaintext: never ends */
+};
+
+struct sieve_elem {
+  const char *name;
+  size_t len;
+  unsigned attrs;       /* SA_* kept, besides style */
+  enum sieve_raw raw;
+  int isvoid;           /* no end tag is written after it */
+};
+
+/* Elements that hold links (see links_attrs) or change tokenizing.  Any
+ * other element is written as <span style="..."> when it has a style. */
+static const struct sieve_elem sieve_elems[] = {
+  { "a", 1, SA_HREF, RAW_NONE, 0 },
+  { "area", 4, SA_HREF, RAW_NONE, 1 },
+  { "base", 4, SA_HREF, RAW_NONE, 1 },
+  { "embed", 5, SA_SRC, RAW_NONE, 1 },
+  { "frame", 5, SA_SRC, RAW_NONE, 1 },
+  { "iframe", 6, SA_SRC, RAW_DROP, 0 },
+  { "img", 3, SA_SRC | SA_SRCSET, RAW_NONE, 1 },
+  { "link", 4, SA_HREF, RAW_NONE, 1 },
+  { "meta", 4, SA_EQUIV | SA_NAME | SA_CONTENT, RAW_NONE, 1 },
+  { "noembed", 7, 0, RAW_DROP, 0 },
+  { "noframes", 8, 0, RAW_DROP, 0 },
+  { "object", 6, SA_DATA, RAW_NONE, 0 },
+  { "plaintext", 9, 0, RAW_ALL, 0 },
+  { "script", 6, SA_SRC, RAW_DROP, 0 },
+  { "source", 6, SA_SRC | SA_SRCSET, RAW_NONE, 1 },
+  { "style", 5, 0, RAW_CSS, 0 },
+  { "textarea", 8, 0, RAW_DROP, 0 },
+  { "title", 5, 0, RAW_DROP, 0 },
+  { "xmp", 3, 0, RAW_DROP, 0 },
+};
+
+#define SIEVE_NELEMS (sizeof(sieve_elems) / sizeof(sieve_elems[0]))
+
+/* Raw bytes kept of one value: a link's value may hold entities, so it is
+ * allowed a few times CR_LINK_MAX (links_ref caps the decoded value);
+ * srcset, style and content hold lists. */
+#define SIEVE_VALUE_MAX (4 * CR_LINK_MAX)
+#define SIEVE_LIST_MAX LINKS_RAW_MAX
+
+/* Bytes that end a tag or attribute name. */
+enum { SC_WS = 1, SC_SLASH = 2, SC_GT = 4, SC_EQ = 8 };
+
+static const unsigned char sieve_class[256] = {
+  [' '] = SC_WS, ['\t'] = SC_WS, ['\n'] = SC_WS, ['\f'] = SC_WS,
+  ['\r'] = SC_WS, ['/'] = SC_SLASH, ['>'] = SC_GT, ['='] = SC_EQ,
+};
+
+static int sieve_ws(unsigned char c)
+{
+  return sieve_class[c] == SC_WS;
+}
+
+static int sieve_alpha(unsigned char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static void sieve_tag_begin(struct links_sieve *v, int end)
+{
+  v->end = end;
+  v->namen = 0;
+  v->elem = -1;
+  v->seen = 0;
+  v->attr = -1;
+  cr_buf_reset(&v->out);
+}
+
+/* Appends a name byte, lower case; a name longer than the buffer matches
+ * nothing, which namen > sizeof says. */
+static void sieve_name_put(unsigned char *buf, size_t size, size_t *n,
+                           unsigned char c)
+{
+  if(*n < size)
+    buf[*n] = (unsigned char)links_lower(c);
+  if(*n <= size)
+    (*n)++;
+}
+
+static int sieve_name_is(const unsigned char *buf, size_t size, size_t n,
+                         const char *kw, size_t kwlen)
+{
+  return n == kwlen && n <= size && buf[0] == (unsigned char)kw[0] &&
+         memcmp(buf, kw, n) == 0;
+}
+
+static void sieve_tag_named(struct links_sieve *v)
+{
+  size_t i;
+
+  if(v->end)
+    return;
+  for(i = 0; i < SIEVE_NELEMS; i++) {
+    if(sieve_name_is(v->name, sizeof(v->name), v->namen, sieve_elems[i].name,
+                     sieve_elems[i].len)) {
+      v->elem = (int)i;
+      return;
+    }
+  }
+}
+
+/* An attribute name is complete: decide whether its value is kept. */
+static void sieve_attr_named(struct links_sieve *v)
+{
+  unsigned allowed = SA_STYLE;
+  size_t i;
+
+  v->attr = -1;
+  if(v->end)
+    return;
+  if(v->elem >= 0)
+    allowed |= sieve_elems[v->elem].attrs;
+  for(i = 0; i < SIEVE_NATTR; i++) {
+    if((allowed & (1u << i)) && !(v->seen & (1u << i)) &&
+       sieve_name_is(v->an, sizeof(v->an), v->ann, sieve_attr_names[i],
+                     sieve_attr_lens[i])) {
+      v->seen |= 1u << i;  /* a second one is ignored, as in browsers */
+      v->attr = (int)i;
+      return;
+    }
+  }
+}
+
+/* The element name written for libxml2: its own when it holds links. */
+static const char *sieve_emit_name(const struct links_sieve *v)
+{
+  if(v->elem >= 0 && sieve_elems[v->elem].attrs)
+    return sieve_elems[v->elem].name;
+  return "span";
+}
+
+/* A kept attribute's value starts: write ' name="'. */
+static void sieve_value_begin(struct links_sieve *v)
+{
+  int rc = 0;
+
+  if(v->attr < 0)
+    return;
+  v->attrstart = v->out.len;
+  v->over = 0;
+  if(v->out.len == 0) {
+    rc |= cr_buf_putc(&v->out, '<');
+    rc |= cr_buf_puts(&v->out, sieve_emit_name(v));
+  }
+  rc |= cr_buf_putc(&v->out, ' ');
+  rc |= cr_buf_puts(&v->out, sieve_attr_names[v->attr]);
+  rc |= cr_buf_puts(&v->out, "=\"");
+  v->valstart = v->out.len;
+  v->valmax = (1u << v->attr) & (SA_SRCSET | SA_STYLE | SA_CONTENT)
+                ? SIEVE_LIST_MAX : SIEVE_VALUE_MAX;
+  if(rc)
+    v->over = 1;
+}
+
+static void sieve_value_put(struct links_sieve *v, const unsigned char *p,
+                            size_t n)
+{
+  size_t i;
+  size_t from = 0;
+
+  if(v->attr < 0 || v->over)
+    return;
+  if(v->out.len - v->valstart + n > v->valmax) {
+    v->over = 1;
+    return;
+  }
+  /* Every value is written in double quotes. */
+  for(i = 0; i < n; i++) {
+    if(p[i] == '"') {
+      if(cr_buf_append(&v->out, p + from, i - from) ||
+         cr_buf_puts(&v->out, "&quot;")) {
+        v->over = 1;
+        return;
+      }
+      from = i + 1;
+    }
+  }
+  if(cr_buf_append(&v->out, p + from, n - from))
+    v->over = 1;
+}
+
+/* Nonzero when the kept value just read is a link the memo already has:
+ * libxml2 need not see it.  Only for plain values, where the raw bytes are
+ * what libxml2 would hand back (no entity, no byte it would decode); the
+ * memo is only read here, links_ref records. */
+static int sieve_known(struct cr_links *l)
+{
+  const struct links_sieve *v = &l->sieve;
+  const char *p = v->out.data + v->valstart;
+  size_t n = v->out.len - v->valstart;
+  size_t i;
+
+  if(!l->memo || !((1u << v->attr) & (SA_HREF | SA_SRC | SA_DATA)) ||
+     (v->elem >= 0 && strcmp(sieve_elems[v->elem].name, "base") == 0))
+    return 0;
+  for(i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if(c == '&' || c < 0x20 || c >= 0x7F)
+      return 0;
+  }
+  p = links_trim(p, &n);
+  return n && n <= CR_LINK_MAX &&
+         cr_hset_has(l->memo, links_memo_key(l, p, n));
+}
+
+/* A value ended; one over its cap, or already known, is dropped with its
+ * name.  An attribute without a value is not written (libxml2 gives no
+ * value for it). */
+static void sieve_value_end(struct cr_links *l)
+{
+  struct links_sieve *v = &l->sieve;
+
+  if(v->attr < 0)
+    return;
+  if(v->over || sieve_known(l) || cr_buf_putc(&v->out, '"')) {
+    v->out.len = v->attrstart;
+    if(v->out.data)
+      v->out.data[v->out.len] = '\0';
+  }
+  v->attr = -1;
+}
+
+static void sieve_emit(struct cr_links *l, const char *p, size_t n)
+{
+  links_utf8(l, (const unsigned char *)p, n);
+}
+
+/* The tag ended with '>' (or with the body): write it if it kept anything,
+ * and say what follows it. */
+static void sieve_tag_end(struct cr_links *l)
+{
+  struct links_sieve *v = &l->sieve;
+  enum sieve_raw raw = RAW_NONE;
+
+  v->st = SV_DATA;
+  if(v->end)
+    return;
+  if(v->out.len) {
+    const char *name = sieve_emit_name(v);
+    int isvoid = v->elem >= 0 && sieve_elems[v->elem].attrs &&
+                 sieve_elems[v->elem].isvoid;
+
+    sieve_emit(l, v->out.data, v->out.len);
+    sieve_emit(l, ">", 1);
+    if(!isvoid) {
+      sieve_emit(l, "</", 2);
+      sieve_emit(l, name, strlen(name));
+      sieve_emit(l, ">", 1);
+    }
+  }
+  if(v->elem >= 0)
+    raw = sieve_elems[v->elem].raw;
+  if(raw == RAW_NONE)
+    return;
+  v->raw = raw;
+  v->rawname = sieve_elems[v->elem].name;
+  v->rawlen = sieve_elems[v->elem].len;
+  v->rawm = 0;
+  v->st = raw == RAW_ALL ? SV_PLAINTEXT : SV_RAW;
+  if(raw == RAW_CSS) {
+    /* libxml2 must have seen the <base> before this text's url()s. */
+    links_flush(l, 1);
+    css_reset(&l->css);
+  }
+}
+
+/* Hands raw text to the CSS scanner when it is <style>'s. */
+static void sieve_css(struct cr_links *l, const void *p, size_t n)
+{
+  if(l->sieve.raw == RAW_CSS && n)
+    css_scan(l, &l->css, p, n);
+}
+
+/* A partial "</name" match failed: its bytes were text after all. */
+static void sieve_raw_miss(struct cr_links *l)
+{
+  struct links_sieve *v = &l->sieve;
+
+  if(v->rawm > 0)
+    sieve_css(l, "<", 1);
+  if(v->rawm > 1)
+    sieve_css(l, "/", 1);
+  if(v->rawm > 2)
+    sieve_css(l, v->rawname, v->rawm - 2);
+  v->rawm = 0;
+}
+
+/* Raw text: looks for "</name" then a space, '/' or '>'.  The bytes of a
+ * match so far are held back from the CSS scanner until it fails.
+ * Returns bytes used. */
+static size_t sieve_raw(struct cr_links *l, const unsigned char *s, size_t n)
+{
+  struct links_sieve *v = &l->sieve;
+  size_t len = v->rawlen;
+  size_t i = 0;
+
+  while(i < n) {
+    unsigned char c = s[i];
+
+    if(v->rawm == 0) {
+      const unsigned char *lt = memchr(s + i, '<', n - i);
+      size_t at = lt ? (size_t)(lt - s) : n;
+
+      sieve_css(l, s + i, at - i);
+      if(!lt)
+        return n;
+      i = at + 1;
+      v->rawm = 1;
+      continue;
+    }
+    if(v->rawm == 1 ? c == '/' :
+       v->rawm < 2 + len ? links_lower(c) == (unsigned char)v->rawname[v->rawm - 2] :
+       (sieve_ws(c) || c == '/' || c == '>')) {
+      if(v->rawm < 2 + len) {
+        v->rawm++;
+        i++;
+        continue;
+      }
+      if(v->raw == RAW_CSS)
+        css_finish(l, &l->css);
+      v->raw = RAW_NONE;
+      /* The end tag's own attributes are read, and dropped. */
+      sieve_tag_begin(v, 1);
+      v->st = SV_BEFORE_ATTR;
+      return i;
+    }
+    sieve_raw_miss(l);  /* and c is looked at again */
+  }
+  return n;
+}
+
+static void sieve_run(struct cr_links *l, const unsigned char *s, size_t n)
+{
+  struct links_sieve *v = &l->sieve;
+  const unsigned char *e = s + n;
+
+  while(s < e && links_active(l)) {
+    unsigned char c = *s;
+    const unsigned char *q;
+
+    switch(v->st) {
+    case SV_DATA:
+      q = memchr(s, '<', (size_t)(e - s));
+      if(!q)
+        return;
+      s = q + 1;
+      v->st = SV_LT;
+      continue;
+    case SV_LT:
+      if(sieve_alpha(c)) {
+        sieve_tag_begin(v, 0);
+        v->st = SV_TAG_NAME;
+        continue;  /* the name starts with c */
+      }
+      if(c == '/')
+        v->st = SV_END_LT;
+      else if(c == '!')
+        v->st = SV_MARKUP;
+      else if(c == '?')
+        v->st = SV_BOGUS;
+      else {
+        v->st = SV_DATA;
+        continue;
+      }
+      break;
+    case SV_END_LT:
+      if(sieve_alpha(c)) {
+        sieve_tag_begin(v, 1);
+        v->st = SV_TAG_NAME;
+        continue;
+      }
+      v->st = c == '>' ? SV_DATA : SV_BOGUS;
+      if(c != '>')
+        continue;
+      break;
+    case SV_TAG_NAME:
+      while(!(sieve_class[c] & (SC_WS | SC_SLASH | SC_GT))) {
+        if(!v->end)  /* an end tag's name does not matter */
+          sieve_name_put(v->name, sizeof(v->name), &v->namen, c);
+        if(++s == e)
+          return;
+        c = *s;
+      }
+      sieve_tag_named(v);
+      v->st = SV_BEFORE_ATTR;
+      continue;
+    case SV_BEFORE_ATTR:
+      if(sieve_ws(c))
+        break;
+      if(c == '/' || c == '>') {
+        v->attr = -1;
+        v->st = SV_AFTER_ATTR_NAME;
+        continue;
+      }
+      v->ann = 0;
+      sieve_name_put(v->an, sizeof(v->an), &v->ann, c);  /* even '=' */
+      v->st = SV_ATTR_NAME;
+      break;
+    case SV_ATTR_NAME:
+      while(!sieve_class[c]) {
+        sieve_name_put(v->an, sizeof(v->an), &v->ann, c);
+        if(++s == e)
+          return;
+        c = *s;
+      }
+      sieve_attr_named(v);
+      v->st = c == '=' ? SV_BEFORE_VALUE : SV_AFTER_ATTR_NAME;
+      if(c != '=' && !sieve_ws(c))
+        continue;
+      break;
+    case SV_AFTER_ATTR_NAME:
+      if(sieve_ws(c))
+        break;
+      if(c == '=') {
+        v->st = SV_BEFORE_VALUE;
+        break;
+      }
+      v->attr = -1;  /* it had no value */
+      if(c == '/') {
+        v->st = SV_SELF_CLOSING;
+      }
+      else if(c == '>') {
+        sieve_tag_end(l);
+      }
+      else {
+        v->ann = 0;
+        v->st = SV_ATTR_NAME;
+        continue;
+      }
+      break;
+    case SV_BEFORE_VALUE:
+      if(sieve_ws(c))
+        break;
+      if(c == '>') {
+        v->attr = -1;  /* "href=>": no value */
+        sieve_tag_end(l);
+        break;
+      }
+      sieve_value_begin(v);
+      if(c == '"' || c == '\'') {
+        v->st = c == '"' ? SV_VALUE_DQ : SV_VALUE_SQ;
+        break;
+      }
+      v->st = SV_VALUE_UQ;
+      continue;
+    case SV_VALUE_DQ:
+    case SV_VALUE_SQ:
+      q = memchr(s, v->st == SV_VALUE_DQ ? '"' : '\'', (size_t)(e - s));
+      sieve_value_put(v, s, (size_t)((q ? q : e) - s));
+      if(!q)
+        return;
+      s = q + 1;
+      sieve_value_end(l);
+      v->st = SV_AFTER_VALUE;
+      continue;
+    case SV_VALUE_UQ:
+      q = s;
+      while(q < e && !(sieve_class[*q] & (SC_WS | SC_GT)))
+        q++;
+      sieve_value_put(v, s, (size_t)(q - s));
+      s = q;
+      if(q == e)
+        return;
+      sieve_value_end(l);
+      v->st = SV_BEFORE_ATTR;
+      continue;
+    case SV_AFTER_VALUE:
+    case SV_SELF_CLOSING:
+      if(c == '>') {
+        sieve_tag_end(l);
+        break;
+      }
+      if(c == '/' && v->st == SV_AFTER_VALUE) {
+        v->st = SV_SELF_CLOSING;
+        break;
+      }
+      v->st = SV_BEFORE_ATTR;
+      continue;
+    case SV_MARKUP:
+      v->st = c == '-' ? SV_MARKUP_DASH : SV_BOGUS;
+      if(c != '-')
+        continue;
+      break;
+    case SV_MARKUP_DASH:
+      v->st = c == '-' ? SV_COMMENT_START : SV_BOGUS;
+      if(c != '-')
+        continue;
+      break;
+    case SV_BOGUS:
+      q = memchr(s, '>', (size_t)(e - s));
+      if(!q)
+        return;
+      s = q + 1;
+      v->st = SV_DATA;
+      continue;
+    case SV_COMMENT_START:
+    case SV_COMMENT_START_DASH:
+      /* "<!-->" and "<!--->" are whole comments */
+      if(c == '>') {
+        v->st = SV_DATA;
+        break;
+      }
+      if(c == '-') {
+        v->st = v->st == SV_COMMENT_START ? SV_COMMENT_START_DASH : SV_COMMENT_END;
+        break;
+      }
+      v->st = SV_COMMENT;
+      continue;
+    case SV_COMMENT:
+      q = memchr(s, '-', (size_t)(e - s));
+      if(!q)
+        return;
+      s = q + 1;
+      v->st = SV_COMMENT_END_DASH;
+      continue;
+    case SV_COMMENT_END_DASH:
+      v->st = c == '-' ? SV_COMMENT_END : SV_COMMENT;
+      if(c != '-')
+        continue;
+      break;
+    case SV_COMMENT_END:
+      if(c == '>')
+        v->st = SV_DATA;
+      else if(c == '!')
+        v->st = SV_COMMENT_END_BANG;
+      else if(c != '-') {
+        v->st = SV_COMMENT;
+        continue;
+      }
+      break;
+    case SV_COMMENT_END_BANG:
+      if(c == '>')
+        v->st = SV_DATA;
+      else if(c == '-')
+        v->st = SV_COMMENT_END_DASH;
+      else {
+        v->st = SV_COMMENT;
+        continue;
+      }
+      break;
+    case SV_RAW:
+      s += sieve_raw(l, s, (size_t)(e - s));
+      continue;
+    case SV_PLAINTEXT:
+      return;
+    }
+    s++;
+  }
+}
+
+/* The body ended: a start tag cut by the end is written as it stands, so a
+ * truncated page's last link still counts; open <style> text ends. */
+static void sieve_end(struct cr_links *l)
+{
+  struct links_sieve *v = &l->sieve;
+
+  switch(v->st) {
+  case SV_TAG_NAME:
+    sieve_tag_named(v);
+    /* fall through */
+  case SV_BEFORE_ATTR:
+  case SV_ATTR_NAME:
+  case SV_AFTER_ATTR_NAME:
+  case SV_BEFORE_VALUE:
+  case SV_AFTER_VALUE:
+  case SV_SELF_CLOSING:
+    v->attr = -1;
+    sieve_tag_end(l);
+    break;
+  case SV_VALUE_DQ:
+  case SV_VALUE_SQ:
+  case SV_VALUE_UQ:
+    sieve_value_end(l);
+    sieve_tag_end(l);
+    break;
+  case SV_RAW:
+    sieve_raw_miss(l);
+    if(v->raw == RAW_CSS)
+      css_finish(l, &l->css);
+    break;
+  default:
+    break;
+  }
+  v->st = SV_PLAINTEXT;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1507,6 +2264,9 @@ int cr_links_new(enum cr_links_type type, const char *page_url, cr_link_cb cb,
   l->dec.enc = ENC_SNIFF;
   css_init(&l->css);
   css_init(&l->css_attr);
+  cr_buf_init(&l->sieve.out, 4 * LINKS_RAW_MAX + 4096);
+  l->sieve.elem = -1;
+  l->sieve.attr = -1;
   if(type == CR_LINKS_HTML) {
     /* Idempotent; libxml2 wants it before the first parser. */
     xmlInitParser();
@@ -1573,6 +2333,7 @@ void cr_links_free(struct cr_links **lp)
     htmlFreeParserCtxt(l->ctxt);
   css_cleanup(&l->css);
   css_cleanup(&l->css_attr);
+  cr_buf_cleanup(&l->sieve.out);
   free(l->page);
   free(l->base);
   free(l);

@@ -3,8 +3,9 @@
  *
  * A cr_links parser is made per page and fed the same body chunks that go
  * to disk, in order, as they arrive; it never holds the page.  HTML goes
- * through libxml2's HTML push parser (htmlCreatePushParserCtxt /
- * htmlParseChunk) with SAX callbacks; CSS (a text/css body, <style>
+ * through a tokenizer that keeps only the tags able to hold links, then
+ * libxml2's HTML push parser (htmlCreatePushParserCtxt / htmlParseChunk)
+ * with SAX callbacks; CSS (a text/css body, <style>
  * elements and style="" attributes) through a small incremental scanner for
  * url(...) and @import.  Memory is bounded: one attribute value or CSS
  * token is at most CR_LINK_MAX bytes (longer ones are dropped), and the
