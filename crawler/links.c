@@ -1974,224 +1974,314 @@ static size_t sieve_raw(struct cr_links *l, const unsigned char *s, size_t n)
   return n;
 }
 
+/* The tokenizer proper.  Each state is a label, entered from the switch
+ * when a feed resumes there and by goto within a feed, so a tag costs no
+ * dispatch per byte.  STEP consumes the byte in c and, at the end of the
+ * feed, stops in the given state. */
+#define STEP(state)                                                          \
+  do {                                                                       \
+    if(++s == e) {                                                           \
+      v->st = (state);                                                       \
+      return;                                                                \
+    }                                                                        \
+    c = *s;                                                                  \
+  } while(0)
+
 static void sieve_run(struct cr_links *l, const unsigned char *s, size_t n)
 {
   struct links_sieve *v = &l->sieve;
   const unsigned char *e = s + n;
+  const unsigned char *q;
+  unsigned char c;
+  unsigned char quote;
 
-  while(s < e && links_active(l)) {
-    unsigned char c = *s;
-    const unsigned char *q;
-
-    switch(v->st) {
+  while(s < e) {
+    c = *s;
+    switch((enum sieve_state)v->st) {
     case SV_DATA:
-      q = memchr(s, '<', (size_t)(e - s));
-      if(!q)
-        return;
-      s = q + 1;
-      v->st = SV_LT;
-      continue;
+      goto data;
     case SV_LT:
-      if(sieve_alpha(c)) {
-        sieve_tag_begin(v, 0);
-        v->st = SV_TAG_NAME;
-        continue;  /* the name starts with c */
-      }
-      if(c == '/')
-        v->st = SV_END_LT;
-      else if(c == '!')
-        v->st = SV_MARKUP;
-      else if(c == '?')
-        v->st = SV_BOGUS;
-      else {
-        v->st = SV_DATA;
-        continue;
-      }
-      break;
+      goto lt;
     case SV_END_LT:
-      if(sieve_alpha(c)) {
-        sieve_tag_begin(v, 1);
-        v->st = SV_TAG_NAME;
-        continue;
-      }
-      v->st = c == '>' ? SV_DATA : SV_BOGUS;
-      if(c != '>')
-        continue;
-      break;
+      goto end_lt;
     case SV_TAG_NAME:
-      while(!(sieve_class[c] & (SC_WS | SC_SLASH | SC_GT))) {
-        if(!v->end)  /* an end tag's name does not matter */
-          sieve_name_put(v->name, sizeof(v->name), &v->namen, c);
-        if(++s == e)
-          return;
-        c = *s;
-      }
-      sieve_tag_named(v);
-      v->st = SV_BEFORE_ATTR;
-      continue;
+      goto tag_name;
     case SV_BEFORE_ATTR:
-      if(sieve_ws(c))
-        break;
-      if(c == '/' || c == '>') {
-        v->attr = -1;
-        v->st = SV_AFTER_ATTR_NAME;
-        continue;
-      }
-      v->ann = 0;
-      sieve_name_put(v->an, sizeof(v->an), &v->ann, c);  /* even '=' */
-      v->st = SV_ATTR_NAME;
-      break;
+      goto before_attr;
     case SV_ATTR_NAME:
-      while(!sieve_class[c]) {
-        sieve_name_put(v->an, sizeof(v->an), &v->ann, c);
-        if(++s == e)
-          return;
-        c = *s;
-      }
-      sieve_attr_named(v);
-      v->st = c == '=' ? SV_BEFORE_VALUE : SV_AFTER_ATTR_NAME;
-      if(c != '=' && !sieve_ws(c))
-        continue;
-      break;
+      goto attr_name;
     case SV_AFTER_ATTR_NAME:
-      if(sieve_ws(c))
-        break;
-      if(c == '=') {
-        v->st = SV_BEFORE_VALUE;
-        break;
-      }
-      v->attr = -1;  /* it had no value */
-      if(c == '/') {
-        v->st = SV_SELF_CLOSING;
-      }
-      else if(c == '>') {
-        sieve_tag_end(l);
-      }
-      else {
-        v->ann = 0;
-        v->st = SV_ATTR_NAME;
-        continue;
-      }
-      break;
+      goto after_attr_name;
     case SV_BEFORE_VALUE:
-      if(sieve_ws(c))
-        break;
-      if(c == '>') {
-        v->attr = -1;  /* "href=>": no value */
-        sieve_tag_end(l);
-        break;
-      }
-      sieve_value_begin(v);
-      if(c == '"' || c == '\'') {
-        v->st = c == '"' ? SV_VALUE_DQ : SV_VALUE_SQ;
-        break;
-      }
-      v->st = SV_VALUE_UQ;
-      continue;
+      goto before_value;
     case SV_VALUE_DQ:
+      quote = '"';
+      goto value_q;
     case SV_VALUE_SQ:
-      q = memchr(s, v->st == SV_VALUE_DQ ? '"' : '\'', (size_t)(e - s));
-      sieve_value_put(v, s, (size_t)((q ? q : e) - s));
-      if(!q)
-        return;
-      s = q + 1;
-      sieve_value_end(l);
-      v->st = SV_AFTER_VALUE;
-      continue;
+      quote = '\'';
+      goto value_q;
     case SV_VALUE_UQ:
-      q = s;
-      while(q < e && !(sieve_class[*q] & (SC_WS | SC_GT)))
-        q++;
-      sieve_value_put(v, s, (size_t)(q - s));
-      s = q;
-      if(q == e)
-        return;
-      sieve_value_end(l);
-      v->st = SV_BEFORE_ATTR;
-      continue;
+      goto value_uq;
     case SV_AFTER_VALUE:
+      goto after_value;
     case SV_SELF_CLOSING:
-      if(c == '>') {
-        sieve_tag_end(l);
-        break;
-      }
-      if(c == '/' && v->st == SV_AFTER_VALUE) {
-        v->st = SV_SELF_CLOSING;
-        break;
-      }
-      v->st = SV_BEFORE_ATTR;
-      continue;
+      goto self_closing;
     case SV_MARKUP:
-      v->st = c == '-' ? SV_MARKUP_DASH : SV_BOGUS;
-      if(c != '-')
-        continue;
-      break;
+      goto markup;
     case SV_MARKUP_DASH:
-      v->st = c == '-' ? SV_COMMENT_START : SV_BOGUS;
-      if(c != '-')
-        continue;
-      break;
+      goto markup_dash;
     case SV_BOGUS:
-      q = memchr(s, '>', (size_t)(e - s));
-      if(!q)
-        return;
-      s = q + 1;
-      v->st = SV_DATA;
-      continue;
+      goto bogus;
     case SV_COMMENT_START:
+      goto comment_start;
     case SV_COMMENT_START_DASH:
-      /* "<!-->" and "<!--->" are whole comments */
-      if(c == '>') {
-        v->st = SV_DATA;
-        break;
-      }
-      if(c == '-') {
-        v->st = v->st == SV_COMMENT_START ? SV_COMMENT_START_DASH : SV_COMMENT_END;
-        break;
-      }
-      v->st = SV_COMMENT;
-      continue;
+      goto comment_start_dash;
     case SV_COMMENT:
-      q = memchr(s, '-', (size_t)(e - s));
-      if(!q)
-        return;
-      s = q + 1;
-      v->st = SV_COMMENT_END_DASH;
-      continue;
+      goto comment;
     case SV_COMMENT_END_DASH:
-      v->st = c == '-' ? SV_COMMENT_END : SV_COMMENT;
-      if(c != '-')
-        continue;
-      break;
+      goto comment_end_dash;
     case SV_COMMENT_END:
-      if(c == '>')
-        v->st = SV_DATA;
-      else if(c == '!')
-        v->st = SV_COMMENT_END_BANG;
-      else if(c != '-') {
-        v->st = SV_COMMENT;
-        continue;
-      }
-      break;
+      goto comment_end;
     case SV_COMMENT_END_BANG:
-      if(c == '>')
-        v->st = SV_DATA;
-      else if(c == '-')
-        v->st = SV_COMMENT_END_DASH;
-      else {
-        v->st = SV_COMMENT;
-        continue;
-      }
-      break;
+      goto comment_end_bang;
     case SV_RAW:
       s += sieve_raw(l, s, (size_t)(e - s));
       continue;
     case SV_PLAINTEXT:
       return;
     }
+    return;  /* not reached: every state has its case */
+
+  data:
+    if(!links_active(l)) {
+      v->st = SV_PLAINTEXT;  /* nothing more is reported: read no more */
+      return;
+    }
+    q = memchr(s, '<', (size_t)(e - s));
+    if(!q) {
+      v->st = SV_DATA;
+      return;
+    }
+    s = q;
+    c = '<';
+    STEP(SV_LT);
+  lt:
+    if(sieve_alpha(c)) {
+      sieve_tag_begin(v, 0);
+      goto tag_name;  /* the name starts with c */
+    }
+    if(c == '/') {
+      STEP(SV_END_LT);
+      goto end_lt;
+    }
+    if(c == '!') {
+      STEP(SV_MARKUP);
+      goto markup;
+    }
+    if(c == '?')
+      goto bogus;
+    goto data;  /* '<' was text; c is read again */
+
+  end_lt:
+    if(sieve_alpha(c)) {
+      sieve_tag_begin(v, 1);
+      goto tag_name;
+    }
+    if(c == '>') {  /* "</>" is nothing */
+      STEP(SV_DATA);
+      goto data;
+    }
+    goto bogus;
+
+  tag_name:
+    while(!(sieve_class[c] & (SC_WS | SC_SLASH | SC_GT))) {
+      if(!v->end)  /* an end tag's name does not matter */
+        sieve_name_put(v->name, sizeof(v->name), &v->namen, c);
+      STEP(SV_TAG_NAME);
+    }
+    sieve_tag_named(v);
+    /* fall through: c is read again */
+  before_attr:
+    while(sieve_ws(c))
+      STEP(SV_BEFORE_ATTR);
+    if(c == '/' || c == '>') {
+      v->attr = -1;
+      goto after_attr_name;
+    }
+    v->ann = 0;
+    sieve_name_put(v->an, sizeof(v->an), &v->ann, c);  /* even '=' */
+    STEP(SV_ATTR_NAME);
+  attr_name:
+    while(!sieve_class[c]) {
+      sieve_name_put(v->an, sizeof(v->an), &v->ann, c);
+      STEP(SV_ATTR_NAME);
+    }
+    sieve_attr_named(v);
+    if(c == '=') {
+      STEP(SV_BEFORE_VALUE);
+      goto before_value;
+    }
+    /* fall through: a space, '/' or '>' */
+  after_attr_name:
+    while(sieve_ws(c))
+      STEP(SV_AFTER_ATTR_NAME);
+    if(c == '=') {
+      STEP(SV_BEFORE_VALUE);
+      goto before_value;
+    }
+    v->attr = -1;  /* it had no value */
+    if(c == '/') {
+      STEP(SV_SELF_CLOSING);
+      goto self_closing;
+    }
+    if(c == '>')
+      goto tag_end;
+    v->ann = 0;
+    goto attr_name;  /* c starts the next name */
+
+  before_value:
+    while(sieve_ws(c))
+      STEP(SV_BEFORE_VALUE);
+    if(c == '>') {
+      v->attr = -1;  /* "href=>": no value */
+      goto tag_end;
+    }
+    sieve_value_begin(v);
+    if(c == '"' || c == '\'') {
+      quote = c;
+      STEP(c == '"' ? SV_VALUE_DQ : SV_VALUE_SQ);
+      goto value_q;
+    }
+    /* fall through: c starts an unquoted value */
+  value_uq:
+    q = s;
+    while(q < e && !(sieve_class[*q] & (SC_WS | SC_GT)))
+      q++;
+    sieve_value_put(v, s, (size_t)(q - s));
+    s = q;
+    if(s == e) {
+      v->st = SV_VALUE_UQ;
+      return;
+    }
+    c = *s;
+    sieve_value_end(l);
+    goto before_attr;
+
+  value_q:
+    q = memchr(s, quote, (size_t)(e - s));
+    sieve_value_put(v, s, (size_t)((q ? q : e) - s));
+    if(!q) {
+      v->st = quote == '"' ? SV_VALUE_DQ : SV_VALUE_SQ;
+      return;
+    }
+    s = q;
+    sieve_value_end(l);
+    STEP(SV_AFTER_VALUE);
+  after_value:
+    if(c == '>')
+      goto tag_end;
+    if(c == '/') {
+      STEP(SV_SELF_CLOSING);
+      goto self_closing;
+    }
+    goto before_attr;
+
+  self_closing:
+    if(c == '>')
+      goto tag_end;
+    goto before_attr;
+
+  tag_end:
+    sieve_tag_end(l);  /* sets the state after the tag */
     s++;
+    continue;
+
+  markup:
+    if(c == '-') {
+      STEP(SV_MARKUP_DASH);
+      goto markup_dash;
+    }
+    goto bogus;
+  markup_dash:
+    if(c == '-') {
+      STEP(SV_COMMENT_START);
+      goto comment_start;
+    }
+    goto bogus;
+
+  bogus:
+    q = memchr(s, '>', (size_t)(e - s));
+    if(!q) {
+      v->st = SV_BOGUS;
+      return;
+    }
+    s = q;
+    STEP(SV_DATA);
+    goto data;
+
+  comment_start:  /* "<!-->" is a whole comment, and so is "<!--->" */
+    if(c == '>') {
+      STEP(SV_DATA);
+      goto data;
+    }
+    if(c == '-') {
+      STEP(SV_COMMENT_START_DASH);
+      goto comment_start_dash;
+    }
+    goto comment;
+  comment_start_dash:
+    if(c == '>') {
+      STEP(SV_DATA);
+      goto data;
+    }
+    if(c == '-') {
+      STEP(SV_COMMENT_END);
+      goto comment_end;
+    }
+    goto comment;
+
+  comment:
+    q = memchr(s, '-', (size_t)(e - s));
+    if(!q) {
+      v->st = SV_COMMENT;
+      return;
+    }
+    s = q;
+    STEP(SV_COMMENT_END_DASH);
+  comment_end_dash:
+    if(c == '-') {
+      STEP(SV_COMMENT_END);
+      goto comment_end;
+    }
+    goto comment;
+  comment_end:
+    if(c == '>') {
+      STEP(SV_DATA);
+      goto data;
+    }
+    if(c == '!') {
+      STEP(SV_COMMENT_END_BANG);
+      goto comment_end_bang;
+    }
+    if(c == '-') {
+      STEP(SV_COMMENT_END);
+      goto comment_end;
+    }
+    goto comment;
+  comment_end_bang:
+    if(c == '>') {
+      STEP(SV_DATA);
+      goto data;
+    }
+    if(c == '-') {
+      STEP(SV_COMMENT_END_DASH);
+      goto comment_end_dash;
+    }
+    goto comment;
   }
 }
+
+#undef STEP
 
 /* The body ended: a start tag cut by the end is written as it stands, so a
  * truncated page's last link still counts; open <style> text ends. */
