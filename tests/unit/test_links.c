@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "crawler.h"
+#include "hash.h"
 #include "links.h"
 #include "tap.h"
 
@@ -550,8 +551,6 @@ static void check_deep(void)
 {
   struct sb in;
   struct sb want;
-  double t0;
-  double spent;
 
   sb_init(&in);
   sb_init(&want);
@@ -570,11 +569,8 @@ static void check_deep(void)
   sb_repeat(&in, "</x>", 100000);
   sb_puts(&in, "<a href=/after-stray>");
   sb_puts(&want, "P " H "/after-stray\n");
-  t0 = now();
+  /* No clock here: a quadratic parse shows as the test timing out. */
   check_built("100,000 nested <div> and stray end tags", &in, &want);
-  spent = now() - t0;
-  tap_check(spent < 30.0, "deep nesting stays fast", NULL, 0,
-            spent < 30.0 ? "fast" : "slow", "fast");
 
   /* Nesting mixed with <style> and <script>: restarts never land inside
    * them, so no CSS is lost and no script is read as markup. */
@@ -671,8 +667,6 @@ static void check_long(void)
   {
     char attr[32];
     size_t i;
-    double t0;
-    double spent;
 
     sb_puts(&in, "<a");
     for(i = 0; i < 1000; i++) {
@@ -690,11 +684,7 @@ static void check_long(void)
     }
     sb_puts(&in, " href=/in-tag><a href=/after-atts>");
     sb_puts(&want, "P " H "/before-atts\nP " H "/in-tag\nP " H "/after-atts\n");
-    t0 = now();
     check_built("tag with 100,000 attributes", &in, &want);
-    spent = now() - t0;
-    tap_check(spent < 10.0, "many attributes stay fast", NULL, 0,
-              spent < 10.0 ? "fast" : "slow", "fast");
   }
 
   /* A long comment and long attributes are read through, never
@@ -1004,6 +994,55 @@ static void check_silent(void)
   fclose(tmp);
 }
 
+/* Pages sharing a memo: a reference known for the part of the base it
+ * depends on is reported once; the sieve drops plain ones before libxml2,
+ * links_ref the rest (here the one with an entity). */
+static void check_memo(void)
+{
+  static const char html[] =
+    "<a href=/x><a href=y.html><a href='#top'><a href=\"z.html?a=1&amp;b=2\">";
+  static const struct {
+    const char *page;
+    const char *prefix;
+    const char *want;
+  } steps[] = {
+    { "http://example.com/d/p1.html", "",
+      "P " H "/x\nP " H "/d/y.html\nP " H "/d/p1.html\nP " H "/d/z.html?a=1&b=2\n" },
+    { "http://example.com/d/p2.html", "", "P " H "/d/p2.html\n" },
+    { "http://example.com/e/p3.html", "",
+      "P " H "/e/y.html\nP " H "/e/p3.html\nP " H "/e/z.html?a=1&b=2\n" },
+    { "http://example.com/d/p4.html", "<base href=/f/>",
+      "P " H "/f/y.html\nP " H "/f/\nP " H "/f/z.html?a=1&b=2\n" },
+    { "http://example.com/d/p5.html", "<base href=/f/>", "" },
+  };
+  struct cr_hset memo;
+  size_t i;
+
+  cr_hset_init(&memo);
+  for(i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+    struct cr_links *l = NULL;
+    struct got g;
+    char name[64];
+    const char *out;
+
+    memset(&g, 0, sizeof(g));
+    cr_buf_init(&g.buf, 1 << 20);
+    if(cr_links_new(CR_LINKS_HTML, steps[i].page, on_link, &g, &l) == 0) {
+      cr_links_set_memo(l, &memo);
+      cr_links_feed(l, steps[i].prefix, strlen(steps[i].prefix));
+      cr_links_feed(l, html, sizeof(html) - 1);
+      cr_links_end(l);
+    }
+    out = g.buf.data ? g.buf.data : "";
+    snprintf(name, sizeof(name), "memo, page %zu", i + 1);
+    tap_check(l && !g.failed && strcmp(out, steps[i].want) == 0, name, html,
+              sizeof(html) - 1, out, steps[i].want);
+    cr_links_free(&l);
+    cr_buf_cleanup(&g.buf);
+  }
+  cr_hset_cleanup(&memo);
+}
+
 int main(void)
 {
   size_t i;
@@ -1018,6 +1057,7 @@ int main(void)
   check_long();
   check_deep();
   check_api();
+  check_memo();
   check_silent();
   return tap_done();
 }
