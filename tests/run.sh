@@ -5,7 +5,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-tests/deps.sh || exit 1
+# valgrind: e2e-valgrind runs a crawl under memcheck in the plain build.
+tests/deps.sh valgrind || exit 1
 
 passed=0
 failed=0
