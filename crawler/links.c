@@ -244,6 +244,14 @@ static const struct links_attr links_attrs[] = {
   { "script", "src", CR_LINK_RESOURCE, 0 },
   { "embed", "src", CR_LINK_RESOURCE, 0 },
   { "object", "data", CR_LINK_RESOURCE, 0 },
+  { "input", "src", CR_LINK_RESOURCE, 0 },
+  { "video", "src", CR_LINK_RESOURCE, 0 },
+  { "video", "poster", CR_LINK_RESOURCE, 0 },
+  { "audio", "src", CR_LINK_RESOURCE, 0 },
+  { "track", "src", CR_LINK_RESOURCE, 0 },
+  /* body, table, td and th background, which the sieve writes as span:
+   * libxml2 drops a second <body>, and one is implied early */
+  { "span", "background", CR_LINK_RESOURCE, 0 },
 };
 
 #define LINKS_NATTRS (sizeof(links_attrs) / sizeof(links_attrs[0]))
@@ -1626,13 +1634,16 @@ enum {
   SA_EQUIV = 1 << 5,
   SA_NAME = 1 << 6,
   SA_CONTENT = 1 << 7,
+  SA_POSTER = 1 << 8,
+  SA_BACKGROUND = 1 << 9,
 };
 
 static const char *const sieve_attr_names[] = {
   "href", "src", "srcset", "data", "style", "http-equiv", "name", "content",
+  "poster", "background",
 };
 
-static const size_t sieve_attr_lens[] = { 4, 3, 6, 4, 5, 10, 4, 7 };
+static const size_t sieve_attr_lens[] = { 4, 3, 6, 4, 5, 10, 4, 7, 6, 10 };
 
 #define SIEVE_NATTR (sizeof(sieve_attr_names) / sizeof(sieve_attr_names[0]))
 
@@ -1647,6 +1658,7 @@ struct sieve_elem {
   const char *name;
   size_t len;
   unsigned attrs;       /* SA_* kept, besides style */
+  const char *emit;     /* written as this element (NULL: its own name) */
   enum sieve_raw raw;
   int isvoid;           /* no end tag is written after it */
 };
@@ -1654,25 +1666,33 @@ struct sieve_elem {
 /* Elements that hold links (see links_attrs) or change tokenizing.  Any
  * other element is written as <span style="..."> when it has a style. */
 static const struct sieve_elem sieve_elems[] = {
-  { "a", 1, SA_HREF, RAW_NONE, 0 },
-  { "area", 4, SA_HREF, RAW_NONE, 1 },
-  { "base", 4, SA_HREF, RAW_NONE, 1 },
-  { "embed", 5, SA_SRC, RAW_NONE, 1 },
-  { "frame", 5, SA_SRC, RAW_NONE, 1 },
-  { "iframe", 6, SA_SRC, RAW_DROP, 0 },
-  { "img", 3, SA_SRC | SA_SRCSET, RAW_NONE, 1 },
-  { "link", 4, SA_HREF, RAW_NONE, 1 },
-  { "meta", 4, SA_EQUIV | SA_NAME | SA_CONTENT, RAW_NONE, 1 },
-  { "noembed", 7, 0, RAW_DROP, 0 },
-  { "noframes", 8, 0, RAW_DROP, 0 },
-  { "object", 6, SA_DATA, RAW_NONE, 0 },
-  { "plaintext", 9, 0, RAW_ALL, 0 },
-  { "script", 6, SA_SRC, RAW_DROP, 0 },
-  { "source", 6, SA_SRC | SA_SRCSET, RAW_NONE, 1 },
-  { "style", 5, 0, RAW_CSS, 0 },
-  { "textarea", 8, 0, RAW_DROP, 0 },
-  { "title", 5, 0, RAW_DROP, 0 },
-  { "xmp", 3, 0, RAW_DROP, 0 },
+  { "a", 1, SA_HREF, NULL, RAW_NONE, 0 },
+  { "area", 4, SA_HREF, NULL, RAW_NONE, 1 },
+  { "audio", 5, SA_SRC, NULL, RAW_NONE, 0 },
+  { "base", 4, SA_HREF, NULL, RAW_NONE, 1 },
+  { "body", 4, SA_BACKGROUND, "span", RAW_NONE, 0 },
+  { "embed", 5, SA_SRC, NULL, RAW_NONE, 1 },
+  { "frame", 5, SA_SRC, NULL, RAW_NONE, 1 },
+  { "iframe", 6, SA_SRC, NULL, RAW_DROP, 0 },
+  { "img", 3, SA_SRC | SA_SRCSET, NULL, RAW_NONE, 1 },
+  { "input", 5, SA_SRC, NULL, RAW_NONE, 1 },
+  { "link", 4, SA_HREF, NULL, RAW_NONE, 1 },
+  { "meta", 4, SA_EQUIV | SA_NAME | SA_CONTENT, NULL, RAW_NONE, 1 },
+  { "noembed", 7, 0, NULL, RAW_DROP, 0 },
+  { "noframes", 8, 0, NULL, RAW_DROP, 0 },
+  { "object", 6, SA_DATA, NULL, RAW_NONE, 0 },
+  { "plaintext", 9, 0, NULL, RAW_ALL, 0 },
+  { "script", 6, SA_SRC, NULL, RAW_DROP, 0 },
+  { "source", 6, SA_SRC | SA_SRCSET, NULL, RAW_NONE, 1 },
+  { "style", 5, 0, NULL, RAW_CSS, 0 },
+  { "table", 5, SA_BACKGROUND, "span", RAW_NONE, 0 },
+  { "td", 2, SA_BACKGROUND, "span", RAW_NONE, 0 },
+  { "textarea", 8, 0, NULL, RAW_DROP, 0 },
+  { "th", 2, SA_BACKGROUND, "span", RAW_NONE, 0 },
+  { "title", 5, 0, NULL, RAW_DROP, 0 },
+  { "track", 5, SA_SRC, NULL, RAW_NONE, 1 },
+  { "video", 5, SA_SRC | SA_POSTER, NULL, RAW_NONE, 0 },
+  { "xmp", 3, 0, NULL, RAW_DROP, 0 },
 };
 
 #define SIEVE_NELEMS (sizeof(sieve_elems) / sizeof(sieve_elems[0]))
@@ -1770,7 +1790,8 @@ static void sieve_attr_named(struct links_sieve *v)
 static const char *sieve_emit_name(const struct links_sieve *v)
 {
   if(v->elem >= 0 && sieve_elems[v->elem].attrs)
-    return sieve_elems[v->elem].name;
+    return sieve_elems[v->elem].emit ? sieve_elems[v->elem].emit
+                                     : sieve_elems[v->elem].name;
   return "span";
 }
 
@@ -1835,7 +1856,8 @@ static int sieve_known(struct cr_links *l)
   size_t n = v->out.len - v->valstart;
   size_t i;
 
-  if(!l->memo || !((1u << v->attr) & (SA_HREF | SA_SRC | SA_DATA)) ||
+  if(!l->memo ||
+     !((1u << v->attr) & (SA_HREF | SA_SRC | SA_DATA | SA_POSTER | SA_BACKGROUND)) ||
      (v->elem >= 0 && strcmp(sieve_elems[v->elem].name, "base") == 0))
     return 0;
   for(i = 0; i < n; i++) {
@@ -1883,7 +1905,7 @@ static void sieve_tag_end(struct cr_links *l)
   if(v->out.len) {
     const char *name = sieve_emit_name(v);
     int isvoid = v->elem >= 0 && sieve_elems[v->elem].attrs &&
-                 sieve_elems[v->elem].isvoid;
+                 !sieve_elems[v->elem].emit && sieve_elems[v->elem].isvoid;
 
     sieve_emit(l, v->out.data, v->out.len);
     sieve_emit(l, ">", 1);

@@ -21,7 +21,9 @@
  *
  * Followed, as wget and wget2 do: a/area href, link href, img src and
  * srcset, script src, iframe/frame/embed src, object data, source src and
- * srcset, <meta http-equiv=refresh content="N; url=...">, CSS url() and
+ * srcset, input src, video src and poster, audio and track src, body,
+ * table, td and th background,
+ * <meta http-equiv=refresh content="N; url=...">, CSS url() and
  * @import in .css bodies, <style> and style="".  <meta name=robots
  * content=nofollow> (or "none") turns following off for the page:
  * cr_links_nofollow() tells, and links seen after it are not reported.

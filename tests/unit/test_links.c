@@ -308,6 +308,15 @@ static const struct links_case cases[] = {
   { "CDATA in HTML", CR_LINKS_HTML, NULL,
     B("<p><![CDATA[ <a href=\"/cdata\"> ]]><a href=/after-cdata>"),
     "P " H "/after-cdata\n" },
+  { "media, input and background", CR_LINKS_HTML, NULL,
+    B("<body background=/bg.png><table background=/t.png><tr>"
+      "<td background=/td.png><th background=/th.png>"
+      "<video src=/v.mp4 poster=/poster.jpg><track src=/sub.vtt>"
+      "<source src=/v.webm></video><audio src=/a.ogg></audio>"
+      "<input type=image src=/button.png><a href=/after-media>"),
+    "R " H "/bg.png\nR " H "/t.png\nR " H "/td.png\nR " H "/th.png\nR " H
+    "/v.mp4\nR " H "/poster.jpg\nR " H "/sub.vtt\nR " H "/v.webm\nR " H
+    "/a.ogg\nR " H "/button.png\nP " H "/after-media\n" },
   /* Tokenized as the HTML standard says, not as libxml2 alone would. */
   { "slash between name and attribute", CR_LINKS_HTML, NULL,
     B("<a/href=/slash><img/src=/slash.png/>"),
