@@ -621,6 +621,10 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
     fail(e, it, NULL, it->error);
     goto done;
   }
+  if(cr_fetch_reason(ez, result)) {
+    fail(e, it, NULL, cr_fetch_reason(ez, result));
+    goto done;
+  }
   curl_easy_getinfo(ez->h, CURLINFO_CONTENT_TYPE, &ctype);
   if(host) {
     /* Only a failure to reach the server counts towards a dead host. */

@@ -154,6 +154,50 @@ static int fetch_socket_cb(CURL *h, curl_socket_t s, int what, void *userp, void
   return 0;
 }
 
+/* CURLOPT_HEADERFUNCTION: called once per complete header line, status
+ * line and closing blank line included, for every response of a transfer
+ * (a 1xx interim response starts a new block with its status line) and for
+ * chunked trailers after the body.  Caps the bytes of a block, trailers
+ * counted in. */
+static size_t fetch_on_header(char *p, size_t size, size_t n, void *userdata)
+{
+  struct cr_easy *e = userdata;
+  size_t len = size * n;
+
+  if(len >= 5 && !memcmp(p, "HTTP/", 5)) {
+    e->header_bytes = 0;
+    e->headers_done = 0;
+  }
+  e->header_bytes += len;
+  if(e->header_bytes > CR_HEADERS_MAX) {
+    e->reason = "response headers too large";
+    return 0;
+  }
+  if(len <= 2 && len && (p[0] == '\r' || p[0] == '\n'))
+    e->headers_done = 1;
+  return len;
+}
+
+const char *cr_fetch_reason(const struct cr_easy *e, CURLcode result)
+{
+  if(result == CURLE_OK)
+    return NULL;
+  if(e->reason)
+    return e->reason;
+  /* libcurl 7.88 refuses a header line over 100 KB with its dynamic
+   * buffer's error, CURLE_OUT_OF_MEMORY, before the line reaches us. */
+  if(result == CURLE_OUT_OF_MEMORY && !e->headers_done)
+    return "response header line too long";
+  return NULL;
+}
+
+static void easy_reset_headers(struct cr_easy *e)
+{
+  e->header_bytes = 0;
+  e->headers_done = 0;
+  e->reason = NULL;
+}
+
 #define MULTI_SET(opt, val)                                                  \
   do {                                                                       \
     CURLMcode mc_ = curl_multi_setopt(f->multi, opt, val);                   \
@@ -279,6 +323,7 @@ struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f)
     e->next_free = NULL;
     e->errbuf[0] = '\0';
     e->owner = NULL;
+    easy_reset_headers(e);
     return e;
   }
   e = calloc(1, sizeof(*e));
@@ -289,6 +334,7 @@ struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f)
     free(e);
     return NULL;
   }
+  easy_reset_headers(e);
   /* Options every transfer shares, set once per handle: curl keeps them
    * across transfers of a reused handle. */
   EASY_SET(CURLOPT_PRIVATE, e);
@@ -302,6 +348,8 @@ struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f)
   EASY_SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   EASY_SET(CURLOPT_USERAGENT, f->user_agent);
   EASY_SET(CURLOPT_WRITEFUNCTION, f->write_cb);
+  EASY_SET(CURLOPT_HEADERFUNCTION, fetch_on_header);
+  EASY_SET(CURLOPT_HEADERDATA, e);
   EASY_SET(CURLOPT_TIMEOUT_MS, (long)(cfg->timeout * 1000.0));
   EASY_SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(cfg->connect_timeout * 1000.0));
   EASY_SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
