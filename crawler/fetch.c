@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cr_version.h"
 #include "crawler.h"
@@ -154,11 +155,36 @@ static int fetch_socket_cb(CURL *h, curl_socket_t s, int what, void *userp, void
   return 0;
 }
 
+/* Parses a Content-Length value: digits between optional blanks, up to the
+ * line end.  Returns -1 for anything else, which curl judges itself. */
+static int64_t parse_length(const char *p, size_t len)
+{
+  int64_t v = 0;
+  size_t i = 0;
+  int digits = 0;
+
+  while(i < len && (p[i] == ' ' || p[i] == '\t'))
+    i++;
+  while(i < len && p[i] >= '0' && p[i] <= '9') {
+    if(v > (INT64_MAX - 9) / 10)
+      return -1;
+    v = v * 10 + (p[i] - '0');
+    digits++;
+    i++;
+  }
+  while(i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+    i++;
+  return digits && i == len ? v : -1;
+}
+
 /* CURLOPT_HEADERFUNCTION: called once per complete header line, status
  * line and closing blank line included, for every response of a transfer
  * (a 1xx interim response starts a new block with its status line) and for
  * chunked trailers after the body.  Caps the bytes of a block, trailers
- * counted in. */
+ * counted in, and refuses a response whose framing two Content-Length
+ * headers dispute: which one libcurl believes decides where the body ends
+ * and the next response on a kept connection begins (RFC 9112 6.3 says to
+ * discard such a response and close). */
 static size_t fetch_on_header(char *p, size_t size, size_t n, void *userdata)
 {
   struct cr_easy *e = userdata;
@@ -166,6 +192,7 @@ static size_t fetch_on_header(char *p, size_t size, size_t n, void *userdata)
 
   if(len >= 5 && !memcmp(p, "HTTP/", 5)) {
     e->header_bytes = 0;
+    e->content_length = -1;
     e->headers_done = 0;
   }
   e->header_bytes += len;
@@ -173,8 +200,23 @@ static size_t fetch_on_header(char *p, size_t size, size_t n, void *userdata)
     e->reason = "response headers too large";
     return 0;
   }
-  if(len <= 2 && len && (p[0] == '\r' || p[0] == '\n'))
+  if(e->headers_done)
+    return len;
+  if(len <= 2 && len && (p[0] == '\r' || p[0] == '\n')) {
     e->headers_done = 1;
+    return len;
+  }
+  if(len > 15 && !strncasecmp(p, "content-length:", 15)) {
+    int64_t v = parse_length(p + 15, len - 15);
+
+    if(v >= 0) {
+      if(e->content_length >= 0 && v != e->content_length) {
+        e->reason = "conflicting Content-Length headers";
+        return 0;
+      }
+      e->content_length = v;
+    }
+  }
   return len;
 }
 
@@ -194,6 +236,7 @@ const char *cr_fetch_reason(const struct cr_easy *e, CURLcode result)
 static void easy_reset_headers(struct cr_easy *e)
 {
   e->header_bytes = 0;
+  e->content_length = -1;
   e->headers_done = 0;
   e->reason = NULL;
 }

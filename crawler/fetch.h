@@ -17,6 +17,7 @@
 
 #include <curl/curl.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct cr_loop;
 struct cr_config;
@@ -32,6 +33,7 @@ struct cr_easy {
   /* What the header callback saw of the current response; reset by each
    * status line and by cr_fetch_easy_take. */
   size_t header_bytes;       /* bytes of this response's header block */
+  int64_t content_length;    /* first Content-Length value, -1 if none */
   int headers_done;          /* the blank line ending the block arrived */
   const char *reason;        /* static: why the header callback aborted */
 };
@@ -83,7 +85,8 @@ int cr_fetch_start(struct cr_fetch *f, struct cr_easy *e);
 
 /* A specific reason for a failed transfer that curl's own message would
  * hide or misname, or NULL: headers over CR_HEADERS_MAX, a header line over
- * libcurl's line cap (which 7.88 reports as "Out of memory").  Such failures are the server's doing and not
+ * libcurl's line cap (which 7.88 reports as "Out of memory"), conflicting
+ * Content-Length headers.  Such failures are the server's doing and not
  * worth retrying.  The string is static. */
 const char *cr_fetch_reason(const struct cr_easy *e, CURLcode result);
 
