@@ -627,9 +627,15 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
   }
   curl_easy_getinfo(ez->h, CURLINFO_CONTENT_TYPE, &ctype);
   if(host) {
-    /* Only a failure to reach the server counts towards a dead host. */
-    int unreachable = result == CURLE_COULDNT_CONNECT ||
-                      (result == CURLE_OPERATION_TIMEDOUT && !status);
+    /* Only a failure to reach the server counts towards a dead host.  A
+     * timeout after the request went out means the server accepted and
+     * then said nothing: that costs this URL, not every URL of the host. */
+    long sent = 0;
+    int unreachable;
+
+    curl_easy_getinfo(ez->h, CURLINFO_REQUEST_SIZE, &sent);
+    unreachable = result == CURLE_COULDNT_CONNECT ||
+                  (result == CURLE_OPERATION_TIMEDOUT && !status && !sent);
 
     cr_frontier_connect_result(e->fr, host, !unreachable);
     if(unreachable && cr_host_dead(host)) {
