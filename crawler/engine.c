@@ -566,8 +566,18 @@ static void redirect(struct cr_engine *e, struct cr_item *it, const char *locati
   }
   rc = cr_url_normalize(location, strlen(location), &target, &reason);
   if(rc) {
-    fail(e, it, NULL, rc == CR_ESCHEME ? "redirect to a URL that is not http or https"
-                                       : "redirect to an unparsable URL");
+    char msg[128];
+
+    snprintf(msg, sizeof(msg), "redirect to a bad URL: %s", reason ? reason : cr_strerror(rc));
+    fail(e, it, NULL, rc == CR_ESCHEME ? "redirect to a URL that is not http or https" : msg);
+    return;
+  }
+  /* Back to where this chain started or to itself: no later hop can end
+   * it, so stop now rather than after --max-redirects requests.  Longer
+   * cycles still end at the limit. */
+  if(!strcmp(target, it->cur) || !strcmp(target, it->url)) {
+    free(target);
+    fail(e, it, NULL, "redirect loop");
     return;
   }
   drop_body(e, it);
