@@ -251,14 +251,24 @@ static size_t robots_body(struct cr_item *it, const char *p, size_t len)
       return 0;
     cr_buf_init(it->robots_body, CR_ROBOTS_MAX);
   }
-  /* Past the cap the rest is ignored, as RFC 9309 allows. */
+  /* Past the cap the rest is ignored, as RFC 9309 allows, and not even
+   * read: an endless robots.txt would otherwise run into --timeout and
+   * take the whole host down with it.  on_done sees the full buffer and
+   * parses it as a complete file. */
   if(it->robots_body->len < CR_ROBOTS_MAX) {
     size_t room = CR_ROBOTS_MAX - it->robots_body->len;
 
     if(cr_buf_append(it->robots_body, p, len < room ? len : room))
       return 0;
   }
-  return len;
+  return it->robots_body->len < CR_ROBOTS_MAX ? len : 0;
+}
+
+/* Whether a robots.txt transfer was stopped by robots_body at the cap. */
+static int robots_cut(const struct cr_item *it, CURLcode result)
+{
+  return it->robots_for && result == CURLE_WRITE_ERROR && it->robots_body &&
+         it->robots_body->len >= CR_ROBOTS_MAX;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *userdata)
@@ -629,6 +639,10 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
   }
   if(it->error) {
     fail(e, it, NULL, it->error);
+    goto done;
+  }
+  if(robots_cut(it, result)) {
+    robots_parsed(e, it);
     goto done;
   }
   if(cr_fetch_reason(ez, result)) {

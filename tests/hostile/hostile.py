@@ -226,7 +226,7 @@ class Server:
             return await c.respond(200, [("Content-Type", "text/html")],
                                    index_body(self.port), keep=True)
         if path == "/robots.txt":
-            return await c.respond(404, body=b"no robots\n", keep=True)
+            return await robots(self, c, host)
         handler = ROUTES.get(path)
         if handler:
             return await handler(self, c, host, t, query)
@@ -368,6 +368,31 @@ def served_body(host, target, port):
     if target.startswith("/m/"):
         return page_body(host, target, 64)
     return None
+
+
+ROBOTS_RULES = b"User-agent: *\nDisallow: /ok/private\n"
+
+
+async def robots(s, c, host):
+    """robots.txt: none (404), except on the hosts named for a case."""
+    if host == "robots-endless.test":
+        # Rules, then comments without end: the first 512 KiB hold all
+        # there is to know.
+        await c.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n" +
+                     b"%x\r\n%s\r\n" % (len(ROBOTS_RULES), ROBOTS_RULES))
+        line = b"# " + b"c" * 1000 + b"\n"
+        block = b"%x\r\n%s\r\n" % (len(line) * 64, line * 64)
+        sent = 0
+        while sent < STREAM_CAP and await c.send(block):
+            sent += len(block)
+        return False
+    if host == "robots-silent.test":
+        await c.wait_gone()
+        return False
+    if host == "robots-loop.test":
+        return await c.respond(302, [("Location", "/robots.txt")], keep=True)
+    return await c.respond(404, body=b"no robots\n", keep=True)
 
 
 # ---- redirects
