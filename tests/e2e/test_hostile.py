@@ -344,6 +344,26 @@ def main_crawl(ctx, fx, hs):
            "%d of 100,000 links" % (len(paths), repeat, len(cal), len(sids),
                                     len(many)))
 
+    # A hostile robots.txt costs its host at most, with a clear reason.
+    # Endless: the first 512 KiB are the file, so its rules hold and the
+    # rest of the host is crawled.  Silent or looping: the host cannot say
+    # what it allows, so nothing is fetched there (RFC 9309 2.3.1).
+    for host, target, reason in (
+            ("robots-endless.test", "/ok/private", r"^robots\.txt disallows$"),
+            ("robots-silent.test", "/ok/1",
+             r"^robots\.txt unavailable: Operation (too slow|timed out)"),
+            ("robots-loop.test", "/ok/1",
+             r"^robots\.txt unavailable: redirect loop$")):
+        rec = got.get(hs.url(target, host))
+        h.check(rec is not None, "no manifest line for %s%s" % (host, target))
+        h.expect_failed(rec, reason)
+        h.check(rec["seconds"] <= CASE_SECONDS, lambda: "robots.txt wait "
+                "beyond the limits:\n" + h.show(rec))
+    for target in ("/ok/1", "/ok/leaf-1"):
+        h.expect_ok(got[hs.url(target, "robots-endless.test")])
+    h.check(seen.get(("robots-endless.test", "/robots.txt")) == 1,
+            "the endless robots.txt was fetched more than once")
+
     # Hostile names, as links on names.test's index (depth 2).
     check_names_links(hs, recs, saved)
 

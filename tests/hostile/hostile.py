@@ -279,6 +279,12 @@ HOSTILE = [
 TRAPS = ["http://trap.test:PORT/trap/path/", "http://trap.test:PORT/trap/cal?d=0",
          "http://sid.test:PORT/trap/sid?sid=0", "http://many.test:PORT/many",
          "http://names.test:PORT/names/"]
+# Hosts whose robots.txt is hostile (see robots()): endless, silent, a
+# redirect loop.
+ROBOTS = ["http://robots-endless.test:PORT/ok/1",
+          "http://robots-endless.test:PORT/ok/private",
+          "http://robots-silent.test:PORT/ok/1",
+          "http://robots-loop.test:PORT/ok/1"]
 
 
 def route(path):
@@ -336,7 +342,8 @@ def ok_body(host, target):
 
 
 def index_body(port):
-    links = HEALTHY + HOSTILE + [u.replace("PORT", str(port)) for u in TRAPS]
+    links = HEALTHY + HOSTILE + \
+        [u.replace("PORT", str(port)) for u in TRAPS + ROBOTS]
     return ("<!DOCTYPE html><html><body>\n" +
             "".join('<a href="%s">%s</a>\n' % (u, u) for u in links) +
             "</body></html>\n").encode()
