@@ -338,6 +338,7 @@ def main_crawl(ctx, fx, hs):
                 % (host, per_host[host], HOST_PAGES))
     h.check(len(cal) > 10 and len(sids) > 10, "the calendar and session "
             "traps were not followed at all: %d, %d" % (len(cal), len(sids)))
+    h.expect_ok(got[hs.url("/many", "many.test")])
     h.check(HOST_PAGES // 2 < len(many) < HOST_PAGES, "%d of the 100,000 "
             "links fetched; the page cap is %d" % (len(many), HOST_PAGES))
     h.info("traps: %d path pages (max repeat %d), %d calendar, %d session, "
