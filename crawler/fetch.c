@@ -180,8 +180,8 @@ static int64_t parse_length(const char *p, size_t len)
 /* CURLOPT_HEADERFUNCTION: called once per complete header line, status
  * line and closing blank line included, for every response of a transfer
  * (a 1xx interim response starts a new block with its status line) and for
- * chunked trailers after the body.  Caps the bytes of a block, trailers
- * counted in, and refuses a response whose framing two Content-Length
+ * chunked trailers after the body.  Caps the header bytes of a transfer,
+ * interim responses and trailers counted in, and refuses a response whose framing two Content-Length
  * headers dispute: which one libcurl believes decides where the body ends
  * and the next response on a kept connection begins (RFC 9112 6.3 says to
  * discard such a response and close). */
@@ -190,8 +190,9 @@ static size_t fetch_on_header(char *p, size_t size, size_t n, void *userdata)
   struct cr_easy *e = userdata;
   size_t len = size * n;
 
+  /* The byte count runs over the whole transfer: endless 1xx responses
+   * would otherwise each start from zero. */
   if(len >= 5 && !memcmp(p, "HTTP/", 5)) {
-    e->header_bytes = 0;
     e->content_length = -1;
     e->headers_done = 0;
   }

@@ -31,8 +31,9 @@ struct cr_easy {
   char errbuf[CURL_ERROR_SIZE];
   struct cr_easy *next_free;
   /* What the header callback saw of the current response; reset by each
-   * status line and by cr_fetch_easy_take. */
-  size_t header_bytes;       /* bytes of this response's header block */
+   * status line (but header_bytes) and by cr_fetch_easy_take. */
+  size_t header_bytes;       /* header bytes of this transfer, 1xx and
+                                trailers included; reset only by take */
   int64_t content_length;    /* first Content-Length value, -1 if none */
   int headers_done;          /* the blank line ending the block arrived */
   const char *reason;        /* static: why the header callback aborted */
@@ -45,11 +46,11 @@ typedef void (*cr_fetch_done_cb)(void *arg, struct cr_easy *easy, CURLcode resul
  * (CURLE_WRITE_ERROR).  userdata is what CURLOPT_WRITEDATA was set to. */
 typedef size_t (*cr_fetch_write_cb)(char *p, size_t size, size_t n, void *userdata);
 
-/* Most bytes of one response's header block.  libcurl 7.88 stores every
- * header for its header API and, unpatched, has no total cap
- * (CVE-2023-38039), so an endless header block would grow without end; its
- * per-line cap is 100 KB.  A little under the 300 KB that later libcurl
- * allows, so the reason is ours whichever libcurl runs. */
+/* Most header bytes of one transfer, 1xx responses and trailers counted.
+ * libcurl 7.88 stores every header for its header API and, unpatched, has
+ * no total cap (CVE-2023-38039), so endless headers would grow without
+ * end; its per-line cap is 100 KB.  A little under the 300 KB that later
+ * libcurl allows, so the reason is ours whichever libcurl runs. */
 #define CR_HEADERS_MAX (256u * 1024u)
 
 #define CR_BUFFER_MIN 2048u           /* bytes; libcurl's floor is 1024 */
