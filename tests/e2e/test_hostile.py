@@ -107,6 +107,7 @@ EXPECT = {
     "/chunk/huge-size": r"^transfer closed with outstanding read data",
     "/hdr/huge-one": r"^response header line too long$",
     "/hdr/endless": r"^response headers too large$",
+    "/hdr/endless-1xx": r"^response headers too large$",
     "/hdr/http09": r"HTTP/0\.9",
     "/hdr/bad-status": r"Unsupported (response code|HTTP)",
     "/retry/429-seconds": r"^HTTP 429$",

@@ -269,7 +269,8 @@ HOSTILE = [
     "/cl/long", "/cl/conflicting", "/cl/negative",
     "/chunk/bad-hex", "/chunk/overflow", "/chunk/negative", "/chunk/no-crlf",
     "/chunk/truncated", "/chunk/huge-size",
-    "/hdr/huge-one", "/hdr/many", "/hdr/endless", "/hdr/http09",
+    "/hdr/huge-one", "/hdr/many", "/hdr/endless", "/hdr/endless-1xx",
+    "/hdr/http09",
     "/hdr/bad-status",
     "/retry/429-seconds", "/retry/429-huge", "/retry/503-date",
     "/retry/429-garbage", "/retry/503-negative",
@@ -607,6 +608,14 @@ async def headers(s, c, host, t, rest, query):
         await c.send(b"HTTP/1.1 200 OK\r\n")
         line = b"X-Endless: " + b"e" * 1000 + b"\r\n"
         block = line * 64
+        sent = 0
+        while sent < HEADER_FLOOD_CAP and await c.send(block):
+            sent += len(block)
+    elif rest == "endless-1xx":
+        # Interim responses without end: each is a header block of its own.
+        block = b"HTTP/1.1 100 Continue\r\nX-Pad: " + b"p" * 200 + \
+            b"\r\n\r\n"
+        block *= 256
         sent = 0
         while sent < HEADER_FLOOD_CAP and await c.send(block):
             sent += len(block)
