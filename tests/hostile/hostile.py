@@ -257,7 +257,7 @@ HOSTILE = [
     "/redir/self", "/redir/ping", "/redir/chain/%d" % REDIRECT_CHAIN,
     "/redir/file", "/redir/ftp", "/redir/javascript", "/redir/data",
     "/redir/mailto", "/redir/gopher", "/redir/ws", "/redir/huge",
-    "/redir/badport", "/redir/nolocation",
+    "/redir/badport", "/redir/numeric-host", "/redir/nolocation",
     "/size/over-by-one", "/size/cl", "/size/eof", "/size/chunked",
     "/size/endless-chunked", "/size/endless-eof", "/size/cl-petabyte",
     "/gzip/bomb", "/gzip/double", "/gzip/six-layers", "/gzip/broken",
@@ -427,6 +427,7 @@ async def redirects(s, c, host, t, rest, query):
         "ws": "ws://127.0.0.1:%d/sock" % s.port,
         "huge": o + "/" + "a" * 70000,
         "badport": "http://127.0.0.1:99999/x",
+        "numeric-host": "http://1.2.3.4.5:%d/x" % s.port,
     }
     if rest == "nolocation":
         return await c.respond(302, keep=True)
@@ -746,6 +747,7 @@ def names_hrefs(port):
         "http://names.test:65536/names/port-big",
         "http://names.test:-1/names/port-neg",
         "http://names.test:8x/names/port-alpha",
+        "http://1.2.3.4.5:%d/names/numeric-host" % port,
         "slash%2Finside",
         "slash/inside",
         "Case", "case", "CASE", "%63ase",
