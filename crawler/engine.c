@@ -251,14 +251,24 @@ static size_t robots_body(struct cr_item *it, const char *p, size_t len)
       return 0;
     cr_buf_init(it->robots_body, CR_ROBOTS_MAX);
   }
-  /* Past the cap the rest is ignored, as RFC 9309 allows. */
+  /* Past the cap the rest is ignored, as RFC 9309 allows, and not even
+   * read: an endless robots.txt would otherwise run into --timeout and
+   * take the whole host down with it.  on_done sees the full buffer and
+   * parses it as a complete file. */
   if(it->robots_body->len < CR_ROBOTS_MAX) {
     size_t room = CR_ROBOTS_MAX - it->robots_body->len;
 
     if(cr_buf_append(it->robots_body, p, len < room ? len : room))
       return 0;
   }
-  return len;
+  return it->robots_body->len < CR_ROBOTS_MAX ? len : 0;
+}
+
+/* Whether a robots.txt transfer was stopped by robots_body at the cap. */
+static int robots_cut(const struct cr_item *it, CURLcode result)
+{
+  return it->robots_for && result == CURLE_WRITE_ERROR && it->robots_body &&
+         it->robots_body->len >= CR_ROBOTS_MAX;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *userdata)
@@ -566,8 +576,18 @@ static void redirect(struct cr_engine *e, struct cr_item *it, const char *locati
   }
   rc = cr_url_normalize(location, strlen(location), &target, &reason);
   if(rc) {
-    fail(e, it, NULL, rc == CR_ESCHEME ? "redirect to a URL that is not http or https"
-                                       : "redirect to an unparsable URL");
+    char msg[128];
+
+    snprintf(msg, sizeof(msg), "redirect to a bad URL: %s", reason ? reason : cr_strerror(rc));
+    fail(e, it, NULL, rc == CR_ESCHEME ? "redirect to a URL that is not http or https" : msg);
+    return;
+  }
+  /* Back to where this chain started or to itself: no later hop can end
+   * it, so stop now rather than after --max-redirects requests.  Longer
+   * cycles still end at the limit. */
+  if(!strcmp(target, it->cur) || !strcmp(target, it->url)) {
+    free(target);
+    fail(e, it, NULL, "redirect loop");
     return;
   }
   drop_body(e, it);
@@ -621,11 +641,25 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
     fail(e, it, NULL, it->error);
     goto done;
   }
+  if(robots_cut(it, result)) {
+    robots_parsed(e, it);
+    goto done;
+  }
+  if(cr_fetch_reason(ez, result)) {
+    fail(e, it, NULL, cr_fetch_reason(ez, result));
+    goto done;
+  }
   curl_easy_getinfo(ez->h, CURLINFO_CONTENT_TYPE, &ctype);
   if(host) {
-    /* Only a failure to reach the server counts towards a dead host. */
-    int unreachable = result == CURLE_COULDNT_CONNECT ||
-                      (result == CURLE_OPERATION_TIMEDOUT && !status);
+    /* Only a failure to reach the server counts towards a dead host.  A
+     * timeout after the request went out means the server accepted and
+     * then said nothing: that costs this URL, not every URL of the host. */
+    long sent = 0;
+    int unreachable;
+
+    curl_easy_getinfo(ez->h, CURLINFO_REQUEST_SIZE, &sent);
+    unreachable = result == CURLE_COULDNT_CONNECT ||
+                  (result == CURLE_OPERATION_TIMEDOUT && !status && !sent);
 
     cr_frontier_connect_result(e->fr, host, !unreachable);
     if(unreachable && cr_host_dead(host)) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cr_version.h"
 #include "crawler.h"
@@ -154,6 +155,93 @@ static int fetch_socket_cb(CURL *h, curl_socket_t s, int what, void *userp, void
   return 0;
 }
 
+/* Parses a Content-Length value: digits between optional blanks, up to the
+ * line end.  Returns -1 for anything else, which curl judges itself. */
+static int64_t parse_length(const char *p, size_t len)
+{
+  int64_t v = 0;
+  size_t i = 0;
+  int digits = 0;
+
+  while(i < len && (p[i] == ' ' || p[i] == '\t'))
+    i++;
+  while(i < len && p[i] >= '0' && p[i] <= '9') {
+    if(v > (INT64_MAX - 9) / 10)
+      return -1;
+    v = v * 10 + (p[i] - '0');
+    digits++;
+    i++;
+  }
+  while(i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+    i++;
+  return digits && i == len ? v : -1;
+}
+
+/* CURLOPT_HEADERFUNCTION: called once per complete header line, status
+ * line and closing blank line included, for every response of a transfer
+ * (a 1xx interim response starts a new block with its status line) and for
+ * chunked trailers after the body.  Caps the header bytes of a transfer,
+ * interim responses and trailers counted in, and refuses a response whose framing two Content-Length
+ * headers dispute: which one libcurl believes decides where the body ends
+ * and the next response on a kept connection begins (RFC 9112 6.3 says to
+ * discard such a response and close). */
+static size_t fetch_on_header(char *p, size_t size, size_t n, void *userdata)
+{
+  struct cr_easy *e = userdata;
+  size_t len = size * n;
+
+  /* The byte count runs over the whole transfer: endless 1xx responses
+   * would otherwise each start from zero. */
+  if(len >= 5 && !memcmp(p, "HTTP/", 5)) {
+    e->content_length = -1;
+    e->headers_done = 0;
+  }
+  e->header_bytes += len;
+  if(e->header_bytes > CR_HEADERS_MAX) {
+    e->reason = "response headers too large";
+    return 0;
+  }
+  if(e->headers_done)
+    return len;
+  if(len <= 2 && len && (p[0] == '\r' || p[0] == '\n')) {
+    e->headers_done = 1;
+    return len;
+  }
+  if(len > 15 && !strncasecmp(p, "content-length:", 15)) {
+    int64_t v = parse_length(p + 15, len - 15);
+
+    if(v >= 0) {
+      if(e->content_length >= 0 && v != e->content_length) {
+        e->reason = "conflicting Content-Length headers";
+        return 0;
+      }
+      e->content_length = v;
+    }
+  }
+  return len;
+}
+
+const char *cr_fetch_reason(const struct cr_easy *e, CURLcode result)
+{
+  if(result == CURLE_OK)
+    return NULL;
+  if(e->reason)
+    return e->reason;
+  /* libcurl 7.88 refuses a header line over 100 KB with its dynamic
+   * buffer's error, CURLE_OUT_OF_MEMORY, before the line reaches us. */
+  if(result == CURLE_OUT_OF_MEMORY && !e->headers_done)
+    return "response header line too long";
+  return NULL;
+}
+
+static void easy_reset_headers(struct cr_easy *e)
+{
+  e->header_bytes = 0;
+  e->content_length = -1;
+  e->headers_done = 0;
+  e->reason = NULL;
+}
+
 #define MULTI_SET(opt, val)                                                  \
   do {                                                                       \
     CURLMcode mc_ = curl_multi_setopt(f->multi, opt, val);                   \
@@ -279,6 +367,7 @@ struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f)
     e->next_free = NULL;
     e->errbuf[0] = '\0';
     e->owner = NULL;
+    easy_reset_headers(e);
     return e;
   }
   e = calloc(1, sizeof(*e));
@@ -289,6 +378,7 @@ struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f)
     free(e);
     return NULL;
   }
+  easy_reset_headers(e);
   /* Options every transfer shares, set once per handle: curl keeps them
    * across transfers of a reused handle. */
   EASY_SET(CURLOPT_PRIVATE, e);
@@ -302,6 +392,8 @@ struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f)
   EASY_SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   EASY_SET(CURLOPT_USERAGENT, f->user_agent);
   EASY_SET(CURLOPT_WRITEFUNCTION, f->write_cb);
+  EASY_SET(CURLOPT_HEADERFUNCTION, fetch_on_header);
+  EASY_SET(CURLOPT_HEADERDATA, e);
   EASY_SET(CURLOPT_TIMEOUT_MS, (long)(cfg->timeout * 1000.0));
   EASY_SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(cfg->connect_timeout * 1000.0));
   EASY_SET(CURLOPT_LOW_SPEED_LIMIT, 1L);

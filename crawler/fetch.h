@@ -16,6 +16,8 @@
 #define CR_FETCH_H
 
 #include <curl/curl.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct cr_loop;
 struct cr_config;
@@ -28,6 +30,13 @@ struct cr_easy {
   void *owner;
   char errbuf[CURL_ERROR_SIZE];
   struct cr_easy *next_free;
+  /* What the header callback saw of the current response; reset by each
+   * status line (but header_bytes) and by cr_fetch_easy_take. */
+  size_t header_bytes;       /* header bytes of this transfer, 1xx and
+                                trailers included; reset only by take */
+  int64_t content_length;    /* first Content-Length value, -1 if none */
+  int headers_done;          /* the blank line ending the block arrived */
+  const char *reason;        /* static: why the header callback aborted */
 };
 
 /* Called for each finished transfer, after it left the multi handle. */
@@ -36,6 +45,13 @@ typedef void (*cr_fetch_done_cb)(void *arg, struct cr_easy *easy, CURLcode resul
 /* Body chunks; returns n to go on, anything else aborts the transfer
  * (CURLE_WRITE_ERROR).  userdata is what CURLOPT_WRITEDATA was set to. */
 typedef size_t (*cr_fetch_write_cb)(char *p, size_t size, size_t n, void *userdata);
+
+/* Most header bytes of one transfer, 1xx responses and trailers counted.
+ * libcurl 7.88 stores every header for its header API and, unpatched, has
+ * no total cap (CVE-2023-38039), so endless headers would grow without
+ * end; its per-line cap is 100 KB.  A little under the 300 KB that later
+ * libcurl allows, so the reason is ours whichever libcurl runs. */
+#define CR_HEADERS_MAX (256u * 1024u)
 
 #define CR_BUFFER_MIN 2048u           /* bytes; libcurl's floor is 1024 */
 #define CR_BUFFER_MAX 16384u          /* libcurl's default */
@@ -67,6 +83,13 @@ void cr_fetch_easy_give(struct cr_fetch *f, struct cr_easy *e);
  * CURLOPT_WRITEDATA) and owner the caller set.  Returns 0 or
  * CR_ECURL. */
 int cr_fetch_start(struct cr_fetch *f, struct cr_easy *e);
+
+/* A specific reason for a failed transfer that curl's own message would
+ * hide or misname, or NULL: headers over CR_HEADERS_MAX, a header line over
+ * libcurl's line cap (which 7.88 reports as "Out of memory"), conflicting
+ * Content-Length headers.  Such failures are the server's doing and not
+ * worth retrying.  The string is static. */
+const char *cr_fetch_reason(const struct cr_easy *e, CURLcode result);
 
 /* Stops a running transfer without calling the done callback. */
 void cr_fetch_cancel(struct cr_fetch *f, struct cr_easy *e);

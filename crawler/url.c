@@ -410,8 +410,19 @@ static int url_take_host(CURLU *h, struct cr_url_parts *p, const char **reason)
   else {
     unsigned char bin[4];
 
-    p->host = url_dup(host, n);
     p->is_ip = inet_pton(AF_INET, host, bin) == 1;
+    /* libcurl has already turned every IPv4 form it knows ("0x7f.1",
+     * "2130706433") into a dotted quad; digits and dots that are still not
+     * one ("1.2.3.4.5", "4294967296", "127.0.0.1.") are no address and no
+     * DNS name either (a top-level label is never all-numeric; browsers
+     * refuse them too).  Kept, they would pass for an address downstream,
+     * get no CURLOPT_RESOLVE entry, and libcurl would resolve them itself,
+     * on a thread and with the system's resolver. */
+    if(!p->is_ip && strspn(host, "0123456789.") == n) {
+      rc = url_fail(reason, "bad IPv4 address", CR_EURL);
+      goto done;
+    }
+    p->host = url_dup(host, n);
   }
   if(!p->host)
     rc = url_fail(reason, "out of memory", CR_ENOMEM);

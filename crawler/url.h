@@ -15,7 +15,9 @@
  *    "xn--bcher-kva.de"), the same in every locale; a host that cannot is
  *    refused.  IPv6 literals are rewritten in inet_ntop's form
  *    ("[::FFFF:1.2.3.4]" -> "[::ffff:1.2.3.4]"); a zone id is refused.
- *    A trailing dot ("example.com.") is kept;
+ *    A trailing dot ("example.com.") is kept.  Every IPv4 form libcurl
+ *    knows becomes a dotted quad ("0x7f.1" -> "127.0.0.1"); a host of
+ *    digits and dots that is still none ("1.2.3.4.5") is refused;
  *  - "%2e" counts as "." when dot segments are removed, as in browsers;
  *  - raw bytes kept in the path are RFC 3986 pchar and '/' (the query also
  *    keeps '?'); anything else, including space, '"', '<', '>', '\\', '|',

@@ -1,6 +1,7 @@
 """One process, one thread: a 200-URL crawl (with *.test hosts resolved
 through the fixture's DNS and a cross-host redirect) under strace makes no
-clone, clone3, fork or vfork call at all.  Skipped without strace."""
+clone, clone3, fork or vfork call at all, nor do hosts of digits and dots
+that are no address.  Skipped without strace."""
 
 import os
 import re
@@ -74,6 +75,33 @@ def body(ctx):
         h.check("other.test|A" in by_name and "t3.test|A" in by_name,
                 "the *.test names were not resolved through the fixture: %s"
                 % by_name)
+
+        # Hosts of digits and dots that are no address once passed for one
+        # and went to libcurl's own resolver, on a thread: as redirect
+        # targets and as list entries they are refused, and nothing clones.
+        odd = ["http://1.2.3.4.5:%d/x" % fx.http_port,
+               "http://4294967296:%d/x" % fx.http_port,
+               "http://999.1.1.1:%d/x" % fx.http_port]
+        urls = odd + [fx.url("/r/%d?to=%s" % (i, urllib.parse.quote(u, safe="")))
+                      for i, u in enumerate(odd)]
+        work = ctx.workdir("numeric")
+        trace = os.path.join(ctx.tmp, "strace-numeric.out")
+        r = ctx.crawl(["-o", "out", "--retries", "0", "--dns-servers",
+                       fx.dns_arg()] + urls, cwd=work, env=env, timeout=60,
+                      wrapper=[strace, "-f", "-qq", "-e",
+                               "trace=" + ",".join(CALLS), "-o", trace])
+        r.expect_rc(1)
+        with open(trace, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        calls = [line for line in text.splitlines()
+                 if re.search(r"\b(%s)\(" % "|".join(CALLS), line)]
+        h.check(not calls, lambda: "numeric hosts made threads:\n%s"
+                % "\n".join(calls[:10]))
+        recs = h.read_manifest(os.path.join(work, "out", "manifest.jsonl"))
+        h.check(len(recs) == len(urls), "expected %d manifest lines, got %d"
+                % (len(urls), len(recs)))
+        for rec in recs:
+            h.expect_failed(rec, r"bad IPv4 address")
 
 
 h.run_test(body)

@@ -60,6 +60,12 @@ static const struct norm_case norm_cases[] = {
   { B("http://h.com./"), "http://h.com./", 0, NULL },
   { B("http://0x7f.1/"), "http://127.0.0.1/", 0, NULL },
   { B("http://2130706433/"), "http://127.0.0.1/", 0, NULL },
+  /* digits and dots that are no IPv4 address are no host at all */
+  { B("http://1.2.3.4.5/"), NULL, CR_EURL, "bad IPv4 address" },
+  { B("http://4294967296/"), NULL, CR_EURL, "bad IPv4 address" },
+  { B("http://256.1.1.1/"), NULL, CR_EURL, "bad IPv4 address" },
+  { B("http://1..2/"), NULL, CR_EURL, "bad IPv4 address" },
+  { B("http://a.1.2.3.4.5/"), "http://a.1.2.3.4.5/", 0, NULL },
   { B("http://[::1]/"), "http://[::1]/", 0, NULL },
   { B("http://[::1]:80/"), "http://[::1]/", 0, NULL },
   { B("http://[::FFFF:1.2.3.4]:8080/"), "http://[::ffff:1.2.3.4]:8080/", 0, NULL },
