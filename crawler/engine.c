@@ -590,6 +590,24 @@ static void redirect(struct cr_engine *e, struct cr_item *it, const char *locati
     fail(e, it, NULL, "redirect loop");
     return;
   }
+  /* A followed link stays in scope through its redirects, as in wget's
+   * recursive mode, or a crawled server could send us anywhere.  A seed's
+   * redirect (http to https, a www. host) is where the user meant to
+   * start: its target joins the scope the way the seed did. */
+  if(e->scope && !it->robots_for) {
+    const char *why = it->depth ? cr_scope_check(e->scope, target) : NULL;
+
+    if(why) {
+      char msg[128];
+
+      snprintf(msg, sizeof(msg), "redirect out of scope: %s", why);
+      free(target);
+      fail(e, it, NULL, msg);
+      return;
+    }
+    if(!it->depth)
+      (void)cr_scope_add_seed(e->scope, target);  /* ENOMEM: old scope */
+  }
   drop_body(e, it);
   if(it->cur != it->url)
     free(it->cur);

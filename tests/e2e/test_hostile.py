@@ -75,6 +75,7 @@ EXPECT = {
     "/redir/badport": r"^redirect to a bad URL: bad port$",
     "/redir/numeric-host": r"^redirect to a bad URL: bad IPv4 address$",
     "/redir/nolocation": r"^HTTP 302$",
+    "/redir/offsite": r"^redirect out of scope: not in --domains$",
     "/size/over-by-one": r"^max size exceeded$",
     "/size/cl": r"^max size exceeded$",
     "/size/eof": r"^max size exceeded$",

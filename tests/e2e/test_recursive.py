@@ -193,4 +193,19 @@ def body(ctx):
                 lambda: "--no-parent let /trap/cal through: %s" % paths[:5])
 
 
+    # 8. A seed that redirects to another host takes that host into the
+    # scope (http to https, example.org to www.): the crawl goes on there.
+    with ctx.fixture(log=True, extra=site) as fx:
+        target = "http://b.test:%d/p/5" % fx.http_port
+        seed = "http://a.test:%d/r/0?to=%s" % (fx.http_port, target)
+        recs, _ = crawl(ctx, fx, "seedredirect", ["-l", "2", seed])
+        got = pages_in(recs)
+        on_b = [k for k in got if k[0] == "b.test"]
+        h.check(len(on_b) > 1, lambda: "after the seed's redirect to b.test, "
+                "%d b.test pages were saved" % len(on_b))
+        seed_rec = [r for r in recs if r["url"] == seed]
+        h.check(seed_rec and seed_rec[0]["final_url"] == target,
+                lambda: "the seed's record: %r" % seed_rec)
+
+
 h.run_test(body)

@@ -258,6 +258,7 @@ HOSTILE = [
     "/redir/file", "/redir/ftp", "/redir/javascript", "/redir/data",
     "/redir/mailto", "/redir/gopher", "/redir/ws", "/redir/huge",
     "/redir/badport", "/redir/numeric-host", "/redir/nolocation",
+    "/redir/offsite",
     "/size/over-by-one", "/size/cl", "/size/eof", "/size/chunked",
     "/size/endless-chunked", "/size/endless-eof", "/size/cl-petabyte",
     "/gzip/bomb", "/gzip/double", "/gzip/six-layers", "/gzip/broken",
@@ -428,6 +429,7 @@ async def redirects(s, c, host, t, rest, query):
         "huge": o + "/" + "a" * 70000,
         "badport": "http://127.0.0.1:99999/x",
         "numeric-host": "http://1.2.3.4.5:%d/x" % s.port,
+        "offsite": "http://outside.example:%d/ok/offsite" % s.port,
     }
     if rest == "nolocation":
         return await c.respond(302, keep=True)
