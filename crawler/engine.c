@@ -850,6 +850,18 @@ static void on_pass(struct cr_loop *loop, void *arg)
   struct cr_engine *e = arg;
   int rc;
 
+  if(e->jr) {
+    /* One write per pass, before any new transfer starts: what finished
+     * so far survives a SIGKILL, so a kill costs at most the transfers
+     * that were in flight when this pass began. */
+    rc = cr_journal_flush(e->jr);
+    if(!rc && cr_loop_now(loop) - e->last_sync >= SYNC_MS) {
+      e->last_sync = cr_loop_now(loop);
+      rc = cr_journal_sync(e->jr);
+    }
+    if(rc)
+      journal_failed(e, rc);
+  }
   if(e->feed && !e->interrupted && !e->fatal &&
      cr_frontier_pending(e->fr) < e->feed_low) {
     if(!e->feed(e->feed_arg, e, e->feed_low))
@@ -870,16 +882,6 @@ static void on_pass(struct cr_loop *loop, void *arg)
   rc = cr_manifest_flush(e->man);
   if(rc)
     engine_fatal(e, rc, "cannot write the manifest");
-  if(e->jr) {
-    /* One write per pass: what this pass finished survives a SIGKILL. */
-    rc = cr_journal_flush(e->jr);
-    if(!rc && cr_loop_now(loop) - e->last_sync >= SYNC_MS) {
-      e->last_sync = cr_loop_now(loop);
-      rc = cr_journal_sync(e->jr);
-    }
-    if(rc)
-      journal_failed(e, rc);
-  }
   if(!e->in_flight && !e->waiting && !cr_frontier_pending(e->fr) && !e->feed)
     cr_loop_break(loop);
 }
@@ -1036,6 +1038,14 @@ static int replay_add(struct replay *rp, const char *p, size_t len)
     }
   }
   pe->node.key = pe->url;
+  /* A seed widens the scope.  The front end gives its seeds again, but
+   * only once the restored queue runs low, and links found before then
+   * must be judged against every seed. */
+  if(!depth && rp->e->scope && cr_scope_add_seed(rp->e->scope, pe->url)) {
+    free(pe->referrer);
+    free(pe);
+    return CR_ENOMEM;
+  }
   if(cr_hmap_put(&rp->map, &pe->node)) {
     free(pe->referrer);
     free(pe);
@@ -1164,7 +1174,10 @@ static int build_identity(struct cr_engine *e, struct cr_buf *b)
   int rc = cr_buf_puts(b, STATE_MAGIC);
 
   if(!rc)
-    rc = cr_buf_printf(b, "manifest=%s\nrecursive=%d\n", e->manifest_path, c->recursive);
+    rc = cr_buf_printf(b, "manifest=%s\nrecursive=%d\n",
+                       /* The default follows DIR, however DIR is spelt. */
+                       c->manifest_path ? c->manifest_path : "(in the output directory)",
+                       c->recursive);
   if(!rc && c->recursive)
     rc = cr_buf_printf(b, "depth=%d\nspan-hosts=%d\ndomains=%s\naccept-regex=%s\n"
                        "reject-regex=%s\nno-parent=%d\nmax-host-pages=%llu\n"
