@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,10 @@
 #define HDR 8                       /* u32 length + u32 checksum */
 #define FLUSH_AT (64 * 1024)        /* write early past this much */
 #define READ_CHUNK (1024 * 1024)
+/* Space kept allocated past the end of the journal, so that the records
+ * of a crawl stopping on a full disk still have room. */
+#define RESERVE (4 * 1024 * 1024)
+#define RESERVE_LOW (2 * 1024 * 1024)
 
 struct cr_journal {
   int dirfd;          /* DIR/.crawler */
@@ -27,7 +32,30 @@ struct cr_journal {
   struct cr_buf out;  /* records not yet written */
   size_t rec_start;   /* offset in out of the record being built */
   int building;
+  uint64_t size;      /* bytes in the file */
+  uint64_t reserved;  /* allocated up to here (UINT64_MAX: cannot tell) */
 };
+
+/* Keeps RESERVE bytes allocated beyond the end (fallocate KEEP_SIZE does
+ * not change the size a reader sees).  When the file system cannot give
+ * them, the disk is full: CR_ENOSPC while the rest of the reserve still
+ * holds the last records.  A file system without fallocate gets no
+ * reserve. */
+static int reserve(struct cr_journal *j)
+{
+  if(j->reserved == UINT64_MAX || j->reserved >= j->size + RESERVE_LOW)
+    return 0;
+  if(fallocate(j->fd, FALLOC_FL_KEEP_SIZE, (off_t)j->size, RESERVE) == 0) {
+    j->reserved = j->size + RESERVE;
+    return 0;
+  }
+  /* Said once: the crawl stops, and its last records go into what is
+   * left of the reserve. */
+  j->reserved = UINT64_MAX;
+  if(errno == ENOSPC || errno == EDQUOT)
+    return CR_ENOSPC;
+  return 0;
+}
 
 static int errno_to_cr(int err)
 {
@@ -86,6 +114,18 @@ int cr_journal_open(const char *dir, int fresh, struct cr_journal **out)
   if(j->fd < 0)
     goto fail;
   close(dfd);
+  {
+    struct stat sb;
+
+    if(fstat(j->fd, &sb) == 0)
+      j->size = (uint64_t)sb.st_size;
+  }
+  if(reserve(j)) {
+    fprintf(stderr, "crawler: no space left on device for the crawl state in %s/%s\n", dir,
+            STATE_DIR);
+    cr_journal_free(&j);
+    return CR_ENOSPC;
+  }
   *out = j;
   return 0;
 
@@ -197,6 +237,7 @@ int cr_journal_replay(struct cr_journal *j, cr_journal_replay_cb cb, void *arg,
       return CR_EIO;
     *dropped = (uint64_t)sb.st_size - end;
   }
+  j->size = end;
   return walk(j, cb, arg, end, last_sync, NULL, NULL);
 }
 
@@ -216,7 +257,10 @@ int cr_journal_flush(struct cr_journal *j)
       break;
     }
     off += (size_t)w;
+    j->size += (uint64_t)w;
   }
+  if(!rc && off)
+    rc = reserve(j);
   if(off) {
     /* Keep what was not written (and a record being built) for later. */
     memmove(j->out.data, j->out.data + off, j->out.len - off);

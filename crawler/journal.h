@@ -17,6 +17,11 @@
  * was on disk, pages included.  A torn or corrupt tail (power loss, a full
  * disk in the middle of a write) fails its checksum; replay stops there and
  * the file is cut back to the last whole record.
+ *
+ * A full disk: the journal keeps a few MiB allocated beyond its end
+ * (fallocate KEEP_SIZE), so the records of a crawl that stops because the
+ * disk is full still fit; failing to renew that reserve is itself reported
+ * as CR_ENOSPC, early, while the reserve lasts.
  */
 #ifndef CR_JOURNAL_H
 #define CR_JOURNAL_H
@@ -42,8 +47,8 @@ enum {
 int cr_journal_exists(const char *dir);
 
 /* Opens (creating DIR/.crawler and the file if needed) the journal of the
- * crawl in DIR.  fresh: empty it first.  Returns 0, CR_EIO (message
- * printed), CR_ENOMEM. */
+ * crawl in DIR.  fresh: empty it first.  Returns 0, CR_EIO, CR_ENOSPC
+ * (messages printed), CR_ENOMEM. */
 int cr_journal_open(const char *dir, int fresh, struct cr_journal **out);
 
 /* Called for each whole record on replay; p/len is the payload (not

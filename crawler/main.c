@@ -290,7 +290,7 @@ static int parse_size(const char *opt, const char *s, int64_t *out)
  * transfer holds a socket and, only while its body arrives, a temporary
  * file; a quarter of the transfers writing at the same moment is budgeted,
  * and a transfer that finds no descriptor for its file is retried. */
-static void fit_fd_limit(struct cr_config *cfg, int quiet)
+static void fit_fd_limit(struct cr_config *cfg)
 {
   struct rlimit rl;
   rlim_t need = (rlim_t)cfg->concurrency * 5 / 4 + FD_RESERVE;
@@ -303,11 +303,17 @@ static void fit_fd_limit(struct cr_config *cfg, int quiet)
     getrlimit(RLIMIT_NOFILE, &rl);
   }
   if(rl.rlim_cur < need) {
-    unsigned c = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)((rl.rlim_cur - FD_RESERVE) * 4 / 5) : 16;
+    /* Under a small limit the whole reserve cannot be kept: a quarter of
+     * the limit goes to transfers, their files take at most as much
+     * again, and the rest is left to the loop, DNS, the manifest and the
+     * crawl state, so no transfer fails for want of a socket (EMFILE). */
+    rlim_t spare = rl.rlim_cur > 2 * FD_RESERVE ? (rl.rlim_cur - FD_RESERVE) * 4 / 5
+                                                : rl.rlim_cur / 4;
+    unsigned c = spare > 1 ? (unsigned)spare : 1;
 
-    if(!quiet)
-      fprintf(stderr, "crawler: the descriptor limit is %llu; lowering --concurrency "
-              "from %u to %u\n", (unsigned long long)rl.rlim_cur, cfg->concurrency, c);
+    /* Said even with -q: the run does not do what was asked. */
+    fprintf(stderr, "crawler: the descriptor limit is %llu; lowering --concurrency "
+            "from %u to %u\n", (unsigned long long)rl.rlim_cur, cfg->concurrency, c);
     cfg->concurrency = c;
   }
 }
@@ -686,7 +692,7 @@ int main(int argc, char **argv)
     cfg.progress = CR_PROGRESS_SUMMARY;
   /* A closed stdout (manifest "-") must become an error, not a kill. */
   signal(SIGPIPE, SIG_IGN);
-  fit_fd_limit(&cfg, quiet);
+  fit_fd_limit(&cfg);
   identity = sources_identity(inputs, fd.n, fd.args, fd.nargs);
   if(!identity) {
     fprintf(stderr, "crawler: out of memory\n");
