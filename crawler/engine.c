@@ -861,6 +861,11 @@ static void on_pass(struct cr_loop *loop, void *arg)
     }
     if(rc)
       journal_failed(e, rc);
+    /* The manifest after the journal: a line on standard output (which a
+     * resume cannot take back) always has its record. */
+    rc = cr_manifest_flush(e->man);
+    if(rc)
+      engine_fatal(e, rc, "cannot write the manifest");
   }
   if(e->feed && !e->interrupted && !e->fatal &&
      cr_frontier_pending(e->fr) < e->feed_low) {
@@ -879,9 +884,11 @@ static void on_pass(struct cr_loop *loop, void *arg)
   cr_dns_pass(e->dns);
   if(cr_frontier_has_ready(e->fr) && e->in_flight < e->cfg.concurrency)
     cr_timer_start(loop, &e->kick, 0);
-  rc = cr_manifest_flush(e->man);
-  if(rc)
-    engine_fatal(e, rc, "cannot write the manifest");
+  if(!e->jr) {
+    rc = cr_manifest_flush(e->man);
+    if(rc)
+      engine_fatal(e, rc, "cannot write the manifest");
+  }
   if(!e->in_flight && !e->waiting && !cr_frontier_pending(e->fr) && !e->feed)
     cr_loop_break(loop);
 }
@@ -1568,6 +1575,12 @@ int cr_engine_run(struct cr_engine *e)
   if(rc)
     fprintf(stderr, "crawler: event loop failed: %s\n", strerror(errno));
   cancel_all(e);
+  if(e->jr) {
+    int jrc = cr_journal_flush(e->jr);
+
+    if(jrc)
+      journal_failed(e, jrc);
+  }
   if(!rc) {
     rc = cr_manifest_flush(e->man);
     if(rc && !e->fatal)

@@ -149,7 +149,9 @@ int64_t cr_manifest_size(struct cr_manifest *m)
 {
   struct stat sb;
 
-  if(cr_manifest_flush(m) || fstat(m->fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+  /* Standard output is a stream even when the shell points it at a file:
+   * a resume must not cut what it did not open. */
+  if(!m->own_fd || cr_manifest_flush(m) || fstat(m->fd, &sb) < 0 || !S_ISREG(sb.st_mode))
     return -1;
   return (int64_t)sb.st_size;
 }
@@ -161,7 +163,7 @@ int cr_manifest_truncate(struct cr_manifest *m, int64_t size)
   cr_buf_reset(&m->out);
   if(fstat(m->fd, &sb) < 0)
     return CR_EIO;
-  if(!S_ISREG(sb.st_mode))
+  if(!m->own_fd || !S_ISREG(sb.st_mode))
     return 0;
   /* Never grow it: a manifest shortened by hand keeps what it has. */
   if(size < 0 || size > (int64_t)sb.st_size)

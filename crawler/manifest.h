@@ -48,7 +48,7 @@ void cr_manifest_last(const struct cr_manifest *m, const char **p, size_t *n);
 int cr_manifest_write_raw(struct cr_manifest *m, const char *p, size_t n);
 
 /* The size of the manifest file now (buffered lines flushed first), or -1
- * when it is not a regular file (stdout, a pipe). */
+ * for standard output and anything that is not a regular file. */
 int64_t cr_manifest_size(struct cr_manifest *m);
 
 /* Resuming: cuts the manifest back to size bytes, where the crawl started
