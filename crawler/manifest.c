@@ -61,7 +61,7 @@ int cr_manifest_flush(struct cr_manifest *m)
     if(w < 0) {
       if(errno == EINTR)
         continue;
-      return errno == ENOSPC ? CR_ENOSPC : CR_EIO;
+      return errno == ENOSPC || errno == EDQUOT ? CR_ENOSPC : CR_EIO;
     }
     off += (size_t)w;
   }
