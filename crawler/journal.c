@@ -121,8 +121,8 @@ int cr_journal_open(const char *dir, int fresh, struct cr_journal **out)
       j->size = (uint64_t)sb.st_size;
   }
   if(reserve(j)) {
-    fprintf(stderr, "crawler: no space left on device for the crawl state in %s/%s\n", dir,
-            STATE_DIR);
+    fprintf(stderr, "crawler: no space left on device for the crawl state in %s/%s; free "
+            "some space and run again\n", dir, STATE_DIR);
     cr_journal_free(&j);
     return CR_ENOSPC;
   }
