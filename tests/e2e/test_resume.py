@@ -7,12 +7,14 @@ transfers in flight at each kill.  The same after SIGINT and SIGTERM, and
 for a URL list (-i) with bad and repeated lines.  Also: saved state without
 --resume/--fresh is refused (exit 2), a resume with other seeds is refused,
 --fresh starts over, a torn journal tail is dropped, temporary files of a
-killed run are removed."""
+killed run are removed, and a page recorded after the last sync point
+whose file is gone (as after a power loss) is fetched again."""
 
 import collections
 import os
 import random
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -174,6 +176,7 @@ def killed_crawl(ctx, name, ref, sig, kills, rng, args_fn, prepare=None,
         targets = sorted(rng.randint(total // 20, total * 9 // 10)
                          for _ in range(kills))
         done_kills = 0
+        lost = 0
         for i, target in enumerate(targets):
             rc, signalled, err = run_until(ctx, args_fn(fx, ["--resume"]),
                                            work, manifest, target, sig)
@@ -185,20 +188,44 @@ def killed_crawl(ctx, name, ref, sig, kills, rng, args_fn, prepare=None,
             if sig != signal.SIGKILL:
                 h.check(rc == 130, "%s: exit %s after the signal" % (name, rc))
             if probes and i == 0:
-                probe_state(ctx, fx, work, args_fn)
+                lost = probe_state(ctx, fx, work, args_fn)
         h.info("%s: %d interruptions" % (name, done_kills))
         h.check(done_kills >= 1, "%s: the crawl ended before any "
                 "interruption" % name)
         r = ctx.crawl(args_fn(fx, ["--resume"]), cwd=work, timeout=100)
         r.expect_rc(ref_rc)
         n = compare(name, ref_recs, ref_tree, ref_port, out, fx.http_port)
-        check_requests(name, fx, done_kills * CONC)
+        check_requests(name, fx, done_kills * CONC + lost)
         h.info("%s: %d URLs, equal to the uninterrupted crawl" % (name, n))
+
+
+def unsynced_pages(journal):
+    """Paths of the pages whose DONE record comes after the journal's last
+    sync mark (layout: crawler/journal.h, payloads: crawler/engine.c)."""
+    with open(journal, "rb") as f:
+        data = f.read()
+    pos = 0
+    paths = []
+    while pos + 8 <= len(data):
+        n = struct.unpack_from("<I", data, pos)[0]
+        if n == 0 or pos + 8 + n > len(data):
+            break
+        kind, p = data[pos + 8:pos + 9], data[pos + 9:pos + 8 + n]
+        if kind == b"S":
+            paths = []
+        elif kind == b"D":
+            ulen = struct.unpack_from("<I", p, 9)[0]
+            plen = struct.unpack_from("<I", p, 13 + ulen)[0]
+            if plen:
+                paths.append(p[17 + ulen:17 + ulen + plen].decode())
+        pos += 8 + n
+    return paths
 
 
 def probe_state(ctx, fx, work, args_fn):
     """With saved state: no flag is refused, other seeds are refused, and
-    leftover temporary files go at the next start."""
+    leftover temporary files go at the next start.  Returns how many pages
+    it made the resume fetch again."""
     out = os.path.join(work, "out")
     r = ctx.crawl(args_fn(fx, []), cwd=work)
     r.expect_rc(2)
@@ -215,8 +242,16 @@ def probe_state(ctx, fx, work, args_fn):
     with open(os.path.join(tmp, "999999"), "wb") as f:
         f.write(b"partial body")
     # A torn record at the end of the journal, as a power loss may leave.
-    with open(os.path.join(out, ".crawler", "journal"), "ab") as f:
+    journal = os.path.join(out, ".crawler", "journal")
+    # A page finished after the last sync point whose data never reached
+    # the disk: the resume must see it is gone and fetch it again.
+    lost = unsynced_pages(journal)
+    if lost:
+        os.unlink(os.path.join(out, lost[-1]))
+        h.info("removed %s, recorded after the last sync point" % lost[-1])
+    with open(journal, "ab") as f:
         f.write(b"\x40\x00\x00\x00\x01\x02")
+    return 1 if lost else 0
 
 
 def write_list(work, fx):
