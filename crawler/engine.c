@@ -3,6 +3,7 @@
  * manifest, with retries and redirects, all on one loop.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "fetch.h"
 #include "frontier.h"
 #include "hash.h"
+#include "journal.h"
 #include "links.h"
 #include "loop.h"
 #include "manifest.h"
@@ -34,6 +36,10 @@
 #define DEAD_AFTER 5            /* connect failures in a row that kill a host */
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 30000
+/* How often the crawl state is forced to disk (syncfs).  A power loss
+ * costs the pages finished since: they are fetched again. */
+#define SYNC_MS 1000
+#define STATE_MAGIC "crawler-state 1\n"
 
 struct cr_engine {
   struct cr_config cfg;
@@ -68,6 +74,9 @@ struct cr_engine {
   int line_shown;
   uint64_t rng;
   struct cr_buf scratch;
+  struct cr_journal *jr;       /* the crawl state; NULL with CR_STATE_OFF */
+  struct cr_hset bad_seen;     /* bad input lines recorded (for a resume) */
+  uint64_t last_sync;          /* loop ms of the last cr_journal_sync */
 };
 
 void cr_config_defaults(struct cr_config *cfg)
@@ -142,6 +151,90 @@ static void drop_body(struct cr_engine *e, struct cr_item *it)
   }
 }
 
+/* ---- the crawl state (journal.h) ----
+ *
+ * Payloads, host byte order:
+ *   CONFIG  u64 manifest size when the crawl began, then the identity text
+ *   ADD     u32 depth, u32 url length, url, referrer (the rest; empty: none)
+ *   DONE    u8 failed, i64 bytes, u32 url length, url, u32 path length,
+ *           path, then the manifest line (the rest)
+ *   BAD     u64 key (see bad_key), then the manifest line
+ */
+
+static void journal_failed(struct cr_engine *e, int rc)
+{
+  engine_fatal(e, rc, "cannot write the crawl state");
+}
+
+static int put_u32(struct cr_journal *j, uint32_t v)
+{
+  return cr_journal_put(j, &v, sizeof(v));
+}
+
+/* cr_frontier_accept_cb: a URL entered the seen set. */
+static void journal_add(void *arg, const char *url, unsigned depth, const char *referrer)
+{
+  struct cr_engine *e = arg;
+  size_t n = strlen(url);
+  int rc = cr_journal_begin(e->jr, CR_J_ADD);
+
+  if(!rc)
+    rc = put_u32(e->jr, depth);
+  if(!rc)
+    rc = put_u32(e->jr, (uint32_t)n);
+  if(!rc)
+    rc = cr_journal_put(e->jr, url, n);
+  if(!rc && referrer)
+    rc = cr_journal_put(e->jr, referrer, strlen(referrer));
+  if(!rc)
+    rc = cr_journal_end(e->jr);
+  if(rc)
+    journal_failed(e, rc);
+}
+
+/* A URL got its manifest line (the one just formatted). */
+static void journal_done(struct cr_engine *e, const struct cr_record *r)
+{
+  const char *line;
+  size_t line_len;
+  size_t n = strlen(r->url);
+  size_t pn = r->path ? strlen(r->path) : 0;
+  unsigned char failed = r->error != NULL;
+  int64_t bytes = r->bytes;
+  int rc;
+
+  if(!e->jr)
+    return;
+  cr_manifest_last(e->man, &line, &line_len);
+  rc = cr_journal_begin(e->jr, CR_J_DONE);
+  if(!rc)
+    rc = cr_journal_put(e->jr, &failed, 1);
+  if(!rc)
+    rc = cr_journal_put(e->jr, &bytes, sizeof(bytes));
+  if(!rc)
+    rc = put_u32(e->jr, (uint32_t)n);
+  if(!rc)
+    rc = cr_journal_put(e->jr, r->url, n);
+  if(!rc)
+    rc = put_u32(e->jr, (uint32_t)pn);
+  if(!rc && pn)
+    rc = cr_journal_put(e->jr, r->path, pn);
+  if(!rc)
+    rc = cr_journal_put(e->jr, line, line_len);
+  if(!rc)
+    rc = cr_journal_end(e->jr);
+  if(rc)
+    journal_failed(e, rc);
+}
+
+/* A bad input line is known by its bytes and its reason (which names the
+ * list and line), so a resumed run that reads the list again records it
+ * once. */
+static uint64_t bad_key(const char *raw, size_t len, const char *reason)
+{
+  return cr_hash64(raw, len) * 0x100000001b3ull ^ cr_hash64(reason, strlen(reason));
+}
+
 /* Writes an item's manifest line, counts it and frees it. */
 static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
                    const char *content_type, const char *error)
@@ -166,6 +259,8 @@ static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
   rc = cr_manifest_write(e->man, &r);
   if(rc)
     engine_fatal(e, rc, "cannot write the manifest");
+  else
+    journal_done(e, &r);
   e->st.done++;
   if(error)
     e->st.failed++;
@@ -175,6 +270,15 @@ static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
   }
   drop_body(e, it);
   cr_frontier_done(e->fr, it);
+  cr_item_free(it);
+}
+
+/* Drops an item without a manifest line, as a stop drops transfers in
+ * flight: a page that could not be saved for want of space is not done,
+ * so a resumed crawl fetches it again. */
+static void abandon(struct cr_engine *e, struct cr_item *it)
+{
+  drop_body(e, it);
   cr_item_free(it);
 }
 
@@ -550,11 +654,12 @@ static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
   }
   if(!rc)
     rc = cr_store_commit(e->store, &it->file, rel.data, &final);
-  if(rc) {
-    if(rc == CR_ENOSPC)
-      engine_fatal(e, rc, "cannot save pages");
-    finish(e, it, NULL, ctype, rc == CR_ENOSPC ? "no space left on device" : "cannot save file");
+  if(rc == CR_ENOSPC) {
+    engine_fatal(e, rc, "cannot save pages");
+    abandon(e, it);
   }
+  else if(rc)
+    finish(e, it, NULL, ctype, "cannot save file");
   else
     finish(e, it, final.data, ctype, NULL);
   cr_buf_cleanup(&rel);
@@ -648,9 +753,12 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
     retry_later(e, it, backoff_ms(e, it->attempts));
     goto done;
   }
+  if(it->store_rc == CR_ENOSPC && !it->robots_for) {
+    engine_fatal(e, it->store_rc, "cannot save pages");
+    abandon(e, it);
+    goto done;
+  }
   if(it->store_rc) {
-    if(it->store_rc == CR_ENOSPC)
-      engine_fatal(e, it->store_rc, "cannot save pages");
     snprintf(msg, sizeof(msg), "cannot write file: %s", cr_strerror(it->store_rc));
     fail(e, it, NULL, msg);
     goto done;
@@ -794,6 +902,23 @@ static void on_pass(struct cr_loop *loop, void *arg)
   struct cr_engine *e = arg;
   int rc;
 
+  if(e->jr) {
+    /* One write per pass, before any new transfer starts: what finished
+     * so far survives a SIGKILL, so a kill costs at most the transfers
+     * that were in flight when this pass began. */
+    rc = cr_journal_flush(e->jr);
+    if(!rc && cr_loop_now(loop) - e->last_sync >= SYNC_MS) {
+      e->last_sync = cr_loop_now(loop);
+      rc = cr_journal_sync(e->jr);
+    }
+    if(rc)
+      journal_failed(e, rc);
+    /* The manifest after the journal: a line on standard output (which a
+     * resume cannot take back) always has its record. */
+    rc = cr_manifest_flush(e->man);
+    if(rc)
+      engine_fatal(e, rc, "cannot write the manifest");
+  }
   if(e->feed && !e->interrupted && !e->fatal &&
      cr_frontier_pending(e->fr) < e->feed_low) {
     if(!e->feed(e->feed_arg, e, e->feed_low))
@@ -811,11 +936,426 @@ static void on_pass(struct cr_loop *loop, void *arg)
   cr_dns_pass(e->dns);
   if(cr_frontier_has_ready(e->fr) && e->in_flight < e->cfg.concurrency)
     cr_timer_start(loop, &e->kick, 0);
-  rc = cr_manifest_flush(e->man);
-  if(rc)
-    engine_fatal(e, rc, "cannot write the manifest");
+  if(!e->jr) {
+    rc = cr_manifest_flush(e->man);
+    if(rc)
+      engine_fatal(e, rc, "cannot write the manifest");
+  }
   if(!e->in_flight && !e->waiting && !cr_frontier_pending(e->fr) && !e->feed)
     cr_loop_break(loop);
+}
+
+/* ---- resuming ---- */
+
+/* A URL an earlier run took but did not finish, while the journal is read. */
+struct pend {
+  struct cr_hnode node;       /* key: url */
+  struct pend *prev;          /* journal order, kept for the re-queue */
+  struct pend *next;
+  unsigned depth;
+  char *referrer;             /* owned, or NULL */
+  char url[];
+};
+
+struct replay {
+  struct cr_engine *e;
+  const struct cr_buf *identity;
+  int manifest_lines;         /* the manifest is a file: rewrite its lines */
+  int seen_config;
+  struct cr_hmap map;
+  struct pend *head;
+  struct pend *tail;
+  struct cr_buf key;          /* a URL from a record, NUL-terminated */
+  uint64_t unverified;        /* pages of unsynced records not on disk */
+};
+
+/* Reads fields from a payload; `bad` is set when one runs past the end. */
+struct rd {
+  const char *p;
+  size_t n;
+  int bad;
+};
+
+static const char *rd_bytes(struct rd *r, size_t n)
+{
+  const char *p = r->p;
+
+  if(r->bad || r->n < n) {
+    r->bad = 1;
+    return NULL;
+  }
+  r->p += n;
+  r->n -= n;
+  return p;
+}
+
+static uint32_t rd_u32(struct rd *r)
+{
+  const char *p = rd_bytes(r, 4);
+  uint32_t v = 0;
+
+  if(p)
+    memcpy(&v, p, 4);
+  return v;
+}
+
+static void pend_unlink(struct replay *rp, struct pend *pe)
+{
+  cr_hmap_del(&rp->map, &pe->node);
+  if(pe->prev)
+    pe->prev->next = pe->next;
+  else
+    rp->head = pe->next;
+  if(pe->next)
+    pe->next->prev = pe->prev;
+  else
+    rp->tail = pe->prev;
+  free(pe->referrer);
+  free(pe);
+}
+
+/* Bytes of p[0..n) before its first newline. */
+static size_t line_len(const char *p, size_t n)
+{
+  const char *nl = memchr(p, '\n', n);
+
+  return nl ? (size_t)(nl - p) : n;
+}
+
+/* Points out the first line where two identities differ. */
+static void report_mismatch(struct cr_engine *e, const char *saved, size_t saved_len,
+                            const char *now, size_t now_len)
+{
+  size_t i = 0;
+  size_t j = 0;
+
+  while(i < saved_len || j < now_len) {
+    size_t a = i < saved_len ? line_len(saved + i, saved_len - i) : 0;
+    size_t b = j < now_len ? line_len(now + j, now_len - j) : 0;
+
+    if(i >= saved_len || j >= now_len || a != b || memcmp(saved + i, now + j, a)) {
+      fprintf(stderr, "crawler: %s/.crawler holds an unfinished crawl with other URLs or "
+              "settings: it has '%.*s', this run has '%.*s'.  Run it with the same URLs "
+              "and options, or pass --fresh to discard it\n", e->cfg.output_dir,
+              (int)(i < saved_len ? a : 6), i < saved_len ? saved + i : "(none)",
+              (int)(j < now_len ? b : 6), j < now_len ? now + j : "(none)");
+      return;
+    }
+    i += a + 1;
+    j += b + 1;
+  }
+}
+
+static int replay_config(struct replay *rp, const char *p, size_t len)
+{
+  struct cr_engine *e = rp->e;
+  int64_t start;
+
+  if(len < sizeof(start))
+    return CR_EIO;
+  memcpy(&start, p, sizeof(start));
+  p += sizeof(start);
+  len -= sizeof(start);
+  if(len != rp->identity->len || memcmp(p, rp->identity->data, len)) {
+    report_mismatch(e, p, len, rp->identity->data, rp->identity->len);
+    return CR_ESTATE;
+  }
+  rp->seen_config = 1;
+  /* The manifest is rebuilt from the journal: whatever the killed run left
+   * after the crawl's first line (a torn line, lines the journal never
+   * got) goes, and the journal's lines come back in their order. */
+  if(rp->manifest_lines)
+    return cr_manifest_truncate(e->man, start);
+  return 0;
+}
+
+static int replay_add(struct replay *rp, const char *p, size_t len)
+{
+  struct rd r = { p, len, 0 };
+  unsigned depth = rd_u32(&r);
+  uint32_t n = rd_u32(&r);
+  const char *url = rd_bytes(&r, n);
+  struct pend *pe;
+
+  if(r.bad)
+    return CR_EIO;
+  cr_buf_reset(&rp->key);
+  if(cr_buf_append(&rp->key, url, n))
+    return CR_ENOMEM;
+  if(cr_hmap_get(&rp->map, rp->key.data))
+    return 0;
+  pe = calloc(1, sizeof(*pe) + n + 1);
+  if(!pe)
+    return CR_ENOMEM;
+  memcpy(pe->url, url, n);
+  pe->depth = depth;
+  if(r.n) {
+    pe->referrer = strndup(r.p, r.n);
+    if(!pe->referrer) {
+      free(pe);
+      return CR_ENOMEM;
+    }
+  }
+  pe->node.key = pe->url;
+  /* A seed widens the scope.  The front end gives its seeds again, but
+   * only once the restored queue runs low, and links found before then
+   * must be judged against every seed. */
+  if(!depth && rp->e->scope && cr_scope_add_seed(rp->e->scope, pe->url)) {
+    free(pe->referrer);
+    free(pe);
+    return CR_ENOMEM;
+  }
+  if(cr_hmap_put(&rp->map, &pe->node)) {
+    free(pe->referrer);
+    free(pe);
+    return CR_ENOMEM;
+  }
+  pe->prev = rp->tail;
+  if(rp->tail)
+    rp->tail->next = pe;
+  else
+    rp->head = pe;
+  rp->tail = pe;
+  return 0;
+}
+
+static int replay_done(struct replay *rp, const char *p, size_t len, int synced)
+{
+  struct cr_engine *e = rp->e;
+  struct rd r = { p, len, 0 };
+  const char *failed = rd_bytes(&r, 1);
+  const char *bytes_p = rd_bytes(&r, sizeof(int64_t));
+  uint32_t n = rd_u32(&r);
+  const char *url = rd_bytes(&r, n);
+  uint32_t pn = rd_u32(&r);
+  const char *path = rd_bytes(&r, pn);
+  struct pend *pe;
+  int64_t bytes = 0;
+  int rc;
+
+  if(r.bad)
+    return CR_EIO;
+  memcpy(&bytes, bytes_p, sizeof(bytes));
+  cr_buf_reset(&rp->key);
+  if(cr_buf_append(&rp->key, url, n))
+    return CR_ENOMEM;
+  pe = (struct pend *)cr_hmap_get(&rp->map, rp->key.data);
+  /* Not taken, or finished already: a page fetched again after a power
+   * loss has a second record, and the first one counts. */
+  if(!pe)
+    return 0;
+  cr_buf_reset(&rp->key);
+  if(pn && (cr_buf_append(&rp->key, path, pn)))
+    return CR_ENOMEM;
+  /* Past the last sync point a page file may not have reached the disk
+   * (power loss): such a URL is fetched again. */
+  if(pn && !synced && !cr_store_has_file(e->store, rp->key.data, bytes)) {
+    rp->unverified++;
+    return 0;
+  }
+  if(pn) {
+    rc = cr_store_note_written(e->store, rp->key.data);
+    if(rc)
+      return rc;
+  }
+  rc = cr_frontier_mark_seen(e->fr, pe->url);
+  if(rc && rc != CR_EDUP)
+    return rc;
+  pend_unlink(rp, pe);
+  if(rp->manifest_lines) {
+    rc = cr_manifest_write_raw(e->man, r.p, r.n);
+    if(rc)
+      return rc;
+  }
+  e->st.done++;
+  if(*failed)
+    e->st.failed++;
+  else {
+    e->st.ok++;
+    e->st.bytes += (uint64_t)bytes;
+  }
+  return 0;
+}
+
+static int replay_bad(struct replay *rp, const char *p, size_t len)
+{
+  struct cr_engine *e = rp->e;
+  struct rd r = { p, len, 0 };
+  const char *kp = rd_bytes(&r, sizeof(uint64_t));
+  uint64_t key;
+  int rc;
+
+  if(r.bad)
+    return CR_EIO;
+  memcpy(&key, kp, sizeof(key));
+  rc = cr_hset_add(&e->bad_seen, key);
+  if(rc <= 0)
+    return rc;
+  if(rp->manifest_lines) {
+    rc = cr_manifest_write_raw(e->man, r.p, r.n);
+    if(rc)
+      return rc;
+  }
+  e->rejected++;
+  e->st.done++;
+  e->st.failed++;
+  return 0;
+}
+
+/* cr_journal_replay_cb */
+static int replay_record(void *arg, int type, const char *p, size_t len, int synced)
+{
+  struct replay *rp = arg;
+
+  if(type == CR_J_CONFIG)
+    return rp->seen_config ? 0 : replay_config(rp, p, len);
+  if(!rp->seen_config)
+    return CR_EIO;
+  switch(type) {
+  case CR_J_ADD:
+    return replay_add(rp, p, len);
+  case CR_J_DONE:
+    return replay_done(rp, p, len, synced);
+  case CR_J_BAD:
+    return replay_bad(rp, p, len);
+  default:
+    /* A later version's record: nothing this one must know. */
+    return 0;
+  }
+}
+
+/* What decides which URLs a crawl takes: a resume under other settings
+ * would mix two crawls in one output.  Limits of speed and politeness may
+ * change between runs. */
+static int build_identity(struct cr_engine *e, struct cr_buf *b)
+{
+  const struct cr_config *c = &e->cfg;
+  int rc = cr_buf_puts(b, STATE_MAGIC);
+
+  if(!rc)
+    rc = cr_buf_printf(b, "manifest=%s\nrecursive=%d\n",
+                       /* The default follows DIR, however DIR is spelt. */
+                       c->manifest_path ? c->manifest_path : "(in the output directory)",
+                       c->recursive);
+  if(!rc && c->recursive)
+    rc = cr_buf_printf(b, "depth=%d\nspan-hosts=%d\ndomains=%s\naccept-regex=%s\n"
+                       "reject-regex=%s\nno-parent=%d\nmax-host-pages=%llu\n"
+                       "max-url-length=%zu\nmax-path-depth=%u\nrobots=%d\n",
+                       c->max_depth, c->span_hosts, c->domains ? c->domains : "",
+                       c->accept_regex ? c->accept_regex : "",
+                       c->reject_regex ? c->reject_regex : "", c->no_parent,
+                       (unsigned long long)c->host_page_cap, c->max_url_len,
+                       c->max_path_segments, c->robots);
+  if(!rc)
+    rc = cr_buf_printf(b, "max-pages=%llu\n", (unsigned long long)c->max_pages);
+  if(!rc && c->identity)
+    rc = cr_buf_puts(b, c->identity);
+  return rc;
+}
+
+/* Opens the crawl state: a new journal, or the replay of an earlier
+ * run's. */
+static int state_open(struct cr_engine *e)
+{
+  const struct cr_config *cfg = &e->cfg;
+  struct cr_buf id;
+  struct replay rp;
+  uint64_t dropped = 0;
+  uint64_t pending = 0;
+  unsigned level = UINT_MAX;
+  struct pend *pe;
+  int exists;
+  int resume;
+  int rc;
+
+  if(cfg->state == CR_STATE_OFF)
+    return 0;
+  memset(&rp, 0, sizeof(rp));
+  cr_buf_init(&id, 64 * 1024);
+  cr_hmap_init(&rp.map);
+  cr_buf_init(&rp.key, CR_JOURNAL_REC_MAX + 1);
+  exists = cr_journal_exists(cfg->output_dir);
+  if(exists && cfg->state == CR_STATE_ASK) {
+    fprintf(stderr, "crawler: %s/.crawler holds the state of an unfinished crawl; pass "
+            "--resume to continue it or --fresh to start over\n", cfg->output_dir);
+    rc = CR_ESTATE;
+    goto done;
+  }
+  resume = exists && cfg->state == CR_STATE_RESUME;
+  rc = build_identity(e, &id);
+  if(rc) {
+    fprintf(stderr, "crawler: the URLs and settings are too long to be saved\n");
+    goto done;
+  }
+  rc = cr_journal_open(cfg->output_dir, !resume, &e->jr);
+  if(rc)
+    goto done;
+  if(!resume) {
+    int64_t start = cr_manifest_size(e->man);
+
+    rc = cr_journal_begin(e->jr, CR_J_CONFIG);
+    if(!rc)
+      rc = cr_journal_put(e->jr, &start, sizeof(start));
+    if(!rc)
+      rc = cr_journal_put(e->jr, id.data, id.len);
+    if(!rc)
+      rc = cr_journal_end(e->jr);
+    if(!rc)
+      rc = cr_journal_flush(e->jr);
+    if(rc)
+      fprintf(stderr, "crawler: cannot write the crawl state: %s\n", cr_strerror(rc));
+    goto done;
+  }
+  rp.e = e;
+  rp.identity = &id;
+  rp.manifest_lines = cr_manifest_size(e->man) >= 0;
+  rc = cr_journal_replay(e->jr, replay_record, &rp, &dropped);
+  if(!rc && !rp.seen_config)
+    rc = CR_EIO;
+  if(rc) {
+    if(rc != CR_ESTATE)
+      fprintf(stderr, "crawler: cannot resume from %s/.crawler: %s; pass --fresh to start "
+              "over\n", cfg->output_dir, rc == CR_EIO ? "the state is damaged"
+                                                     : cr_strerror(rc));
+    goto done;
+  }
+  /* By level, the crawl was at the least depth still pending (the pending
+   * URLs are of that depth and the next). */
+  for(pe = rp.head; pe; pe = pe->next)
+    if(pe->depth < level)
+      level = pe->depth;
+  if(cfg->recursive && level != UINT_MAX)
+    cr_frontier_set_level(e->fr, level);
+  while(rp.head) {
+    pe = rp.head;
+    rc = cr_frontier_add(e->fr, pe->url, pe->depth, pe->referrer);
+    if(rc && rc != CR_EDUP && rc != CR_EFULL) {
+      fprintf(stderr, "crawler: cannot resume: %s\n", cr_strerror(rc));
+      goto done;
+    }
+    pending++;
+    pend_unlink(&rp, pe);
+  }
+  rc = 0;
+  if(cfg->progress != CR_PROGRESS_NONE) {
+    if(dropped)
+      fprintf(stderr, "crawler: dropped a torn record (%llu bytes) at the end of the "
+              "crawl state\n", (unsigned long long)dropped);
+    fprintf(stderr, "crawler: resuming the crawl in %s: %llu URLs done, %llu to fetch again"
+            "%s\n", cfg->output_dir, (unsigned long long)e->st.done,
+            (unsigned long long)pending,
+            rp.unverified ? " (some saved pages did not reach the disk)" : "");
+  }
+
+done:
+  while(rp.head)
+    pend_unlink(&rp, rp.head);
+  cr_hmap_cleanup(&rp.map);
+  cr_buf_cleanup(&rp.key);
+  cr_buf_cleanup(&id);
+  if(!rc && e->jr)
+    cr_frontier_set_accept(e->fr, journal_add, e);
+  return rc;
 }
 
 /* ---- public API ---- */
@@ -860,6 +1400,7 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   e->kick.arg = e;
   cr_buf_init(&e->scratch, CR_URL_MAX + 8);
   cr_hset_init(&e->link_memo);
+  cr_hset_init(&e->bad_seen);
   e->conn_close = curl_slist_append(NULL, "Connection: close");
   if(!e->conn_close) {
     rc = CR_ENOMEM;
@@ -945,6 +1486,9 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
     memcpy(e->agent, ua, n);
     e->agent[n] = '\0';
   }
+  rc = state_open(e);
+  if(rc)
+    goto fail;
   if(cfg->handle_signals) {
     rc = setup_signals(e);
     if(rc) {
@@ -1007,8 +1551,12 @@ void cr_engine_set_feed(struct cr_engine *e, cr_feed_cb cb, void *arg)
 void cr_engine_reject(struct cr_engine *e, const char *raw, size_t len, const char *reason)
 {
   struct cr_record r;
+  uint64_t key = bad_key(raw, len, reason);
   int rc;
 
+  /* Recorded by the run this one resumes. */
+  if(cr_hset_has(&e->bad_seen, key))
+    return;
   memset(&r, 0, sizeof(r));
   /* The raw line may hold any bytes, NUL included: it goes by length. */
   r.url = raw;
@@ -1017,6 +1565,21 @@ void cr_engine_reject(struct cr_engine *e, const char *raw, size_t len, const ch
   rc = cr_manifest_write(e->man, &r);
   if(rc)
     engine_fatal(e, rc, "cannot write the manifest");
+  else if(e->jr) {
+    const char *line;
+    size_t line_len;
+
+    cr_manifest_last(e->man, &line, &line_len);
+    rc = cr_journal_begin(e->jr, CR_J_BAD);
+    if(!rc)
+      rc = cr_journal_put(e->jr, &key, sizeof(key));
+    if(!rc)
+      rc = cr_journal_put(e->jr, line, line_len);
+    if(!rc)
+      rc = cr_journal_end(e->jr);
+    if(rc)
+      journal_failed(e, rc);
+  }
   e->rejected++;
   e->st.done++;
   e->st.failed++;
@@ -1064,10 +1627,29 @@ int cr_engine_run(struct cr_engine *e)
   if(rc)
     fprintf(stderr, "crawler: event loop failed: %s\n", strerror(errno));
   cancel_all(e);
+  if(e->jr) {
+    int jrc = cr_journal_flush(e->jr);
+
+    if(jrc)
+      journal_failed(e, jrc);
+  }
   if(!rc) {
     rc = cr_manifest_flush(e->man);
     if(rc && !e->fatal)
       engine_fatal(e, rc, "cannot write the manifest");
+  }
+  if(e->jr && !rc && !e->fatal && !e->interrupted) {
+    /* Complete: nothing to resume, and the next run starts afresh. */
+    cr_journal_remove(&e->jr);
+  }
+  else if(e->jr) {
+    int jrc = cr_journal_sync(e->jr);
+
+    if(!jrc)
+      jrc = cr_journal_flush(e->jr);
+    if(jrc)
+      fprintf(stderr, "crawler: cannot save the crawl state: %s; a resume fetches again "
+              "what finished last\n", cr_strerror(jrc));
   }
   fill_stats(e);
   if(e->cfg.progress != CR_PROGRESS_NONE) {
@@ -1081,6 +1663,14 @@ int cr_engine_run(struct cr_engine *e)
     }
     cr_buf_cleanup(&b);
   }
+  if(e->jr && e->cfg.progress != CR_PROGRESS_NONE && (e->fatal || e->interrupted))
+    fprintf(stderr, "crawler: %sthe crawl state is saved in %s/.crawler; run the same "
+            "command with --resume to finish\n",
+            e->fatal == CR_ENOSPC ? "no space left on device: free some space; " : "",
+            e->cfg.output_dir);
+  else if(e->jr && e->fatal == CR_ENOSPC)
+    fprintf(stderr, "crawler: no space left on device; the crawl state is saved, free some "
+            "space and run again with --resume\n");
   if(e->fatal)
     return e->fatal;
   if(rc)
@@ -1116,8 +1706,10 @@ void cr_engine_free(struct cr_engine **pe)
   if(e->signals_blocked)
     sigprocmask(SIG_SETMASK, &e->oldmask, NULL);
   cr_frontier_free(&e->fr);
+  cr_journal_free(&e->jr);
   cr_scope_free(&e->scope);
   cr_hset_cleanup(&e->link_memo);
+  cr_hset_cleanup(&e->bad_seen);
   cr_fetch_free(&e->fetch);
   cr_dns_free(&e->dns);
   cr_manifest_free(&e->man);

@@ -20,6 +20,7 @@ const char *cr_strerror(int err)
   case CR_ENOSPC: return "no space left on device";
   case CR_EDNS: return "host name did not resolve";
   case CR_EMFILE: return "too many open files";
+  case CR_ESTATE: return "saved state of an unfinished crawl";
   default: return "unknown error";
   }
 }

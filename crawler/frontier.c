@@ -56,6 +56,8 @@ struct cr_frontier {
   uint64_t rng;
   cr_frontier_fail_cb fail_cb;
   void *arg;
+  cr_frontier_accept_cb accept_cb;
+  void *accept_arg;
   struct cr_hset seen;
   struct cr_hmap hosts;
   struct cr_buf key;          /* scratch for host keys */
@@ -366,13 +368,19 @@ static int host_for(struct cr_frontier *f, const char *url, struct cr_host **out
     host_free(f, h);
     return CR_ENOMEM;
   }
-  if(f->cfg.robots) {
-    rc = host_queue_robots(h);
-    if(rc)
-      return rc;
-  }
   *out = h;
   return 0;
+}
+
+/* Queues the host's robots.txt before the first URL that will be fetched
+ * there.  Not at host creation: a resumed crawl creates hosts for URLs that
+ * are already done (cr_frontier_mark_seen) and must not fetch anything for
+ * them. */
+static int host_want_robots(struct cr_host *h)
+{
+  if(!h->f->cfg.robots || h->robots_state != R_NONE)
+    return 0;
+  return host_queue_robots(h);
 }
 
 static void host_push(struct cr_host *h, struct cr_item *it, int front)
@@ -421,6 +429,9 @@ int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
     return rc;
   if(f->cfg.host_page_cap && h->pages >= f->cfg.host_page_cap)
     return CR_EFULL;
+  rc = host_want_robots(h);
+  if(rc)
+    return rc;
   it = calloc(1, sizeof(*it));
   if(!it)
     return CR_ENOMEM;
@@ -439,6 +450,10 @@ int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
     f->level_left++;
   else
     f->next_left++;
+  /* Told before anything can fail it, so a journal sees the URL taken
+   * before it sees the URL finished. */
+  if(f->accept_cb)
+    f->accept_cb(f->accept_arg, it->url, depth, it->referrer);
   if(h->dead) {
     f->fail_cb(f->arg, it, "host unreachable");
     return 0;
@@ -452,10 +467,43 @@ int cr_frontier_requeue(struct cr_frontier *f, struct cr_item *it)
   struct cr_host *h;
   int rc = host_for(f, it->cur, &h);
 
+  if(!rc)
+    rc = host_want_robots(h);
   if(rc)
     return rc;
   host_push(h, it, 1);
   return 0;
+}
+
+int cr_frontier_mark_seen(struct cr_frontier *f, const char *url)
+{
+  struct cr_host *h;
+  uint64_t hv = cr_hash64(url, strlen(url));
+  int rc;
+
+  if(cr_hset_has(&f->seen, hv))
+    return CR_EDUP;
+  rc = host_for(f, url, &h);
+  if(rc)
+    return rc;
+  if(cr_hset_add(&f->seen, hv) < 0)
+    return CR_ENOMEM;
+  /* Counted as cr_frontier_add counts, so --max-pages and the per-host
+   * cap hold across a resume. */
+  f->added++;
+  h->pages++;
+  return 0;
+}
+
+void cr_frontier_set_level(struct cr_frontier *f, unsigned level)
+{
+  f->level = level;
+}
+
+void cr_frontier_set_accept(struct cr_frontier *f, cr_frontier_accept_cb cb, void *arg)
+{
+  f->accept_cb = cb;
+  f->accept_arg = arg;
 }
 
 /* Nonzero when the host's robots.txt rules (if any) allow the item. */

@@ -172,4 +172,23 @@ uint64_t cr_frontier_pending(const struct cr_frontier *f);
 /* URLs accepted by cr_frontier_add. */
 uint64_t cr_frontier_added(const struct cr_frontier *f);
 
+/* Called when cr_frontier_add accepts a URL (not for a duplicate or a URL
+ * over a cap), before the URL can fail: url and referrer (NULL for a seed)
+ * are the item's copies, valid during the call. */
+typedef void (*cr_frontier_accept_cb)(void *arg, const char *url, unsigned depth,
+                                      const char *referrer);
+
+/* Sets the accept callback (NULL clears it). */
+void cr_frontier_set_accept(struct cr_frontier *f, cr_frontier_accept_cb cb, void *arg);
+
+/* Resuming: puts a URL that an earlier run finished into the seen set and
+ * counts it like an added URL (for --max-pages and the per-host cap),
+ * without queuing it or fetching anything for its host.  Returns 0,
+ * CR_EDUP, CR_EURL, CR_ENOMEM. */
+int cr_frontier_mark_seen(struct cr_frontier *f, const char *url);
+
+/* Resuming with by_level: the depth the crawl had reached, i.e. the least
+ * depth of the URLs about to be re-added.  Call before adding them. */
+void cr_frontier_set_level(struct cr_frontier *f, unsigned level);
+
 #endif

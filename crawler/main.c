@@ -63,6 +63,9 @@ enum {
   OPT_DELAY,
   OPT_JITTER,
   OPT_MAX_CRAWL_DELAY,
+  OPT_RESUME,
+  OPT_FRESH,
+  OPT_NO_STATE,
 };
 
 static const struct option long_opts[] = {
@@ -97,6 +100,9 @@ static const struct option long_opts[] = {
   {"delay", required_argument, NULL, OPT_DELAY},
   {"jitter", no_argument, NULL, OPT_JITTER},
   {"max-crawl-delay", required_argument, NULL, OPT_MAX_CRAWL_DELAY},
+  {"resume", no_argument, NULL, OPT_RESUME},
+  {"fresh", no_argument, NULL, OPT_FRESH},
+  {"no-state", no_argument, NULL, OPT_NO_STATE},
   {"progress", no_argument, NULL, OPT_PROGRESS},
   {"quiet", no_argument, NULL, 'q'},
   {"help", no_argument, NULL, 'h'},
@@ -160,6 +166,14 @@ static void usage(FILE *out)
     "                            (default: 0; robots.txt Crawl-delay can raise it)\n"
     "      --jitter              vary each --delay between 0.5x and 1.5x\n"
     "      --max-crawl-delay SEC cap on a robots.txt Crawl-delay (default: %g)\n"
+    "\n"
+    "Resuming (state in DIR/.crawler while a crawl is unfinished):\n"
+    "      --resume              continue the unfinished crawl in DIR: finished\n"
+    "                            URLs are not fetched again (a new crawl if there\n"
+    "                            is none)\n"
+    "      --fresh               discard the unfinished crawl's state, start anew\n"
+    "      --no-state            keep no state (a killed crawl cannot resume)\n"
+    "                            With state in DIR and neither flag: exit 2.\n"
     "\n"
     "Output:\n"
     "      --progress            show the status line even when stderr is not a\n"
@@ -276,7 +290,7 @@ static int parse_size(const char *opt, const char *s, int64_t *out)
  * transfer holds a socket and, only while its body arrives, a temporary
  * file; a quarter of the transfers writing at the same moment is budgeted,
  * and a transfer that finds no descriptor for its file is retried. */
-static void fit_fd_limit(struct cr_config *cfg, int quiet)
+static void fit_fd_limit(struct cr_config *cfg)
 {
   struct rlimit rl;
   rlim_t need = (rlim_t)cfg->concurrency * 5 / 4 + FD_RESERVE;
@@ -289,13 +303,46 @@ static void fit_fd_limit(struct cr_config *cfg, int quiet)
     getrlimit(RLIMIT_NOFILE, &rl);
   }
   if(rl.rlim_cur < need) {
-    unsigned c = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)((rl.rlim_cur - FD_RESERVE) * 4 / 5) : 16;
+    /* Under a small limit the whole reserve cannot be kept: a quarter of
+     * the limit goes to transfers, their files take at most as much
+     * again, and the rest is left to the loop, DNS, the manifest and the
+     * crawl state, so no transfer fails for want of a socket (EMFILE). */
+    rlim_t spare = rl.rlim_cur > 2 * FD_RESERVE ? (rl.rlim_cur - FD_RESERVE) * 4 / 5
+                                                : rl.rlim_cur / 4;
+    unsigned c = spare > 1 ? (unsigned)spare : 1;
 
-    if(!quiet)
-      fprintf(stderr, "crawler: the descriptor limit is %llu; lowering --concurrency "
-              "from %u to %u\n", (unsigned long long)rl.rlim_cur, cfg->concurrency, c);
+    /* Said even with -q: the run does not do what was asked. */
+    fprintf(stderr, "crawler: the descriptor limit is %llu; lowering --concurrency "
+            "from %u to %u\n", (unsigned long long)rl.rlim_cur, cfg->concurrency, c);
     cfg->concurrency = c;
   }
+}
+
+/* The URL sources as the saved crawl state records them, so that a resume
+ * with other lists or URLs is caught: "input=PATH\n" per list (as given;
+ * its content is not compared), then "url=URL\n" per argument.  Returns a
+ * malloc'd string or NULL. */
+static char *sources_identity(char **inputs, size_t n_inputs, char **args, int nargs)
+{
+  size_t len = 1;
+  size_t off = 0;
+  char *s;
+  size_t k;
+  int i;
+
+  for(k = 0; k < n_inputs; k++)
+    len += strlen(inputs[k]) + sizeof("input=\n");
+  for(i = 0; i < nargs; i++)
+    len += strlen(args[i]) + sizeof("url=\n");
+  s = malloc(len);
+  if(!s)
+    return NULL;
+  s[0] = '\0';
+  for(k = 0; k < n_inputs; k++)
+    off += (size_t)snprintf(s + off, len - off, "input=%s\n", inputs[k]);
+  for(i = 0; i < nargs; i++)
+    off += (size_t)snprintf(s + off, len - off, "url=%s\n", args[i]);
+  return s;
 }
 
 /* Nonzero when path (or stdin for "-") is a regular file, which can be read
@@ -416,6 +463,8 @@ int main(int argc, char **argv)
   struct cr_engine *e = NULL;
   struct cr_stats st;
   struct feeder fd;
+  char *inputs[MAX_INPUTS];
+  char *identity = NULL;
   unsigned long v;
   int quiet = 0;
   int force_progress = 0;
@@ -445,6 +494,7 @@ int main(int argc, char **argv)
         goto usage;
       }
       fd.all_regular &= is_regular(optarg);
+      inputs[fd.n] = optarg;
       fd.names[fd.n++] = strcmp(optarg, "-") ? optarg : "(stdin)";
       break;
     case 'o':
@@ -600,6 +650,19 @@ int main(int argc, char **argv)
       if(parse_secs("--max-crawl-delay", optarg, 86400, &cfg.max_crawl_delay))
         goto usage_out;
       break;
+    case OPT_RESUME:
+    case OPT_FRESH:
+    case OPT_NO_STATE: {
+      enum cr_state_mode m = opt == OPT_RESUME ? CR_STATE_RESUME
+                             : opt == OPT_FRESH ? CR_STATE_FRESH : CR_STATE_OFF;
+
+      if(cfg.state != CR_STATE_ASK && cfg.state != m) {
+        fprintf(stderr, "crawler: --resume, --fresh and --no-state exclude each other\n");
+        goto usage;
+      }
+      cfg.state = m;
+      break;
+    }
     case 'q':
       quiet = 1;
       break;
@@ -629,9 +692,17 @@ int main(int argc, char **argv)
     cfg.progress = CR_PROGRESS_SUMMARY;
   /* A closed stdout (manifest "-") must become an error, not a kill. */
   signal(SIGPIPE, SIG_IGN);
-  fit_fd_limit(&cfg, quiet);
+  fit_fd_limit(&cfg);
+  identity = sources_identity(inputs, fd.n, fd.args, fd.nargs);
+  if(!identity) {
+    fprintf(stderr, "crawler: out of memory\n");
+    goto done;
+  }
+  cfg.identity = identity;
 
   rc = cr_engine_new(&cfg, &e);
+  if(rc == CR_ESTATE)
+    status = EXIT_USAGE;
   if(rc)
     goto done;
   /* A pipe or terminal could block the loop in read(), stalling every
@@ -657,6 +728,7 @@ int main(int argc, char **argv)
 
 done:
   cr_engine_free(&e);
+  free(identity);
   for(k = 0; k < fd.n; k++)
     cr_input_free(&fd.in[k]);
   return status;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -60,7 +61,7 @@ int cr_manifest_flush(struct cr_manifest *m)
     if(w < 0) {
       if(errno == EINTR)
         continue;
-      return errno == ENOSPC ? CR_ENOSPC : CR_EIO;
+      return errno == ENOSPC || errno == EDQUOT ? CR_ENOSPC : CR_EIO;
     }
     off += (size_t)w;
   }
@@ -121,15 +122,58 @@ int cr_manifest_write(struct cr_manifest *m, const struct cr_record *r)
     rc = cr_buf_puts(b, "}\n");
   if(rc)
     return rc;
-  rc = cr_buf_append(&m->out, b->data, b->len);
+  return cr_manifest_write_raw(m, b->data, b->len);
+}
+
+int cr_manifest_write_raw(struct cr_manifest *m, const char *p, size_t n)
+{
+  int rc = cr_buf_append(&m->out, p, n);
+
   if(rc == CR_EFULL) {
     rc = cr_manifest_flush(m);
     if(!rc)
-      rc = cr_buf_append(&m->out, b->data, b->len);
+      rc = cr_buf_append(&m->out, p, n);
   }
   if(!rc && m->out.len >= MANIFEST_FLUSH_AT)
     rc = cr_manifest_flush(m);
   return rc;
+}
+
+void cr_manifest_last(const struct cr_manifest *m, const char **p, size_t *n)
+{
+  *p = m->line.data;
+  *n = m->line.len;
+}
+
+int64_t cr_manifest_size(struct cr_manifest *m)
+{
+  struct stat sb;
+
+  /* Standard output is a stream even when the shell points it at a file:
+   * a resume must not cut what it did not open. */
+  if(!m->own_fd || cr_manifest_flush(m) || fstat(m->fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+    return -1;
+  return (int64_t)sb.st_size;
+}
+
+int cr_manifest_truncate(struct cr_manifest *m, int64_t size)
+{
+  struct stat sb;
+
+  cr_buf_reset(&m->out);
+  if(fstat(m->fd, &sb) < 0)
+    return CR_EIO;
+  if(!m->own_fd || !S_ISREG(sb.st_mode))
+    return 0;
+  /* Never grow it: a manifest shortened by hand keeps what it has. */
+  if(size < 0 || size > (int64_t)sb.st_size)
+    size = (int64_t)sb.st_size;
+  /* O_APPEND: later writes land at the new end. */
+  if(ftruncate(m->fd, (off_t)size) < 0) {
+    fprintf(stderr, "crawler: cannot cut the manifest back: %s\n", strerror(errno));
+    return CR_EIO;
+  }
+  return 0;
 }
 
 void cr_manifest_free(struct cr_manifest **pm)

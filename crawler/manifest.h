@@ -39,6 +39,23 @@ int cr_manifest_write(struct cr_manifest *m, const struct cr_record *r);
 /* Flushes buffered lines.  Returns 0 or CR_EIO/CR_ENOSPC. */
 int cr_manifest_flush(struct cr_manifest *m);
 
+/* The last line cr_manifest_write formatted (newline included), valid
+ * until the next write: what the crawl state records. */
+void cr_manifest_last(const struct cr_manifest *m, const char **p, size_t *n);
+
+/* Appends a line formatted earlier (a resumed crawl's), newline included.
+ * Returns like cr_manifest_write. */
+int cr_manifest_write_raw(struct cr_manifest *m, const char *p, size_t n);
+
+/* The size of the manifest file now (buffered lines flushed first), or -1
+ * for standard output and anything that is not a regular file. */
+int64_t cr_manifest_size(struct cr_manifest *m);
+
+/* Resuming: cuts the manifest back to size bytes, where the crawl started
+ * writing it; the resumed crawl writes its lines again from there.  Does
+ * nothing for a manifest that is not a regular file.  Returns 0, CR_EIO. */
+int cr_manifest_truncate(struct cr_manifest *m, int64_t size);
+
 /* Flushes, closes (not stdout) and clears *m; accepts NULL. */
 void cr_manifest_free(struct cr_manifest **m);
 

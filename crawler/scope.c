@@ -111,12 +111,12 @@ fail:
   return rc;
 }
 
-static int has_host(char **arr, size_t n, const char *host, size_t len)
+static int has_entry(char **arr, size_t n, const char *str, size_t len)
 {
   size_t i;
 
   for(i = 0; i < n; i++)
-    if(strlen(arr[i]) == len && !memcmp(arr[i], host, len))
+    if(strlen(arr[i]) == len && !memcmp(arr[i], str, len))
       return 1;
   return 0;
 }
@@ -128,7 +128,7 @@ int cr_scope_add_seed(struct cr_scope *s, const char *url)
 
   if(rc)
     return rc;
-  if(!has_host(s->hosts, s->nhosts, v.host, v.host_len)) {
+  if(!has_entry(s->hosts, s->nhosts, v.host, v.host_len)) {
     rc = push(&s->hosts, &s->nhosts, v.host, v.host_len);
     if(rc)
       return rc;
@@ -148,7 +148,9 @@ int cr_scope_add_seed(struct cr_scope *s, const char *url)
     memcpy(key, v.host, v.host_len);
     memcpy(key + v.host_len, v.path, (size_t)(slash - v.path) + 1);
     key[v.host_len + (size_t)(slash - v.path) + 1] = '\0';
-    rc = push(&s->parents, &s->nparents, key, strlen(key));
+    /* Once each: a resumed crawl offers its seeds a second time. */
+    if(!has_entry(s->parents, s->nparents, key, strlen(key)))
+      rc = push(&s->parents, &s->nparents, key, strlen(key));
     free(key);
     if(rc)
       return rc;
@@ -231,7 +233,7 @@ const char *cr_scope_check(const struct cr_scope *s, const char *url)
     return "unparsable URL";
   if(s->cfg.max_url && strlen(url) > s->cfg.max_url)
     return "URL too long";
-  if(!s->cfg.span_hosts && !has_host(s->hosts, s->nhosts, v.host, v.host_len))
+  if(!s->cfg.span_hosts && !has_entry(s->hosts, s->nhosts, v.host, v.host_len))
     return "other host";
   if(s->ndomains && !domain_ok(s, v.host, v.host_len))
     return "not in --domains";

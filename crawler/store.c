@@ -332,3 +332,17 @@ done:
   cr_buf_cleanup(&path);
   return rc;
 }
+
+int cr_store_note_written(struct cr_store *st, const char *relpath)
+{
+  return cr_hset_add(&st->written, cr_hash64(relpath, strlen(relpath))) < 0 ? CR_ENOMEM : 0;
+}
+
+int cr_store_has_file(struct cr_store *st, const char *relpath, int64_t size)
+{
+  struct stat sb;
+
+  if(fstatat(st->dirfd, relpath, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+    return 0;
+  return S_ISREG(sb.st_mode) && (int64_t)sb.st_size == size;
+}

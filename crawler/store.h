@@ -25,6 +25,7 @@
 #define CR_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -62,5 +63,14 @@ int cr_store_commit(struct cr_store *st, struct cr_file *f, const char *relpath,
 
 /* Closes and deletes f's temporary file, if any. */
 void cr_store_discard(struct cr_store *st, struct cr_file *f);
+
+/* Resuming: notes that an earlier run of this crawl saved relpath, so that
+ * another URL mapping to the same name gets "%~2" as in one run.  Returns
+ * 0 or CR_ENOMEM. */
+int cr_store_note_written(struct cr_store *st, const char *relpath);
+
+/* Nonzero when relpath is a regular file (not a symlink) of exactly size
+ * bytes: how a resume checks a page saved after the last sync point. */
+int cr_store_has_file(struct cr_store *st, const char *relpath, int64_t size);
 
 #endif

@@ -36,6 +36,7 @@ enum {
   CR_ENOSPC = -13,    /* the output file system is full */
   CR_EDNS = -14,      /* the host name did not resolve */
   CR_EMFILE = -15,    /* out of file descriptors for now */
+  CR_ESTATE = -16,    /* saved crawl state in the way (see cr_config.state) */
 };
 
 /* Returns a static, human-readable name for a CR_E* code. */
@@ -46,6 +47,15 @@ enum cr_progress {
   CR_PROGRESS_NONE = 0,    /* print nothing */
   CR_PROGRESS_SUMMARY = 1, /* one summary at the end */
   CR_PROGRESS_LIVE = 2,    /* a status line a few times a second, then the summary */
+};
+
+/* What to do with the saved state of an unfinished crawl in the output
+ * directory (DIR/.crawler). */
+enum cr_state_mode {
+  CR_STATE_ASK = 0,    /* refuse to start if there is one (CR_ESTATE) */
+  CR_STATE_RESUME = 1, /* continue it; start a new crawl if there is none */
+  CR_STATE_FRESH = 2,  /* discard it and start a new crawl */
+  CR_STATE_OFF = 3,    /* keep no state at all: a killed crawl cannot resume */
 };
 
 /* Engine settings.  cr_config_defaults() fills every field with the default
@@ -97,6 +107,12 @@ struct cr_config {
   double max_crawl_delay;      /* cap on robots.txt Crawl-delay, s; default 30 */
   enum cr_progress progress;   /* default CR_PROGRESS_SUMMARY */
   int handle_signals;          /* stop cleanly on SIGINT/SIGTERM; default 1 */
+  enum cr_state_mode state;    /* default CR_STATE_ASK */
+  const char *identity;        /* the front end's description of its URL
+                                  sources ("url=...\n", "input=...\n"),
+                                  saved with the state and compared, with
+                                  the settings that decide what is crawled,
+                                  on resume; default NULL */
 };
 
 /* Fills every field of cfg with its default. */
@@ -118,8 +134,12 @@ struct cr_stats {
 struct cr_engine;
 
 /* Creates an engine: the output directory, manifest, loop, curl multi handle
- * and c-ares channel.  On failure returns a CR_E* code, *out stays NULL and
- * a message has been printed to stderr. */
+ * and c-ares channel, and the crawl state in DIR/.crawler.  With
+ * CR_STATE_RESUME and saved state, the state is replayed: finished URLs
+ * keep their manifest lines and are never fetched again, the seen set and
+ * the queue come back.  On failure returns a CR_E* code (CR_ESTATE: saved
+ * state and CR_STATE_ASK, or state of a crawl with other settings), *out
+ * stays NULL and a message has been printed to stderr. */
 int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out);
 
 /* Offers one URL from the front end.  The URL is normalized; a URL that is
@@ -146,7 +166,9 @@ void cr_engine_reject(struct cr_engine *e, const char *raw, size_t len, const ch
 
 /* Runs the loop until every URL is done or cr_engine_stop() / a signal ends
  * it.  Returns 0, CR_ESTOPPED when interrupted, or a fatal CR_E* code (the
- * output cannot be written). */
+ * output cannot be written; CR_ENOSPC: the disk is full).  A complete crawl
+ * removes its saved state; an interrupted or failed one leaves it synced
+ * for a resume. */
 int cr_engine_run(struct cr_engine *e);
 
 /* Asks a running engine to stop: transfers in flight are dropped, their

@@ -478,7 +478,7 @@ def page_files(out_dir, manifest_name="manifest.jsonl"):
     check(not others, "symlinks or special files in the output: %s"
           % others[:10])
     return sorted(f for f in files if f != manifest_name
-                  and f.split("/")[0] != ".crawler-tmp")
+                  and f.split("/")[0] not in (".crawler-tmp", ".crawler"))
 
 
 def check_files_match_manifest(out_dir, records):
