@@ -192,6 +192,23 @@ static void journal_add(void *arg, const char *url, unsigned depth, const char *
     journal_failed(e, rc);
 }
 
+/* A seed redirected: its target joined the scope, and must again on
+ * resume, when the seed itself may be long done. */
+static void journal_scope(struct cr_engine *e, const char *url)
+{
+  int rc;
+
+  if(!e->jr)
+    return;
+  rc = cr_journal_begin(e->jr, CR_J_SCOPE);
+  if(!rc)
+    rc = cr_journal_put(e->jr, url, strlen(url));
+  if(!rc)
+    rc = cr_journal_end(e->jr);
+  if(rc)
+    journal_failed(e, rc);
+}
+
 /* A URL got its manifest line (the one just formatted). */
 static void journal_done(struct cr_engine *e, const struct cr_record *r)
 {
@@ -710,8 +727,8 @@ static void redirect(struct cr_engine *e, struct cr_item *it, const char *locati
       fail(e, it, NULL, msg);
       return;
     }
-    if(!it->depth)
-      (void)cr_scope_add_seed(e->scope, target);  /* ENOMEM: old scope */
+    if(!it->depth && cr_scope_add_seed(e->scope, target) == 0)
+      journal_scope(e, target);
   }
   drop_body(e, it);
   if(it->cur != it->url)
@@ -1202,6 +1219,19 @@ static int replay_bad(struct replay *rp, const char *p, size_t len)
   return 0;
 }
 
+static int replay_scope(struct replay *rp, const char *p, size_t len)
+{
+  int rc;
+
+  if(!rp->e->scope)
+    return 0;
+  cr_buf_reset(&rp->key);
+  if(cr_buf_append(&rp->key, p, len))
+    return CR_ENOMEM;
+  rc = cr_scope_add_seed(rp->e->scope, rp->key.data);
+  return rc == CR_EURL ? 0 : rc;
+}
+
 /* cr_journal_replay_cb */
 static int replay_record(void *arg, int type, const char *p, size_t len, int synced)
 {
@@ -1218,6 +1248,8 @@ static int replay_record(void *arg, int type, const char *p, size_t len, int syn
     return replay_done(rp, p, len, synced);
   case CR_J_BAD:
     return replay_bad(rp, p, len);
+  case CR_J_SCOPE:
+    return replay_scope(rp, p, len);
   default:
     /* A later version's record: nothing this one must know. */
     return 0;

@@ -38,6 +38,7 @@ enum {
   CR_J_DONE = 'D',    /* a URL got its manifest line */
   CR_J_BAD = 'B',     /* a bad input line got its manifest line */
   CR_J_SYNC = 'S',    /* everything before was on disk */
+  CR_J_SCOPE = 'O',   /* a seed's redirect target joined the scope */
 };
 
 /* Largest record accepted on replay; anything longer is a torn length. */

@@ -122,7 +122,7 @@ def compare(name, ref_recs, ref_tree, ref_port, out, port):
     each crawl had its own fixture)."""
     def fix(v):
         if isinstance(v, str):
-            return v.replace("127.0.0.1:%d" % port, "127.0.0.1:%d" % ref_port)
+            return v.replace(":%d" % port, ":%d" % ref_port)
         return v
     recs = h.read_manifest(os.path.join(out, "manifest.jsonl"))
     got = h.by_url([{k: fix(v) for k, v in r.items()} for r in recs])
@@ -162,7 +162,7 @@ def check_requests(name, fx, refetch_budget):
 
 
 def killed_crawl(ctx, name, ref, sig, kills, rng, args_fn, prepare=None,
-                 probes=False):
+                 probes=False, extra_requests=0):
     ref_rc, ref_recs, ref_tree, ref_port = ref
     with ctx.fixture(log=True, extra=site_args()) as fx:
         work = ctx.workdir(name)
@@ -195,7 +195,7 @@ def killed_crawl(ctx, name, ref, sig, kills, rng, args_fn, prepare=None,
         r = ctx.crawl(args_fn(fx, ["--resume"]), cwd=work, timeout=100)
         r.expect_rc(ref_rc)
         n = compare(name, ref_recs, ref_tree, ref_port, out, fx.http_port)
-        check_requests(name, fx, done_kills * CONC + lost)
+        check_requests(name, fx, done_kills * CONC + lost + extra_requests)
         h.info("%s: %d URLs, equal to the uninterrupted crawl" % (name, n))
 
 
@@ -273,6 +273,15 @@ def list_args(fx, extra=()):
             "--per-host", str(CONC)] + list(extra)
 
 
+def redirect_args(fx, extra=()):
+    """The seed redirects to another host, which so joins the scope; a
+    resumed crawl must know that though the seed is long done."""
+    seed = fx.url("/r/0?to=http://b.test:%d/p/0" % fx.http_port)
+    return ["-r", "-l", "inf", "-o", "out", "-q", "-c", str(CONC),
+            "--per-host", str(CONC), "--dns-servers", fx.dns_arg()] + \
+        list(extra) + [seed]
+
+
 def body(ctx):
     rng = random.Random(SEED)
 
@@ -297,7 +306,16 @@ def body(ctx):
     killed_crawl(ctx, "list", lref, signal.SIGKILL, 2, rng,
                  lambda fx, extra: list_args(fx, extra), prepare=write_list)
 
-    # 4. --fresh discards the state: everything is fetched again.
+    # 4. A seed redirected to another host: the host stays in scope.
+    rref = reference(ctx, "redirref", lambda fx: redirect_args(fx), site_args())
+    h.check(len(rref[1]) == PAGES + 1, "redirect reference: %d URLs, want %d"
+            % (len(rref[1]), PAGES + 1))
+    # b.test/p/0 is fetched twice in any crawl: as the seed's redirect
+    # target and as a link (the seen set holds URLs taken, not targets).
+    killed_crawl(ctx, "redirect", rref, signal.SIGKILL, 2, rng,
+                 lambda fx, extra: redirect_args(fx, extra), extra_requests=1)
+
+    # 5. --fresh discards the state: everything is fetched again.
     with ctx.fixture(log=True, extra=site_args()) as fx:
         work = ctx.workdir("fresh")
         out = os.path.join(work, "out")
