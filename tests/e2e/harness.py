@@ -67,6 +67,18 @@ def info(msg):
 _live_fixtures = []
 
 
+def stop_process(proc):
+    """SIGTERM, then SIGKILL after 5 s: a server must never outlive its
+    test."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 def _stop_all_fixtures():
     for fx in list(_live_fixtures):
         fx.stop()
@@ -176,13 +188,7 @@ class Fixture:
         return out
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        stop_process(self.proc)
         if self in _live_fixtures:
             _live_fixtures.remove(self)
             self._stderr.close()
@@ -449,6 +455,28 @@ def list_tree(root):
             else:
                 others.append(p)
     return sorted(files), sorted(dirs), sorted(others)
+
+
+def check_confined(root, out, allowed=()):
+    """Every file under root lies inside out, except the files named in
+    allowed beside out; nothing is a symlink or special file; no name holds
+    a control character or a backslash or is longer than NAME_MAX."""
+    files, dirs, others = list_tree(root)
+    rel_out = os.path.relpath(out, root)
+    ok_outside = set(os.path.join(os.path.dirname(rel_out), a)
+                     for a in allowed)
+    outside = [f for f in files if not f.startswith(rel_out + "/")
+               and f not in ok_outside]
+    check(not outside, "files written outside the output directory: %s"
+          % outside[:10])
+    check(not others, "symlinks or special files created: %s" % others[:10])
+    for p in files + dirs:
+        check(not any(ord(c) < 0x20 or ord(c) == 0x7f for c in p),
+              "a name with a control character: %r" % p)
+        for comp in p.split("/"):
+            check("\\" not in comp, "a name with a backslash: %r" % p)
+            check(len(os.fsencode(comp)) <= 255,
+                  "a name longer than 255 bytes: %r" % comp)
 
 
 def check_only_entries(parent, expected):

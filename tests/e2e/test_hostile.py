@@ -20,7 +20,6 @@ import json
 import os
 import re
 import resource
-import signal
 import subprocess
 import sys
 import tempfile
@@ -167,13 +166,7 @@ class Hostile:
         return {tuple(k.split(" ", 1)): v for k, v in by.items()}
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        h.stop_process(self.proc)
         self.err.close()
 
 
@@ -192,23 +185,7 @@ def check_tree(ctx, name, work, recs, allowed=()):
     files."""
     root = os.path.join(ctx.tmp, name)
     out = os.path.join(work, "out")
-    files, dirs, others = h.list_tree(root)
-    rel_out = os.path.relpath(out, root)
-    ok_outside = set(os.path.join(os.path.dirname(rel_out), a)
-                     for a in allowed)
-    outside = [f for f in files if not f.startswith(rel_out + "/")
-               and f not in ok_outside]
-    h.check(not outside, "files written outside the output directory: %s"
-            % outside[:10])
-    h.check(not others, "symlinks or special files created: %s"
-            % others[:10])
-    for p in files + dirs:
-        h.check(not any(ord(c) < 0x20 or ord(c) == 0x7f for c in p),
-                "a name with a control character: %r" % p)
-        for comp in p.split("/"):
-            h.check("\\" not in comp, "a name with a backslash: %r" % p)
-            h.check(len(os.fsencode(comp)) <= 255,
-                    "a name longer than 255 bytes: %r" % comp)
+    h.check_confined(root, out, allowed)
     h.check_files_match_manifest(out, recs)
     h.check_no_tmp(out)
     saved = [r for r in recs if r["path"] is not None]

@@ -28,21 +28,7 @@ def check_tree(ctx, name, work, recs):
     """The whole temporary tree of this run holds the output and nothing
     else; names are clean; files and manifest agree."""
     out = os.path.join(work, "out")
-    files, dirs, others = h.list_tree(os.path.join(ctx.tmp, name))
-    rel_out = os.path.relpath(out, os.path.join(ctx.tmp, name))
-    outside = [f for f in files if not f.startswith(rel_out + "/")
-               and f != os.path.join(os.path.dirname(rel_out), "urls.txt")]
-    h.check(not outside, "files written outside the output directory: %s"
-            % outside[:10])
-    h.check(not others, "symlinks or special files created: %s"
-            % others[:10])
-    for p in files + dirs:
-        h.check(not any(ord(c) < 0x20 or ord(c) == 0x7f for c in p),
-                "a name with a control character: %r" % p)
-        for comp in p.split("/"):
-            h.check("\\" not in comp, "a name with a backslash: %r" % p)
-            h.check(len(os.fsencode(comp)) <= 255, "a name longer than 255 "
-                    "bytes: %r" % comp)
+    h.check_confined(os.path.join(ctx.tmp, name), out, ["urls.txt"])
     for rec in recs:
         if rec["path"] is not None:
             h.check_rel_path(rec["path"], rec)
