@@ -880,16 +880,17 @@ int cr_url_view(const char *url, struct cr_url_view *v)
     v->query = v->path + v->path_len + 1;
     v->query_len = strlen(v->query);
   }
-  if(!v->is_ip) {
-    /* Normalized IPv4 is a dotted quad; no DNS name is digits and dots
-     * only, since a top-level label is never all-numeric. */
-    v->is_ip = 1;
-    for(i = 0; i < v->host_len; i++) {
-      if((v->host[i] < '0' || v->host[i] > '9') && v->host[i] != '.') {
-        v->is_ip = 0;
-        break;
-      }
-    }
+  if(!v->is_ip && v->host_len < INET_ADDRSTRLEN) {
+    /* Normalized IPv4 is a dotted quad, but digits and dots alone do not
+     * make one: curl keeps "1.2.3.4.5" and "1.2.3.4." as names.  Taking
+     * those for addresses would skip c-ares and leave curl to resolve them
+     * itself, so the test is the one cr_url_split makes. */
+    char addr[INET_ADDRSTRLEN];
+    unsigned char bin[4];
+
+    memcpy(addr, v->host, v->host_len);
+    addr[v->host_len] = '\0';
+    v->is_ip = inet_pton(AF_INET, addr, bin) == 1;
   }
   return 0;
 }

@@ -465,6 +465,9 @@ int main(void)
   for(i = 0; i < sizeof(norm_cases) / sizeof(norm_cases[0]); i++)
     check_view(norm_cases[i].in, norm_cases[i].len ? norm_cases[i].len
                                                    : strlen(norm_cases[i].in));
+  /* Digits and dots that curl keeps as names, not addresses. */
+  check_view("http://1.2.3.4.5/", 17);
+  check_view("http://1.2.3.4./x", 17);
   {
     /* Views of what the view must refuse. */
     struct cr_url_view v;
