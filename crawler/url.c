@@ -364,6 +364,14 @@ static int url_take_host(CURLU *h, struct cr_url_parts *p, const char **reason)
     if((unsigned char)host[i] >= 0x80)
       ascii = 0;
   }
+  if(memchr(host, '%', n)) {
+    /* curl has decoded the host once, and keeps a '%' that starts no
+     * escape ("a%" or "a%2541" -> "a%41").  Written back, the '%' would be
+     * decoded again on the next parse ("a%41" -> "aa"), so the result
+     * would not be normalized; and no DNS name holds a '%'. */
+    rc = url_fail(reason, "bad host name", CR_EURL);
+    goto done;
+  }
   if(!ascii) {
     /* A name that cannot become punycode cannot be looked up either, so it
      * is refused rather than kept as UTF-8. */

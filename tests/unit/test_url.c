@@ -66,6 +66,9 @@ static const struct norm_case norm_cases[] = {
   { B("http://[0:0:0:0:0:0:0:1]/"), "http://[::1]/", 0, NULL },
   { B("http://[2001:DB8::A]/"), "http://[2001:db8::a]/", 0, NULL },
   { B("http://[fe80::1%25eth0]/"), NULL, CR_EURL, "IPv6 zone id in URL" },
+  { B("http://a%2541/"), NULL, CR_EURL, "bad host name" },
+  { B("http://a%/"), NULL, CR_EURL, "bad host name" },
+  { B("http://a%41/"), "http://aa/", 0, NULL },
   { B("http://[::1/"), NULL, CR_EURL, NULL },
   { B("http://[zz]/"), NULL, CR_EURL, NULL },
   /* international names become punycode, whatever the locale */
