@@ -339,6 +339,53 @@ static CURLUcode url_get_punycode(CURLU *h, char **host)
 #endif
 }
 
+/* curl reads numeric IPv4 forms ("35", "0x7f.1", "127.1") before it
+ * percent-decodes the host, so "3%35" comes out as the name "35", which
+ * the next parse turns into "0.0.0.35": not a fixed point.  A decoded host
+ * that could be such a form (hex digits, 'x' and dots only, and not a
+ * dotted quad already) is parsed once more on its own, and curl's reading
+ * of it replaces *host.  Rare: real names of hex letters only are few.
+ * Returns 0, or a CURLUcode when curl refuses the host on its own. */
+static CURLUcode url_ipv4_again(char **host)
+{
+  const char *s = *host;
+  size_t n = strlen(s);
+  unsigned char bin[4];
+  char *str = NULL;
+  char *again = NULL;
+  CURLU *h = NULL;
+  CURLUcode uc = CURLUE_OK;
+  size_t i;
+
+  for(i = 0; i < n; i++) {
+    if(cr_hexval((unsigned char)s[i]) < 0 && s[i] != 'x' && s[i] != '.')
+      return CURLUE_OK;
+  }
+  if(inet_pton(AF_INET, s, bin) == 1)
+    return CURLUE_OK;
+  str = malloc(n + sizeof("http:///"));
+  h = curl_url();
+  if(!str || !h) {
+    uc = CURLUE_OUT_OF_MEMORY;
+    goto done;
+  }
+  memcpy(str, "http://", 7);
+  memcpy(str + 7, s, n);
+  memcpy(str + 7 + n, "/", 2);
+  uc = curl_url_set(h, CURLUPART_URL, str, URL_SET_FLAGS);
+  if(uc == CURLUE_OK)
+    uc = curl_url_get(h, CURLUPART_HOST, &again, 0);
+  if(uc == CURLUE_OK) {
+    curl_free(*host);
+    *host = again;
+  }
+
+done:
+  curl_url_cleanup(h);
+  free(str);
+  return uc;
+}
+
 /* Fills p->host and p->is_ip from the handle. */
 static int url_take_host(CURLU *h, struct cr_url_parts *p, const char **reason)
 {
@@ -418,6 +465,12 @@ static int url_take_host(CURLU *h, struct cr_url_parts *p, const char **reason)
   else {
     unsigned char bin[4];
 
+    uc = url_ipv4_again(&host);
+    if(uc) {
+      rc = url_curl_fail(uc, reason);
+      goto done;
+    }
+    n = strlen(host);
     p->host = url_dup(host, n);
     p->is_ip = inet_pton(AF_INET, host, bin) == 1;
   }

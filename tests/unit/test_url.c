@@ -69,6 +69,10 @@ static const struct norm_case norm_cases[] = {
   { B("http://a%2541/"), NULL, CR_EURL, "bad host name" },
   { B("http://a%/"), NULL, CR_EURL, "bad host name" },
   { B("http://a%41/"), "http://aa/", 0, NULL },
+  { B("http://3%35/"), "http://0.0.0.35/", 0, NULL },
+  { B("http://0x%37f.1/"), "http://127.0.0.1/", 0, NULL },
+  { B("http://1.2.3.%34/"), "http://1.2.3.4/", 0, NULL },
+  { B("http://%66%61%63%65.de/"), "http://face.de/", 0, NULL },
   { B("http://[::1/"), NULL, CR_EURL, NULL },
   { B("http://[zz]/"), NULL, CR_EURL, NULL },
   /* international names become punycode, whatever the locale */
