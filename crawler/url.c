@@ -408,16 +408,19 @@ static int url_take_host(CURLU *h, struct cr_url_parts *p, const char **reason)
     goto done;
   }
   for(i = 0; i < n; i++) {
-    if((unsigned char)host[i] >= 0x80)
+    unsigned char c = (unsigned char)host[i];
+
+    if(c >= 0x80)
       ascii = 0;
-  }
-  if(memchr(host, '%', n)) {
-    /* curl has decoded the host once, and keeps a '%' that starts no
-     * escape ("a%" or "a%2541" -> "a%41").  Written back, the '%' would be
-     * decoded again on the next parse ("a%41" -> "aa"), so the result
-     * would not be normalized; and no DNS name holds a '%'. */
-    rc = url_fail(reason, "bad host name", CR_EURL);
-    goto done;
+    /* curl has decoded the host once.  It keeps a '%' that starts no
+     * escape ("a%" or "a%2541" -> "a%41"), which the next parse would
+     * decode again ("a%41" -> "aa"), so the result would not be
+     * normalized; and it lets "%7F" through as a raw DEL.  No DNS name
+     * holds either. */
+    if(c == '%' || c <= 0x20 || c == 0x7f) {
+      rc = url_fail(reason, "bad host name", CR_EURL);
+      goto done;
+    }
   }
   if(!ascii) {
     /* A name that cannot become punycode cannot be looked up either, so it

@@ -68,6 +68,7 @@ static const struct norm_case norm_cases[] = {
   { B("http://[fe80::1%25eth0]/"), NULL, CR_EURL, "IPv6 zone id in URL" },
   { B("http://a%2541/"), NULL, CR_EURL, "bad host name" },
   { B("http://a%/"), NULL, CR_EURL, "bad host name" },
+  { B("http://a%7Fb/"), NULL, CR_EURL, "bad host name" },
   { B("http://a%41/"), "http://aa/", 0, NULL },
   { B("http://3%35/"), "http://0.0.0.35/", 0, NULL },
   { B("http://0x%37f.1/"), "http://127.0.0.1/", 0, NULL },
