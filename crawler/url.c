@@ -433,6 +433,19 @@ static int url_take_host(CURLU *h, struct cr_url_parts *p, const char **reason)
       goto done;
     }
     n = strlen(host);
+    /* IDNA mapping can turn a character into ASCII that no host may hold
+     * (U+037E GREEK QUESTION MARK into ';', fullwidth forms into '/' or
+     * '%'), which curl would refuse when it parses our result.  A valid
+     * name comes out as letters, digits, '-' and dots. */
+    for(i = 0; i < n; i++) {
+      unsigned char c = (unsigned char)host[i];
+
+      if(!url_is_alpha(c) && !url_is_digit(c) && c != '-' && c != '.' &&
+         c != '_') {
+        rc = url_fail(reason, "bad international host name", CR_EURL);
+        goto done;
+      }
+    }
   }
   for(i = 0; i < n; i++)
     host[i] = (char)url_lower((unsigned char)host[i]);
