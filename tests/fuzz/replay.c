@@ -120,7 +120,8 @@ static long replay_dir(const char *dir)
       goto done;
     n++;
   }
-  qsort(names, n, sizeof(*names), replay_cmp);
+  if(n > 1)
+    qsort(names, n, sizeof(*names), replay_cmp);
   ran = 0;
   for(i = 0; i < n; i++) {
     size_t plen = strlen(dir) + strlen(names[i]) + 2;
