@@ -83,6 +83,81 @@ static void pm_check(const char *rel, size_t n)
   }
 }
 
+/* Percent-decodes s[0..n) into out (room for n bytes); returns the length.
+ * A '%' that starts no escape stands for itself. */
+static size_t pm_decode(const char *s, size_t n, char *out)
+{
+  size_t i;
+  size_t o = 0;
+
+  for(i = 0; i < n; i++) {
+    if(cr_is_escape(s + i, n - i)) {
+      out[o++] = (char)cr_unescape(s + i);
+      i += 2;
+    }
+    else {
+      out[o++] = s[i];
+    }
+  }
+  return o;
+}
+
+/* pathmap.h: a name decodes back to its segment's bytes.  Checked for each
+ * segment that kept its own name: not cut and hashed, not made up, and
+ * (for the last) without the query that follows '?'. */
+static void pm_check_decodes(const char *rel, const char *path, int query)
+{
+  size_t plen = strlen(path);
+  size_t nseg = 1;
+  size_t nout = 0;
+  size_t i;
+  const char *r;
+  const char *p;
+  char *a;
+  char *b;
+
+  /* A path without a leading '/' is read as if it had one. */
+  for(i = 1; i < plen; i++)
+    nseg += path[i] == '/';
+  for(r = rel; *r; r++)
+    nout += *r == '/';
+  if(nout != nseg)
+    return;  /* the whole path was cut into one made-up name */
+  a = malloc(plen + 1);
+  b = malloc(strlen(rel) + 1);
+  FUZZ_CHECK(a && b, "out of memory");
+  r = strchr(rel, '/') + 1;
+  p = plen > 0 && path[0] == '/' ? path + 1 : path;
+  for(;;) {
+    const char *pe = strchr(p, '/');
+    const char *re = strchr(r, '/');
+    size_t pn = pe ? (size_t)(pe - p) : strlen(p);
+    size_t rn = re ? (size_t)(re - r) : strlen(r);
+    size_t an;
+    size_t bn;
+
+    int made_up = rn >= 2 && memmem(r, rn, "%~", 2) != NULL;
+
+    if(!re && query && !made_up) {
+      const char *q = memchr(r, '?', rn);
+      FUZZ_CHECK(q != NULL, "query lost in %s", rel);
+      rn = (size_t)(q - r);
+    }
+    an = pm_decode(p, pn, a);
+    if(an > 0 && !made_up) {
+      bn = pm_decode(r, rn, b);
+      FUZZ_CHECK(an == bn && memcmp(a, b, an) == 0,
+                 "a name does not decode to its segment in %s", rel);
+    }
+    if(!pe || !re)
+      break;
+    p = pe + 1;
+    r = re + 1;
+  }
+  free(b);
+  free(a);
+}
+
 /* Maps the parts and checks the result; the same parts map the same way
  * twice. */
 static void pm_map(const char *host, unsigned port, const char *path,
@@ -106,6 +181,7 @@ static void pm_map(const char *host, unsigned port, const char *path,
   FUZZ_CHECK(memcmp(out.data, PM_PREFIX, strlen(PM_PREFIX)) == 0,
              "what was in the buffer changed");
   pm_check(out.data + strlen(PM_PREFIX), out.len - strlen(PM_PREFIX));
+  pm_check_decodes(out.data + strlen(PM_PREFIX), path, query != NULL);
 
   rc = cr_pathmap(host, port, path, query, &again);
   FUZZ_CHECK(rc == 0 && again.len == out.len - strlen(PM_PREFIX) &&
