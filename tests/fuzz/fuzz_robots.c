@@ -9,6 +9,9 @@
  * as lower-case escapes - that robots.h says must get the same answer.
  * /robots.txt is always allowed, the Crawl-delay is a number or negative,
  * and a second parse answers the same.
+ *
+ * A first byte '!' asks for one rule instead: the rest is "PATTERN\nPATH",
+ * and the matcher's answer is compared with a plain reference matcher.
  */
 #include <math.h>
 #include <string.h>
@@ -84,6 +87,95 @@ static void rb_ask(const struct cr_robots *r, const struct cr_robots *r2,
   free(alt);
 }
 
+/* Bytes that normalization leaves as they are (rb_raw_ok in robots.c),
+ * less '#', which starts a comment in the file. */
+static int rb_plain(unsigned char c)
+{
+  return rb_unreserved(c) || (c != '\0' && strchr("!$&'()*+,;=:@/?", c));
+}
+
+/* The meaning of a pattern, by the book: '*' matches any run, a final '$'
+ * anchors the end.  Dynamic programming over (pattern, path) positions,
+ * so no greedy shortcut is involved. */
+static int rb_ref_match(const char *p, size_t pn, const char *s, size_t sn)
+{
+  int anchored = pn > 0 && p[pn - 1] == '$';
+  unsigned char *dp;
+  size_t i;
+  size_t j;
+  int m;
+
+  if(anchored)
+    pn--;
+  /* dp[i * (sn + 1) + j]: p[i..pn) matches a prefix of s[j..sn) (the
+   * whole of it when anchored). */
+  dp = calloc((pn + 1) * (sn + 1), 1);
+  FUZZ_CHECK(dp != NULL, "out of memory");
+  for(j = 0; j <= sn; j++)
+    dp[pn * (sn + 1) + j] = !anchored || j == sn;
+  for(i = pn; i-- > 0;) {
+    for(j = sn + 1; j-- > 0;) {
+      int v;
+
+      if(p[i] == '*')
+        v = dp[(i + 1) * (sn + 1) + j] || (j < sn && dp[i * (sn + 1) + j + 1]);
+      else
+        v = j < sn && p[i] == s[j] && dp[(i + 1) * (sn + 1) + j + 1];
+      dp[i * (sn + 1) + j] = (unsigned char)v;
+    }
+  }
+  m = dp[0];
+  free(dp);
+  return m;
+}
+
+/* One Disallow rule and one path, "PATTERN\nPATH", both of bytes that
+ * normalization keeps: the answer must be the reference matcher's. */
+static void rb_one_rule(const char *s, size_t n)
+{
+  static const char head[] = "User-agent: *\nDisallow: ";
+  size_t hn = sizeof(head) - 1;
+  const char *nl = memchr(s, '\n', n);
+  struct cr_robots *r = NULL;
+  char txt[64 + 256];
+  char path[256];
+  size_t pn;
+  size_t sn;
+  size_t i;
+  int got;
+  int want;
+
+  if(!nl)
+    return;
+  pn = (size_t)(nl - s);
+  sn = n - pn - 1;
+  if(pn == 0 || pn > 200 || sn > 200 || (s[0] != '/' && s[0] != '*'))
+    return;
+  for(i = 0; i < n; i++) {
+    if(i != pn && !rb_plain((unsigned char)s[i]))
+      return;
+  }
+  memcpy(txt, head, hn);
+  memcpy(txt + hn, s, pn);
+  txt[hn + pn] = '\n';
+  FUZZ_CHECK(cr_robots_parse(txt, hn + pn + 1, "crawler", &r) == 0, "parse");
+  /* The path as a URL would give it: starting with '/'. */
+  path[0] = '/';
+  memcpy(path + 1, nl + 1, sn);
+  sn++;
+  got = cr_robots_allowed(r, path, sn);
+  want = !rb_ref_match(s, pn, path, sn) ||
+         (sn == 11 && memcmp(path, "/robots.txt", 11) == 0);
+  if(got != want) {
+    fputs("pattern: ", stderr);
+    fuzz_print(s, pn);
+    fputs("path: ", stderr);
+    fuzz_print(path, sn);
+  }
+  FUZZ_CHECK(got == want, "allowed %d, the reference says %d", got, want);
+  cr_robots_free(&r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   struct cr_robots *r = NULL;
@@ -97,6 +189,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   if(size < 1)
     return 0;
+  if(data[0] == '!') {
+    rb_one_rule((const char *)data + 1, size - 1);
+    return 0;
+  }
   agent = rb_agents[data[0] % (sizeof(rb_agents) / sizeof(rb_agents[0]))];
   len = size - 1;
   rc = cr_robots_parse(txt, len, agent, &r);
