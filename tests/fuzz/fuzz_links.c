@@ -118,10 +118,10 @@ static int lk_parse(enum cr_links_type type, const char *page,
  * buffered, and what it has buffered depends on the cut.  lk_stray_quote
  * replays the tag parser (2.9.14's htmlParseStartTag) over the body and
  * says whether such a quote occurs; a difference between the runs is then
- * reported but not fatal.  The replay knows nothing of comments and
- * script text; in a body with them it can be wrong either way (a false
- * alarm, or a difference of another cause excused), outside them it is
- * exact.
+ * reported but not fatal.  The replay skips comments and script and style
+ * text as links.c and libxml2 read them, roughly: where it misreads them
+ * it can be wrong either way (a false alarm, or a difference of another
+ * cause excused).
  */
 enum lk_tag { LK_NONE, LK_LT, LK_NAME, LK_BEFORE_ATTR, LK_JUNK, LK_ATTNAME,
               LK_AFTER_NAME, LK_BEFORE_VALUE, LK_UVALUE, LK_QVALUE };
@@ -144,27 +144,77 @@ static int lk_blank(int c)
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
 }
 
+/* Case-insensitive: does a[i..n) start with the lower-case word? */
+static int lk_at(const char *a, size_t n, size_t i, const char *word)
+{
+  size_t k;
+
+  for(k = 0; word[k]; k++) {
+    if(i + k >= n)
+      return 0;
+    if(a[i + k] != word[k] && !(a[i + k] >= 'A' && a[i + k] <= 'Z' &&
+                                a[i + k] + 32 == word[k]))
+      return 0;
+  }
+  return 1;
+}
+
+/* Index of the first occurrence of word (case-insensitive) at or after i,
+ * or n. */
+static size_t lk_find(const char *a, size_t n, size_t i, const char *word)
+{
+  while(i < n && !lk_at(a, n, i, word))
+    i++;
+  return i;
+}
+
+/* Where the replay goes on after the '>' at i that ends a start tag: for
+ * script and style (libxml2's raw text elements), at the end tag. */
+static size_t lk_after_tag(const char *a, size_t n, size_t i,
+                           const char *name, size_t namen)
+{
+  size_t e;
+
+  if(namen == 6 && memcmp(name, "script", 6) == 0)
+    e = lk_find(a, n, i + 1, "</script");
+  else if(namen == 5 && memcmp(name, "style", 5) == 0)
+    e = lk_find(a, n, i + 1, "</style");
+  else
+    return i;
+  return e - 1;  /* the loop's i++ lands on the '<' */
+}
+
 static int lk_stray_quote(const uint8_t *b, size_t n)
 {
   enum lk_tag st = LK_NONE;
+  char name[8];
+  size_t tagn = 0;
   size_t namen = 0;
   int quote = 0;
-  size_t step = 1;
-  size_t i = 0;
+  char *a;
+  size_t an = 0;
+  size_t i;
+  int found = 0;
 
-  /* UTF-16 bodies: one code unit at a time, non-ASCII read as 'x'. */
+  /* An ASCII projection of the body: UTF-16 one code unit at a time, and
+   * anything non-ASCII as 'x'. */
+  a = malloc(n + 1);
+  FUZZ_CHECK(a != NULL, "out of memory");
   if(n >= 2 && ((b[0] == 0xFF && b[1] == 0xFE) || (b[0] == 0xFE && b[1] == 0xFF))) {
-    step = 2;
-    i = 2;
-  }
-  for(; i + step <= n; i += step) {
-    int c = b[i];
-
-    if(step == 2) {
+    for(i = 2; i + 2 <= n; i += 2) {
       unsigned u = b[0] == 0xFF ? b[i] | (unsigned)b[i + 1] << 8
                                 : (unsigned)b[i] << 8 | b[i + 1];
-      c = u < 0x80 ? (int)u : 'x';
+      a[an++] = u < 0x80 && u != 0 ? (char)u : 'x';
     }
+  }
+  else {
+    for(i = 0; i < n; i++)
+      a[an++] = b[i] < 0x80 && b[i] != 0 ? (char)b[i] : 'x';
+  }
+
+  for(i = 0; i < an && !found; i++) {
+    int c = (unsigned char)a[i];
+
     for(;;) {
       switch(st) {
       case LK_NONE:
@@ -174,17 +224,28 @@ static int lk_stray_quote(const uint8_t *b, size_t n)
       case LK_LT:
         if(lk_letter(c)) {
           st = LK_NAME;
+          name[0] = (char)(c | 0x20);
           namen = 1;
           break;
         }
         st = LK_NONE;
+        if(lk_at(a, an, i, "!--")) {
+          /* A comment, "<!-->" included (links.c makes it whole). */
+          i = lk_find(a, an, i + 1, "-->");
+          i = i + 2 < an ? i + 2 : an;
+          break;
+        }
         continue;
       case LK_NAME:
       case LK_ATTNAME:
         if(lk_name_char(c) && namen < LK_NAME_MAX) {
+          if(st == LK_NAME && namen < sizeof(name))
+            name[namen] = (char)(lk_letter(c) ? c | 0x20 : c);
           namen++;
           break;
         }
+        if(st == LK_NAME)
+          tagn = namen;
         /* A name cut at LK_NAME_MAX goes on as the next attribute. */
         st = st == LK_NAME || lk_name_char(c) ? LK_BEFORE_ATTR : LK_AFTER_NAME;
         continue;
@@ -202,6 +263,7 @@ static int lk_stray_quote(const uint8_t *b, size_t n)
           break;
         if(c == '>') {
           st = LK_NONE;
+          i = lk_after_tag(a, an, i, name, tagn);
           break;
         }
         if(lk_letter(c) || c == '_' || c == ':' || c == '.') {
@@ -213,12 +275,16 @@ static int lk_stray_quote(const uint8_t *b, size_t n)
         continue;
       case LK_JUNK:
       case LK_UVALUE:
-        if(lk_blank(c))
+        if(lk_blank(c)) {
           st = LK_BEFORE_ATTR;
-        else if(c == '>')
+        }
+        else if(c == '>') {
           st = LK_NONE;
-        else if(c == '"' || c == '\'')
-          return 1;
+          i = lk_after_tag(a, an, i, name, tagn);
+        }
+        else if(c == '"' || c == '\'') {
+          found = 1;
+        }
         break;
       case LK_BEFORE_VALUE:
         if(lk_blank(c))
@@ -238,7 +304,8 @@ static int lk_stray_quote(const uint8_t *b, size_t n)
       break;
     }
   }
-  return 0;
+  free(a);
+  return found;
 }
 
 static int lk_line_cmp(const void *a, const void *b)
