@@ -197,19 +197,20 @@ static int lk_stray_quote(const uint8_t *b, size_t n)
   int found = 0;
 
   /* An ASCII projection of the body: UTF-16 one code unit at a time, and
-   * anything non-ASCII as 'x'. */
+   * NUL and anything non-ASCII as 0x01, which like them is no name byte for
+   * libxml2 (links.c turns NUL into U+FFFD). */
   a = malloc(n + 1);
   FUZZ_CHECK(a != NULL, "out of memory");
   if(n >= 2 && ((b[0] == 0xFF && b[1] == 0xFE) || (b[0] == 0xFE && b[1] == 0xFF))) {
     for(i = 2; i + 2 <= n; i += 2) {
       unsigned u = b[0] == 0xFF ? b[i] | (unsigned)b[i + 1] << 8
                                 : (unsigned)b[i] << 8 | b[i + 1];
-      a[an++] = u < 0x80 && u != 0 ? (char)u : 'x';
+      a[an++] = u < 0x80 && u != 0 ? (char)u : '\x01';
     }
   }
   else {
     for(i = 0; i < n; i++)
-      a[an++] = b[i] < 0x80 && b[i] != 0 ? (char)b[i] : 'x';
+      a[an++] = b[i] < 0x80 && b[i] != 0 ? (char)b[i] : '\x01';
   }
 
   for(i = 0; i < an && !found; i++) {
