@@ -350,9 +350,21 @@ static uint64_t links_memo_key(struct cr_links *l, const char *s, size_t n)
 
   /* The fragment is dropped by normalization: "a.html#x" and "a.html#y"
    * are one link.  A reference that is only a fragment keeps it, so the
-   * whole-base rule below still applies. */
-  if(hash && hash != s)
-    n = (size_t)(hash - s);
+   * whole-base rule below still applies.  So does one whose fragment
+   * holds a byte cr_url_resolve refuses (NUL, a control other than tab,
+   * LF, CR): that reference fails, and keyed without its fragment it
+   * would hide a valid "a.html#x" met later. */
+  if(hash && hash != s) {
+    size_t k;
+
+    for(k = (size_t)(hash - s) + 1; k < n; k++) {
+      unsigned char c = (unsigned char)s[k];
+      if((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
+        break;
+    }
+    if(k == n)
+      n = (size_t)(hash - s);
+  }
 
   while(i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
                   (i && ((s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '-' ||

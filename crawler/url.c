@@ -339,6 +339,53 @@ static CURLUcode url_get_punycode(CURLU *h, char **host)
 #endif
 }
 
+/* curl reads numeric IPv4 forms ("35", "0x7f.1", "127.1") before it
+ * percent-decodes the host, so "3%35" comes out as the name "35", which
+ * the next parse turns into "0.0.0.35": not a fixed point.  A decoded host
+ * that could be such a form (hex digits, 'x' and dots only, and not a
+ * dotted quad already) is parsed once more on its own, and curl's reading
+ * of it replaces *host.  Rare: real names of hex letters only are few.
+ * Returns 0, or a CURLUcode when curl refuses the host on its own. */
+static CURLUcode url_ipv4_again(char **host)
+{
+  const char *s = *host;
+  size_t n = strlen(s);
+  unsigned char bin[4];
+  char *str = NULL;
+  char *again = NULL;
+  CURLU *h = NULL;
+  CURLUcode uc = CURLUE_OK;
+  size_t i;
+
+  for(i = 0; i < n; i++) {
+    if(cr_hexval((unsigned char)s[i]) < 0 && s[i] != 'x' && s[i] != '.')
+      return CURLUE_OK;
+  }
+  if(inet_pton(AF_INET, s, bin) == 1)
+    return CURLUE_OK;
+  str = malloc(n + sizeof("http:///"));
+  h = curl_url();
+  if(!str || !h) {
+    uc = CURLUE_OUT_OF_MEMORY;
+    goto done;
+  }
+  memcpy(str, "http://", 7);
+  memcpy(str + 7, s, n);
+  memcpy(str + 7 + n, "/", 2);
+  uc = curl_url_set(h, CURLUPART_URL, str, URL_SET_FLAGS);
+  if(uc == CURLUE_OK)
+    uc = curl_url_get(h, CURLUPART_HOST, &again, 0);
+  if(uc == CURLUE_OK) {
+    curl_free(*host);
+    *host = again;
+  }
+
+done:
+  curl_url_cleanup(h);
+  free(str);
+  return uc;
+}
+
 /* Fills p->host and p->is_ip from the handle. */
 static int url_take_host(CURLU *h, struct cr_url_parts *p, const char **reason)
 {
@@ -361,8 +408,19 @@ static int url_take_host(CURLU *h, struct cr_url_parts *p, const char **reason)
     goto done;
   }
   for(i = 0; i < n; i++) {
-    if((unsigned char)host[i] >= 0x80)
+    unsigned char c = (unsigned char)host[i];
+
+    if(c >= 0x80)
       ascii = 0;
+    /* curl has decoded the host once.  It keeps a '%' that starts no
+     * escape ("a%" or "a%2541" -> "a%41"), which the next parse would
+     * decode again ("a%41" -> "aa"), so the result would not be
+     * normalized; and it lets "%7F" through as a raw DEL.  No DNS name
+     * holds either. */
+    if(c == '%' || c <= 0x20 || c == 0x7f) {
+      rc = url_fail(reason, "bad host name", CR_EURL);
+      goto done;
+    }
   }
   if(!ascii) {
     /* A name that cannot become punycode cannot be looked up either, so it
@@ -375,6 +433,19 @@ static int url_take_host(CURLU *h, struct cr_url_parts *p, const char **reason)
       goto done;
     }
     n = strlen(host);
+    /* IDNA mapping can turn a character into ASCII that no host may hold
+     * (U+037E GREEK QUESTION MARK into ';', fullwidth forms into '/' or
+     * '%'), which curl would refuse when it parses our result.  A valid
+     * name comes out as letters, digits, '-' and dots. */
+    for(i = 0; i < n; i++) {
+      unsigned char c = (unsigned char)host[i];
+
+      if(!url_is_alpha(c) && !url_is_digit(c) && c != '-' && c != '.' &&
+         c != '_') {
+        rc = url_fail(reason, "bad international host name", CR_EURL);
+        goto done;
+      }
+    }
   }
   for(i = 0; i < n; i++)
     host[i] = (char)url_lower((unsigned char)host[i]);
@@ -410,6 +481,12 @@ static int url_take_host(CURLU *h, struct cr_url_parts *p, const char **reason)
   else {
     unsigned char bin[4];
 
+    uc = url_ipv4_again(&host);
+    if(uc) {
+      rc = url_curl_fail(uc, reason);
+      goto done;
+    }
+    n = strlen(host);
     p->is_ip = inet_pton(AF_INET, host, bin) == 1;
     /* libcurl has already turned every IPv4 form it knows ("0x7f.1",
      * "2130706433") into a dotted quad; digits and dots that are still not
@@ -891,16 +968,17 @@ int cr_url_view(const char *url, struct cr_url_view *v)
     v->query = v->path + v->path_len + 1;
     v->query_len = strlen(v->query);
   }
-  if(!v->is_ip) {
-    /* Normalized IPv4 is a dotted quad; no DNS name is digits and dots
-     * only, since a top-level label is never all-numeric. */
-    v->is_ip = 1;
-    for(i = 0; i < v->host_len; i++) {
-      if((v->host[i] < '0' || v->host[i] > '9') && v->host[i] != '.') {
-        v->is_ip = 0;
-        break;
-      }
-    }
+  if(!v->is_ip && v->host_len < INET_ADDRSTRLEN) {
+    /* Normalized IPv4 is a dotted quad, but digits and dots alone do not
+     * make one: curl keeps "1.2.3.4.5" and "1.2.3.4." as names.  Taking
+     * those for addresses would skip c-ares and leave curl to resolve them
+     * itself, so the test is the one cr_url_split makes. */
+    char addr[INET_ADDRSTRLEN];
+    unsigned char bin[4];
+
+    memcpy(addr, v->host, v->host_len);
+    addr[v->host_len] = '\0';
+    v->is_ip = inet_pton(AF_INET, addr, bin) == 1;
   }
   return 0;
 }

@@ -72,6 +72,17 @@ static const struct norm_case norm_cases[] = {
   { B("http://[0:0:0:0:0:0:0:1]/"), "http://[::1]/", 0, NULL },
   { B("http://[2001:DB8::A]/"), "http://[2001:db8::a]/", 0, NULL },
   { B("http://[fe80::1%25eth0]/"), NULL, CR_EURL, "IPv6 zone id in URL" },
+  { B("http://a%2541/"), NULL, CR_EURL, "bad host name" },
+  { B("http://a%/"), NULL, CR_EURL, "bad host name" },
+  { B("http://a%7Fb/"), NULL, CR_EURL, "bad host name" },
+  { B("http://\xcd\xbe/"), NULL, CR_EURL, "bad international host name" },
+  { B("http://a\xef\xbc\x8f" "b/"), NULL, CR_EURL, NULL },
+  { B("http://\xef\xbc\x91\xef\xbc\x92\xef\xbc\x97.1/"), "http://127.0.0.1/", 0, NULL },
+  { B("http://a%41/"), "http://aa/", 0, NULL },
+  { B("http://3%35/"), "http://0.0.0.35/", 0, NULL },
+  { B("http://0x%37f.1/"), "http://127.0.0.1/", 0, NULL },
+  { B("http://1.2.3.%34/"), "http://1.2.3.4/", 0, NULL },
+  { B("http://%66%61%63%65.de/"), "http://face.de/", 0, NULL },
   { B("http://[::1/"), NULL, CR_EURL, NULL },
   { B("http://[zz]/"), NULL, CR_EURL, NULL },
   /* international names become punycode, whatever the locale */
@@ -471,6 +482,9 @@ int main(void)
   for(i = 0; i < sizeof(norm_cases) / sizeof(norm_cases[0]); i++)
     check_view(norm_cases[i].in, norm_cases[i].len ? norm_cases[i].len
                                                    : strlen(norm_cases[i].in));
+  /* Digits and dots that curl keeps as names, not addresses. */
+  check_view("http://1.2.3.4.5/", 17);
+  check_view("http://1.2.3.4./x", 17);
   {
     /* Views of what the view must refuse. */
     struct cr_url_view v;
