@@ -1926,6 +1926,10 @@ static void sieve_tag_end(struct cr_links *l)
       sieve_emit(l, name, strlen(name));
       sieve_emit(l, ">", 1);
     }
+    /* The sieve reads ahead of libxml2, and sieve_known keys the memo by
+     * the base: libxml2 must take a <base> before the sieve goes on. */
+    if(v->elem >= 0 && strcmp(sieve_elems[v->elem].name, "base") == 0)
+      links_flush(l, 1);
   }
   if(v->elem >= 0)
     raw = sieve_elems[v->elem].raw;
