@@ -371,7 +371,9 @@ static uint64_t links_memo_key(struct cr_links *l, const char *s, size_t n)
                          s[i] == '.'))))
     i++;
   if(i && i < n && s[i] == ':')
-    keep = 0;
+    /* Only "scheme://..." stands alone: "http:a.css" and "http:/a.css"
+     * take the base's directory or host, as curl resolves them. */
+    keep = n >= i + 3 && s[i + 1] == '/' && s[i + 2] == '/' ? 0 : blen;
   else if(n >= 2 && s[0] == '/' && s[1] == '/')
     keep = (size_t)(strchr(base, ':') - base) + 1;
   else if(n >= 1 && s[0] == '/')
