@@ -37,13 +37,13 @@
  *        waiting for the end of input: links_parse;
  *      - script text that starts a chunk with "</" (not "</script") makes
  *        a bogus end tag that can swallow the real one: links_fix_raw_end;
- *      - "<!-->" ends a comment or not, depending on the cut: links_ascii.
  *     After each block, the parser's state is checked against our caps
  *     (see links_check).
  *
- *  3. SAX callbacks pick the link attributes, the text of <style> and
- *     style="" attributes (for the CSS scanner) and <base>/<meta>; every
- *     reference is resolved with cr_url_resolve and reported.
+ *  3. SAX callbacks pick the link attributes, style="" attributes (for
+ *     the CSS scanner) and <base>/<meta>; every reference is resolved with
+ *     cr_url_resolve and reported.  (<style> text goes from the sieve
+ *     to the CSS scanner.)
  *
  * A CSS body goes straight to the CSS scanner.
  *
@@ -55,11 +55,9 @@
  *    need the tag soup, not the tree.
  *  - Pending input: the push parser buffers a construct until it is
  *    complete, so an unterminated comment or attribute would buffer the
- *    whole page.  Past LINKS_PENDING_MAX we give up on the page.  Script
- *    and style text is buffered the same way until a "</" shows up, and an
- *    inline script of a few MB is common, so that case is handled apart:
- *    the text is dropped (a script) or scanned here (a style) and the
- *    parser restarted inside the same element.
+ *    whole page.  Past LINKS_PENDING_MAX we give up on the page.  (The
+ *    sieve keeps script and style text away from libxml2 and caps what it
+ *    passes on, so these caps guard against libxml2 only.)
  *  - Content after </html>: libxml2 2.9.14 stops parsing for good there;
  *    pages often carry scripts and links after it, so the parser is
  *    restarted on what follows.
@@ -92,10 +90,8 @@
 /* Open elements at which we give up: only reachable when restarts keep
  * being put off because each check finds the parser inside a script. */
 #define LINKS_DEPTH_HARD 4096
-/* Buffered script or style text before it is skipped. */
+/* The longest srcset, style="" or meta content the sieve passes on. */
 #define LINKS_RAW_MAX (64 * 1024)
-/* Bytes kept from skipped script or style text: a cut "</script" fits. */
-#define LINKS_RAW_KEEP 16
 /* Any other construct (tag, comment) buffered this long makes us give up.
  * Large enough for the inline data: URIs some pages carry in src. */
 #define LINKS_PENDING_MAX (1024 * 1024)
@@ -195,13 +191,11 @@ struct cr_links {
   int ended;            /* cr_links_end was called */
   htmlParserCtxtPtr ctxt;
   int restart;          /* the depth cap was passed */
-  int resume_style;     /* the next <style> is our own, after a restart */
   struct links_scan scan; /* libxml2's scan for the end of the pending
                              tag, replayed (see links_parse) */
   struct links_dec dec;
   char block[LINKS_BLOCK];
   size_t blockn;
-  unsigned cdo;         /* bytes of "<!--" just written (5: "<!---") */
   struct links_css css;      /* the CSS body, or the current <style> */
   struct links_css css_attr; /* one style="" attribute */
   struct cr_hset *memo;      /* references resolved before, or NULL */
@@ -868,12 +862,6 @@ static void links_start_elem(void *ctx, const xmlChar *xname,
     l->restart = 1;
   if(!links_active(l) || !name)
     return;
-  if(strcmp(name, "style") == 0) {
-    if(l->resume_style)
-      l->resume_style = 0;  /* the same <style> goes on */
-    else
-      css_reset(&l->css);
-  }
   if(!atts)
     return;
   if(strcmp(name, "base") == 0)
@@ -911,26 +899,6 @@ static void links_start_elem(void *ctx, const xmlChar *xname,
   }
 }
 
-static void links_end_elem(void *ctx, const xmlChar *name)
-{
-  struct cr_links *l = ctx;
-
-  if(name && strcmp((const char *)name, "style") == 0 && links_active(l))
-    css_finish(l, &l->css);
-}
-
-/* Text and raw text: only <style>'s matters.  libxml2 hands raw text to
- * cdataBlock, but a last byte at the end of input to characters. */
-static void links_text(void *ctx, const xmlChar *ch, int len)
-{
-  struct cr_links *l = ctx;
-  const xmlChar *name = l->ctxt->name;
-
-  if(len > 0 && name && strcmp((const char *)name, "style") == 0 &&
-     links_active(l))
-    css_scan(l, &l->css, (const char *)ch, (size_t)len);
-}
-
 /* libxml2 reports every recoverable HTML error; a crawler has nothing to do
  * with them, and nothing may reach stderr. */
 static void links_silence(void *ctx, xmlErrorPtr err)
@@ -955,9 +923,6 @@ static int links_ctxt_new(struct cr_links *l, htmlParserCtxtPtr *out)
    * still calls the SAX1-style startElement. */
   sax.initialized = XML_SAX2_MAGIC;
   sax.startElement = links_start_elem;
-  sax.endElement = links_end_elem;
-  sax.characters = links_text;
-  sax.cdataBlock = links_text;
   sax.serror = links_silence;
   /* UTF-8, not XML_CHAR_ENCODING_NONE: with NONE, libxml2 2.9.14 reads
    * the first byte over 0x7F as the start of ISO-8859-1 (or of whatever a
@@ -1155,27 +1120,6 @@ static int links_restart(struct cr_links *l, const char *prefix, size_t keep)
   return 0;
 }
 
-/* Skips the buffered text of a script or style that has no "</" yet, so it
- * does not pile up: style text goes to the CSS scanner here, and a new
- * parser starts inside the same element with the last few bytes.  */
-static int links_skip_raw(struct cr_links *l, size_t pending)
-{
-  htmlParserCtxtPtr c = l->ctxt;
-  const char *cur = (const char *)c->input->cur;
-  int style = strcmp((const char *)c->name, "style") == 0;
-  size_t keep = LINKS_RAW_KEEP;
-
-  /* Keep whole characters: a stray continuation byte would make libxml2
-   * switch encodings. */
-  while(keep < pending && ((unsigned char)cur[pending - keep] & 0xC0) == 0x80)
-    keep++;
-  if(style) {
-    css_scan(l, &l->css, cur, pending - keep);
-    l->resume_style = 1;
-  }
-  return links_restart(l, style ? "<style>" : "<script>", keep);
-}
-
 /* Nonzero when p[0..n) has more than blanks. */
 static int links_markup(const char *p, size_t n)
 {
@@ -1189,7 +1133,7 @@ static int links_markup(const char *p, size_t n)
 }
 
 /* Looks at the parser after a chunk: restarts it where libxml2 stopped
- * early or went too deep, skips long raw text, gives up past the caps. */
+ * early or went too deep, gives up past the caps. */
 static void links_check(struct cr_links *l)
 {
   size_t stalled = SIZE_MAX;
@@ -1216,9 +1160,6 @@ static void links_check(struct cr_links *l)
       stalled = pending;
       rc = links_restart(l, NULL, pending);
     }
-    else if(raw && pending > LINKS_RAW_MAX) {
-      rc = links_skip_raw(l, pending);
-    }
     else if(l->restart && !raw) {
       /* Never inside a script: its text would be read as markup. */
       rc = links_restart(l, NULL, pending);
@@ -1242,12 +1183,9 @@ static void links_push(struct cr_links *l, const char *p, size_t n)
 }
 
 /* Hands the block to libxml2.  Unless final, some bytes at its end stay
- * behind for the next block, where libxml2 2.9.14 would misread a cut:
- *  - a '<' in the last LINKS_HOLD bytes, with what follows it ("</script>"
- *    cut after "</s" is read as script text);
- *  - then a run of '-' and '!', up to LINKS_HOLD of them: a comment's "--"
- *    (or "--!") at the end of one chunk and its '>' at the start of the
- *    next are never matched, and the comment waits for the next "-->". */
+ * behind for the next block, where libxml2 2.9.14 would misread a cut: a
+ * '<' in the last LINKS_HOLD bytes, with what follows it ("</script>" cut
+ * after "</s" is read as script text). */
 static void links_flush(struct cr_links *l, int final)
 {
   size_t n = l->blockn;
@@ -1260,12 +1198,6 @@ static void links_flush(struct cr_links *l, int final)
         keep = n - i;
         break;
       }
-    }
-    for(i = 0; i < LINKS_HOLD && keep < n; i++) {
-      char c = l->block[n - keep - 1];
-      if(c != '-' && c != '!')
-        break;
-      keep++;
     }
   }
   if(n > keep && !l->stopped)
@@ -1281,36 +1213,13 @@ static void links_flush(struct cr_links *l, int final)
  * U+FFFD (NUL, as in HTML; surrogates; U+FFFE and U+FFFF, which would make
  * libxml2 switch encodings), and form feed becomes a space because libxml2
  * does not count it as whitespace between attributes. */
-/* Appends one ASCII byte.  libxml2 2.9.14 looks for the end of a comment
- * from its "<!--", so it takes "<!-->" and "<!--!>" for whole comments
- * while it waits for data, but reads on to the next "-->" when that is
- * already in its buffer: the outcome depends on where the chunks were
- * cut.  "<!-->" and "<!--->" are whole (empty) comments in HTML, so they
- * are written "<!---->" and "<!----->"; "<!--!>" and "<!---!>" are not,
- * so they get a space, "<!-- !>".  Either way libxml2 reads them the same
- * every time. */
+/* Appends one ASCII byte.  (The sieve writes no comment, so the
+ * comment-end cases libxml2 2.9.14 reads differently by the cut cannot
+ * arise; a value holding "<!--" goes through untouched.) */
 static void links_ascii(struct cr_links *l, char c)
 {
-  if(l->blockn + 3 > LINKS_BLOCK)
+  if(l->blockn + 1 > LINKS_BLOCK)
     links_flush(l, 0);
-  if(l->cdo >= 4 && c == '>') {
-    l->block[l->blockn++] = '-';
-    l->block[l->blockn++] = '-';
-    l->cdo = 0;
-  }
-  else if(l->cdo >= 4 && c == '!') {
-    l->block[l->blockn++] = ' ';
-    l->cdo = 0;
-  }
-  else if(l->cdo == 4 && c == '-') {
-    l->cdo = 5;
-  }
-  else if(l->cdo < 4 && c == "<!--"[l->cdo]) {
-    l->cdo++;
-  }
-  else {
-    l->cdo = c == '<';
-  }
   l->block[l->blockn++] = c;
 }
 
@@ -1350,7 +1259,6 @@ static void links_putcp(struct cr_links *l, uint32_t cp)
     links_ascii(l, (char)cp);
     return;
   }
-  l->cdo = 0;
   if(l->blockn + 4 > LINKS_BLOCK)
     links_flush(l, 0);
   l->blockn += links_enc8(cp, (unsigned char *)l->block + l->blockn);
@@ -1409,8 +1317,8 @@ static void links_utf8(struct cr_links *l, const unsigned char *s, size_t n)
             s[j + 1] != '<' && s[j + 1] != '-' && s[j + 1] != '!' &&
             s[j + 1] != '>')
         j++;
-      if(j > i && l->cdo == 0 && c != '<' && c != '-' && c != '!' && c != '>' &&
-         l->blockn + (j - i + 1) + 3 <= LINKS_BLOCK) {
+      if(j > i && c != '<' && c != '-' && c != '!' && c != '>' &&
+         l->blockn + (j - i + 1) <= LINKS_BLOCK) {
         memcpy(l->block + l->blockn, s + i, j - i + 1);
         l->blockn += j - i + 1;
         i = j;

@@ -338,6 +338,9 @@ static const struct links_case cases[] = {
       "<style>a{b:url(/s1.png)}</stylex>{c:url(/s2.png)}</style/>"
       "<a href=/yes2>"),
     "P " H "/yes\nR " H "/s1.png\nR " H "/s2.png\nP " H "/yes2\n" },
+  { "comment-like text inside a value is the value", CR_LINKS_HTML, NULL,
+    B("<a href=\"/v<!-->w\"><a href='/x<!--!>y'>"),
+    "P " H "/v%3C!--%3Ew\nP " H "/x%3C!--!%3Ey\n" },
   { "comment forms", CR_LINKS_HTML, NULL,
     B("<!--><a href=/c1><!---><a href=/c2><!-- x --!><a href=/c3>"
       "<!-- <a href=/in-comment> -- > ---><a href=/c4>"
