@@ -1778,8 +1778,7 @@ static int sieve_known(struct cr_links *l)
   size_t n = v->out.len - v->valstart;
   size_t i;
 
-  if(!l->memo ||
-     !((1u << v->attr) & (SA_HREF | SA_SRC | SA_DATA | SA_POSTER | SA_BACKGROUND)) ||
+  if(!((1u << v->attr) & (SA_HREF | SA_SRC | SA_DATA | SA_POSTER | SA_BACKGROUND)) ||
      (v->elem >= 0 && strcmp(sieve_elems[v->elem].name, "base") == 0))
     return 0;
   for(i = 0; i < n; i++) {
@@ -1788,7 +1787,11 @@ static int sieve_known(struct cr_links *l)
       return 0;
   }
   p = links_trim(p, &n);
-  return n && n <= CR_LINK_MAX &&
+  /* "#x" with no <base> names this very page, which is being fetched: a
+   * third of the links of a documentation page are such anchors. */
+  if(n && p[0] == '#' && !l->base_seen)
+    return 1;
+  return l->memo && n && n <= CR_LINK_MAX &&
          cr_hset_has(l->memo, links_memo_key(l, p, n));
 }
 

@@ -16,8 +16,9 @@
  * <base href> when the page has one, with cr_url_resolve, and handed to the
  * callback as an absolute, normalized http(s) URL.  Links that are not http
  * or https (mailto:, javascript:, data:, ...), empty, or unparsable are
- * dropped silently.  The same URL may be reported more than once; the
- * frontier's seen set deduplicates.
+ * dropped silently, and so is a bare fragment ("#x") on a page without
+ * <base href>: it names the page itself.  The same URL may be reported
+ * more than once; the frontier's seen set deduplicates.
  *
  * Followed, as wget and wget2 do: a/area href, link href, img src and
  * srcset, script src, iframe/frame/embed src, object data, source src and

@@ -133,25 +133,30 @@ def main():
             ("crawler", [a.crawler, "-q", "-r", "-l", "inf", "--no-parent",
                          "-o", "out", seed]),
         ]
-        for name, cmd in tools:
-            if not shutil.which(cmd[0]) and not os.access(cmd[0], os.X_OK):
-                print("%s: not installed, skipped" % name)
-                continue
-            times = []
-            for i in range(a.runs):
+        tools = [(n, c) for n, c in tools
+                 if shutil.which(c[0]) or os.access(c[0], os.X_OK)]
+        times = {name: [] for name, _ in tools}
+        # Rounds, each tool once per round, so that a slow spell of the
+        # machine hits all of them.  No output is deleted until the end and
+        # dirty pages are written back before each run: on ext4, deleting a
+        # tree just before a run, or a previous tool's writeback, would be
+        # charged to whichever tool runs next (inode allocation skips
+        # recently deleted inodes one by one).
+        for i in range(a.runs):
+            for name, cmd in tools:
                 d = os.path.join(work, "%s-%d" % (name, i))
                 os.mkdir(d)
+                os.sync()
                 secs, rc, err = timed(cmd, d)
-                times.append(secs)
+                times[name].append(secs)
                 if name == "crawler":
                     pages = html_paths_in_manifest(os.path.join(d, "out", "manifest.jsonl"))
                 else:
                     pages = html_paths_on_disk(os.path.join(d, "out"))
                 results[name] = (pages, rc)
-                if i < a.runs - 1:
-                    shutil.rmtree(d)
-            times.sort()
-            results[name] = results[name] + (times[len(times) // 2], min(times), max(times))
+        for name, _ in tools:
+            t = sorted(times[name])
+            results[name] = results[name] + (t[len(t) // 2], t[0], t[-1])
         print("| tool | HTML pages | wall s (median, min-max of %d) | exit |" % a.runs)
         print("|---|---|---|---|")
         for name, (pages, rc, med, lo, hi) in results.items():
