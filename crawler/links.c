@@ -1313,12 +1313,9 @@ static void links_utf8(struct cr_links *l, const unsigned char *s, size_t n)
         continue;
       }
       /* The common case: a run of plain ASCII goes in whole. */
-      while(j + 1 < n && s[j + 1] > 0 && s[j + 1] < 0x80 && s[j + 1] != '\f' &&
-            s[j + 1] != '<' && s[j + 1] != '-' && s[j + 1] != '!' &&
-            s[j + 1] != '>')
+      while(j + 1 < n && s[j + 1] > 0 && s[j + 1] < 0x80 && s[j + 1] != '\f')
         j++;
-      if(j > i && c != '<' && c != '-' && c != '!' && c != '>' &&
-         l->blockn + (j - i + 1) <= LINKS_BLOCK) {
+      if(l->blockn + (j - i + 1) <= LINKS_BLOCK) {
         memcpy(l->block + l->blockn, s + i, j - i + 1);
         l->blockn += j - i + 1;
         i = j;
