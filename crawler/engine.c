@@ -40,6 +40,8 @@
  * costs the pages finished since: they are fetched again. */
 #define SYNC_MS 1000
 #define STATE_MAGIC "crawler-state 1\n"
+#define REPARSE_PER_PASS 8
+#define REPARSE_CHUNK (64 * 1024)
 
 struct cr_engine {
   struct cr_config cfg;
@@ -76,6 +78,13 @@ struct cr_engine {
   struct cr_buf scratch;
   struct cr_journal *jr;       /* the crawl state; NULL with CR_STATE_OFF */
   struct cr_hset bad_seen;     /* bad input lines recorded (for a resume) */
+  struct cr_hmap lowered;      /* struct lowered: done URLs whose depth fell */
+  struct cr_hmap where;        /* struct where: pages saved elsewhere */
+  struct reparse *reparse_head; /* saved pages to read links from again */
+  struct reparse **reparse_tail;
+  struct cr_buf last_mapped;   /* save(): the path the URL mapped to */
+  uint64_t reparsed;           /* saved pages whose links were read again */
+  int64_t manifest_start;      /* where this crawl's lines begin, -1: unknown */
   uint64_t last_sync;          /* loop ms of the last cr_journal_sync */
 };
 
@@ -252,6 +261,211 @@ static uint64_t bad_key(const char *raw, size_t len, const char *reason)
   return cr_hash64(raw, len) * 0x100000001b3ull ^ cr_hash64(reason, strlen(reason));
 }
 
+/* ---- depth without barriers ----
+ *
+ * Pages are fetched as soon as they are found, so a page can be reached
+ * first by a longer path.  When the shorter one turns up, the frontier
+ * gives the URL the shorter depth; for a page already done, the engine
+ * corrects its manifest line at the end of the run (struct lowered) and
+ * reads its links again from the saved file at the new depth (struct
+ * reparse): the links may now reach further, or --depth may have cut
+ * them.  Those links are offered again and lower their own targets in
+ * turn, so depths end as a breadth-first crawl's, with no page fetched
+ * twice. */
+
+/* A saved page whose links are to be read again at a smaller depth. */
+struct reparse {
+  struct reparse *next;
+  unsigned depth;
+  int css;
+  char *base;                  /* final URL; NULL: see struct where */
+  char *path;                  /* relative path; NULL: see struct where */
+  char url[];
+};
+
+/* Where a page was saved when that is not its URL's own mapped path (a
+ * redirect, a clash): what a reparse needs to find it. */
+struct where {
+  struct cr_hnode node;        /* key: url */
+  char *base;
+  char *path;
+  char url[];
+};
+
+static void reparse_push(struct cr_engine *e, const char *url, unsigned depth, int css,
+                         const char *base, const char *path)
+{
+  size_t n = strlen(url);
+  struct reparse *rp = calloc(1, sizeof(*rp) + n + 1);
+
+  /* Without memory the depths below this page stay as found. */
+  if(!rp)
+    return;
+  memcpy(rp->url, url, n);
+  rp->depth = depth;
+  rp->css = css;
+  rp->base = base ? strdup(base) : NULL;
+  rp->path = path ? strdup(path) : NULL;
+  if((base && !rp->base) || (path && !rp->path)) {
+    free(rp->base);
+    free(rp->path);
+    free(rp);
+    return;
+  }
+  *e->reparse_tail = rp;
+  e->reparse_tail = &rp->next;
+}
+
+static void where_put(struct cr_engine *e, const char *url, const char *base, const char *path)
+{
+  size_t n = strlen(url);
+  struct where *w = (struct where *)cr_hmap_get(&e->where, url);
+
+  if(w)
+    return;
+  w = calloc(1, sizeof(*w) + n + 1);
+  if(!w)
+    return;
+  memcpy(w->url, url, n);
+  w->node.key = w->url;
+  w->base = strdup(base);
+  w->path = strdup(path);
+  if(!w->base || !w->path || cr_hmap_put(&e->where, &w->node)) {
+    free(w->base);
+    free(w->path);
+    free(w);
+  }
+}
+
+static void where_free(struct cr_engine *e)
+{
+  size_t i;
+
+  for(i = 0; i < e->where.nb; i++) {
+    struct cr_hnode *n = e->where.b[i];
+
+    while(n) {
+      struct cr_hnode *next = n->next;
+      struct where *w = (struct where *)n;
+
+      free(w->base);
+      free(w->path);
+      free(w);
+      n = next;
+    }
+  }
+  cr_hmap_cleanup(&e->where);
+}
+
+static void reparse_free(struct reparse *rp)
+{
+  free(rp->base);
+  free(rp->path);
+  free(rp);
+}
+
+/* After a page ended: tells the frontier what it was, and reads its links
+ * again if it took a shorter depth while it was in flight. */
+static void links_after(struct cr_engine *e, struct cr_item *it, const char *path)
+{
+  int max = e->cfg.max_depth;
+  int kind;
+
+  cr_frontier_done(e->fr, it);
+  if(!e->cfg.recursive)
+    return;
+  kind = !path || (!it->links_started && !it->links_cut) ? CR_DONE_LEAF
+         : it->links_css ? CR_DONE_CSS : CR_DONE_HTML;
+  cr_frontier_set_kind(e->fr, it->url, kind);
+  if(kind == CR_DONE_LEAF || (max >= 0 && it->depth >= (unsigned)max))
+    return;
+  if(it->links_cut || it->links_depth > it->depth)
+    reparse_push(e, it->url, it->depth, kind == CR_DONE_CSS, it->cur, path);
+  /* A shorter path may still come; then the file must be found again. */
+  if(strcmp(it->cur, it->url) || strcmp(path, e->last_mapped.data))
+    where_put(e, it->url, it->cur, path);
+}
+
+/* A URL whose manifest line was written before a shorter path reached it:
+ * the line is corrected when the run ends (cr_manifest_fix). */
+struct lowered {
+  struct cr_hnode node;        /* key: url */
+  unsigned depth;
+  char *referrer;              /* owned, or NULL */
+  char url[];
+};
+
+/* cr_frontier_lower_cb */
+static void on_lower(void *arg, const char *url, unsigned depth, const char *referrer,
+                     int kind)
+{
+  struct cr_engine *e = arg;
+  struct lowered *lw = (struct lowered *)cr_hmap_get(&e->lowered, url);
+  char *ref = referrer ? strdup(referrer) : NULL;
+  size_t n = strlen(url);
+
+  /* Without memory the line keeps its longer depth: nothing else is lost. */
+  if(referrer && !ref)
+    return;
+  if(!lw) {
+    lw = calloc(1, sizeof(*lw) + n + 1);
+    if(!lw) {
+      free(ref);
+      return;
+    }
+    memcpy(lw->url, url, n);
+    lw->node.key = lw->url;
+    if(cr_hmap_put(&e->lowered, &lw->node)) {
+      free(lw);
+      free(ref);
+      return;
+    }
+  }
+  free(lw->referrer);
+  lw->referrer = ref;
+  lw->depth = depth;
+  if(e->cfg.recursive && kind != CR_DONE_LEAF &&
+     (e->cfg.max_depth < 0 || depth < (unsigned)e->cfg.max_depth))
+    reparse_push(e, url, depth, kind == CR_DONE_CSS, NULL, NULL);
+}
+
+/* cr_manifest_fix_cb */
+static int fix_lowered(void *arg, const char *url, size_t len, unsigned *depth,
+                       const char **referrer)
+{
+  struct cr_engine *e = arg;
+  struct lowered *lw;
+
+  cr_buf_reset(&e->scratch);
+  if(cr_buf_append(&e->scratch, url, len))
+    return 0;
+  lw = (struct lowered *)cr_hmap_get(&e->lowered, e->scratch.data);
+  if(!lw)
+    return 0;
+  *depth = lw->depth;
+  *referrer = lw->referrer;
+  return 1;
+}
+
+static void lowered_free(struct cr_engine *e)
+{
+  size_t i;
+
+  for(i = 0; i < e->lowered.nb; i++) {
+    struct cr_hnode *n = e->lowered.b[i];
+
+    while(n) {
+      struct cr_hnode *next = n->next;
+      struct lowered *lw = (struct lowered *)n;
+
+      free(lw->referrer);
+      free(lw);
+      n = next;
+    }
+  }
+  cr_hmap_cleanup(&e->lowered);
+}
+
 /* Writes an item's manifest line, counts it and frees it. */
 static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
                    const char *content_type, const char *error)
@@ -286,7 +500,7 @@ static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
     e->st.bytes += (uint64_t)it->bytes;
   }
   drop_body(e, it);
-  cr_frontier_done(e->fr, it);
+  links_after(e, it, error ? NULL : path);
   cr_item_free(it);
 }
 
@@ -296,6 +510,7 @@ static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
 static void abandon(struct cr_engine *e, struct cr_item *it)
 {
   drop_body(e, it);
+  cr_frontier_done(e->fr, it);
   cr_item_free(it);
 }
 
@@ -338,6 +553,13 @@ static void on_link(void *arg, const char *url, enum cr_link_kind kind)
   cr_frontier_add(e->fr, url, it->depth + 1, it->cur);
 }
 
+/* The link memo is kept per depth: a repeat from a page nearer the seed
+ * must reach the frontier, which may lower its target's depth. */
+static uint64_t memo_salt(unsigned depth)
+{
+  return (uint64_t)depth * 0xc2b2ae3d27d4eb4full;
+}
+
 /* Starts a link parser when the page is HTML or CSS and links from it
  * would still be within --depth. */
 static void start_links(struct cr_engine *e, struct cr_item *it)
@@ -346,8 +568,6 @@ static void start_links(struct cr_engine *e, struct cr_item *it)
   enum cr_links_type type;
 
   if(!e->cfg.recursive)
-    return;
-  if(e->cfg.max_depth >= 0 && it->depth >= (unsigned)e->cfg.max_depth)
     return;
   curl_easy_getinfo(it->easy->h, CURLINFO_CONTENT_TYPE, &ctype);
   if(!ctype)
@@ -358,9 +578,21 @@ static void start_links(struct cr_engine *e, struct cr_item *it)
     type = CR_LINKS_CSS;
   else
     return;
+  /* Remembered: if a shorter path reaches this page later, its links are
+   * followed then (see links_after). */
+  if(e->cfg.max_depth >= 0 && it->depth >= (unsigned)e->cfg.max_depth) {
+    it->links_cut = 1;
+    it->links_css = type == CR_LINKS_CSS;
+    return;
+  }
   /* Without a parser the page is still saved; it only yields no links. */
-  if(!cr_links_new(type, it->cur, on_link, it, &it->links))
+  if(!cr_links_new(type, it->cur, on_link, it, &it->links)) {
     cr_links_set_memo(it->links, &e->link_memo);
+    cr_links_set_memo_salt(it->links, memo_salt(it->depth));
+    it->links_started = 1;
+    it->links_depth = it->depth;
+  }
+  it->links_css = type == CR_LINKS_CSS;
 }
 
 /* Keeps robots.txt in memory, up to what the parser reads. */
@@ -409,13 +641,14 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
     return len;
   if(it->robots_for)
     return robots_body(it, p, len);
-  if(!it->bytes && !it->links)
+  if(!it->bytes && !it->links && !it->links_cut)
     start_links(e, it);
   /* Counted after decoding: curl hands us decoded bytes. */
   if(e->cfg.max_size && (int64_t)len > e->cfg.max_size - it->bytes) {
     it->error = "max size exceeded";
     return 0;
   }
+
   if(it->file.fd < 0) {
     rc = cr_store_open(e->store, &it->file);
     if(rc) {
@@ -496,6 +729,9 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   it->store_rc = 0;
   it->checked = 0;
   it->keep_body = 0;
+  it->links_started = 0;
+  it->links_cut = 0;
+  it->links_css = 0;
   it->engine = e;
   ez = cr_fetch_easy_take(e->fetch);
   if(!ez)
@@ -634,25 +870,17 @@ static void robots_parsed(struct cr_engine *e, struct cr_item *it)
   robots_finish(e, it, rules, "out of memory");
 }
 
-/* Saves a 2xx body under its mapped path and records it. */
-static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
+/* Maps a URL to its relative path under the output directory (without
+ * the clash suffixes the store may add).  Returns 0 or a CR_E* code. */
+static int map_url(struct cr_engine *e, const char *url, struct cr_buf *rel)
 {
   struct cr_url_view v;
   struct cr_buf *parts = &e->scratch;
-  struct cr_buf rel;
-  struct cr_buf final;
   int rc;
 
-  if(it->links) {
-    /* The parser may hold back the last links until the end. */
-    cr_links_end(it->links);
-    cr_links_free(&it->links);
-  }
-  cr_buf_init(&rel, CR_RELPATH_MAX + 1);
-  cr_buf_init(&final, CR_RELPATH_MAX + 64);
   /* pathmap wants NUL-terminated parts: "host\0path\0query\0". */
   cr_buf_reset(parts);
-  rc = cr_url_view(it->cur, &v);
+  rc = cr_url_view(url, &v);
   if(!rc)
     rc = cr_buf_append(parts, v.host, v.host_len);
   if(!rc)
@@ -667,8 +895,26 @@ static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
     const char *host = parts->data;
     const char *path = host + v.host_len + 1;
 
-    rc = cr_pathmap(host, v.port, path, v.query ? path + v.path_len + 1 : NULL, &rel);
+    rc = cr_pathmap(host, v.port, path, v.query ? path + v.path_len + 1 : NULL, rel);
   }
+  return rc;
+}
+
+/* Saves a 2xx body under its mapped path and records it. */
+static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
+{
+  struct cr_buf rel;
+  struct cr_buf final;
+  int rc;
+
+  if(it->links) {
+    /* The parser may hold back the last links until the end. */
+    cr_links_end(it->links);
+    cr_links_free(&it->links);
+  }
+  cr_buf_init(&rel, CR_RELPATH_MAX + 1);
+  cr_buf_init(&final, CR_RELPATH_MAX + 64);
+  rc = map_url(e, it->cur, &rel);
   if(!rc)
     rc = cr_store_commit(e->store, &it->file, rel.data, &final);
   if(rc == CR_ENOSPC) {
@@ -677,10 +923,94 @@ static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
   }
   else if(rc)
     finish(e, it, NULL, ctype, "cannot save file");
-  else
+  else {
+    /* links_after compares the two: a page saved elsewhere is noted. */
+    cr_buf_reset(&e->last_mapped);
+    if(cr_buf_append(&e->last_mapped, rel.data, rel.len))
+      cr_buf_reset(&e->last_mapped);
     finish(e, it, final.data, ctype, NULL);
+  }
   cr_buf_cleanup(&rel);
   cr_buf_cleanup(&final);
+}
+
+/* Reads the links of a saved page again at a smaller depth (see struct
+ * reparse).  The file was written by this crawl, usually moments ago, so
+ * it is read from the page cache. */
+static void reparse_one(struct cr_engine *e, struct reparse *rp)
+{
+  struct where *w = NULL;
+  const char *base = rp->base;
+  const char *path = rp->path;
+  struct cr_buf rel;
+  struct cr_item src;
+  char *chunk = NULL;
+  int64_t total = 0;
+  int fd = -1;
+
+  cr_buf_init(&rel, CR_RELPATH_MAX + 1);
+  if(!base) {
+    w = (struct where *)cr_hmap_get(&e->where, rp->url);
+    base = w ? w->base : rp->url;
+    path = w ? w->path : NULL;
+  }
+  if(!path) {
+    if(map_url(e, rp->url, &rel))
+      goto done;
+    path = rel.data;
+  }
+  fd = cr_store_open_read(e->store, path);
+  chunk = malloc(REPARSE_CHUNK);
+  if(fd < 0 || !chunk)
+    goto done;
+  /* The page's links are offered as if it had just arrived at this depth:
+   * on_link reads only engine, depth and cur. */
+  memset(&src, 0, sizeof(src));
+  src.engine = e;
+  src.depth = rp->depth;
+  src.cur = (char *)base;
+  if(cr_links_new(rp->css ? CR_LINKS_CSS : CR_LINKS_HTML, base, on_link, &src, &src.links))
+    goto done;
+  cr_links_set_memo(src.links, &e->link_memo);
+  cr_links_set_memo_salt(src.links, memo_salt(rp->depth));
+  for(;;) {
+    ssize_t n = read(fd, chunk, REPARSE_CHUNK);
+
+    if(n < 0 && errno == EINTR)
+      continue;
+    if(n <= 0)
+      break;
+    cr_links_feed(src.links, chunk, (size_t)n);
+    total += n;
+    if(e->cfg.max_size && total >= e->cfg.max_size)
+      break;
+  }
+  cr_links_end(src.links);
+  cr_links_free(&src.links);
+  e->reparsed++;
+
+done:
+  if(fd >= 0)
+    close(fd);
+  free(chunk);
+  cr_buf_cleanup(&rel);
+}
+
+/* A few per loop pass, so a long chain of lowered pages never holds the
+ * loop for long. */
+static void reparse_pass(struct cr_engine *e)
+{
+  unsigned i;
+
+  for(i = 0; i < REPARSE_PER_PASS && e->reparse_head; i++) {
+    struct reparse *rp = e->reparse_head;
+
+    e->reparse_head = rp->next;
+    if(!e->reparse_head)
+      e->reparse_tail = &e->reparse_head;
+    reparse_one(e, rp);
+    reparse_free(rp);
+  }
 }
 
 /* Follows a redirect: the target goes back through the frontier, so its
@@ -945,6 +1275,7 @@ static void on_pass(struct cr_loop *loop, void *arg)
     else if(cr_frontier_pending(e->fr) < e->feed_low)
       cr_timer_start(loop, &e->kick, 0);
   }
+  reparse_pass(e);
   start_transfers(e);
   /* Once per pass: sends the lookups asked for so far and re-arms the
    * c-ares timer.  An answer can come back at once (from /etc/hosts), making
@@ -958,7 +1289,9 @@ static void on_pass(struct cr_loop *loop, void *arg)
     if(rc)
       engine_fatal(e, rc, "cannot write the manifest");
   }
-  if(!e->in_flight && !e->waiting && !cr_frontier_pending(e->fr) && !e->feed)
+  if(e->reparse_head)
+    cr_timer_start(loop, &e->kick, 0);
+  else if(!e->in_flight && !e->waiting && !cr_frontier_pending(e->fr) && !e->feed)
     cr_loop_break(loop);
 }
 
@@ -1078,6 +1411,7 @@ static int replay_config(struct replay *rp, const char *p, size_t len)
     return CR_ESTATE;
   }
   rp->seen_config = 1;
+  e->manifest_start = start;
   /* The manifest is rebuilt from the journal: whatever the killed run left
    * after the crawl's first line (a torn line, lines the journal never
    * got) goes, and the journal's lines come back in their order. */
@@ -1099,8 +1433,32 @@ static int replay_add(struct replay *rp, const char *p, size_t len)
   cr_buf_reset(&rp->key);
   if(cr_buf_append(&rp->key, url, n))
     return CR_ENOMEM;
-  if(cr_hmap_get(&rp->map, rp->key.data))
+  pe = (struct pend *)cr_hmap_get(&rp->map, rp->key.data);
+  if(pe) {
+    /* Reached again by a shorter path before it was done. */
+    if(depth < pe->depth) {
+      char *ref = r.n ? strndup(r.p, r.n) : NULL;
+
+      if(r.n && !ref)
+        return CR_ENOMEM;
+      free(pe->referrer);
+      pe->referrer = ref;
+      pe->depth = depth;
+    }
     return 0;
+  }
+  if(cr_frontier_seen(rp->e->fr, rp->key.data)) {
+    /* Done, then reached by a shorter path: the frontier lowers it (the
+     * manifest line is corrected at the end, the links followed again). */
+    char *ref = r.n ? strndup(r.p, r.n) : NULL;
+    int rc;
+
+    if(r.n && !ref)
+      return CR_ENOMEM;
+    rc = cr_frontier_add(rp->e->fr, rp->key.data, depth, ref);
+    free(ref);
+    return rc == CR_EDUP || !rc ? 0 : rc;
+  }
   pe = calloc(1, sizeof(*pe) + n + 1);
   if(!pe)
     return CR_ENOMEM;
@@ -1175,7 +1533,7 @@ static int replay_done(struct replay *rp, const char *p, size_t len, int synced)
     if(rc)
       return rc;
   }
-  rc = cr_frontier_mark_seen(e->fr, pe->url);
+  rc = cr_frontier_mark_seen(e->fr, pe->url, pe->depth);
   if(rc && rc != CR_EDUP)
     return rc;
   pend_unlink(rp, pe);
@@ -1294,7 +1652,6 @@ static int state_open(struct cr_engine *e)
   struct replay rp;
   uint64_t dropped = 0;
   uint64_t pending = 0;
-  unsigned level = UINT_MAX;
   struct pend *pe;
   int exists;
   int resume;
@@ -1325,6 +1682,7 @@ static int state_open(struct cr_engine *e)
   if(!resume) {
     int64_t start = cr_manifest_size(e->man);
 
+    e->manifest_start = start;
     rc = cr_journal_begin(e->jr, CR_J_CONFIG);
     if(!rc)
       rc = cr_journal_put(e->jr, &start, sizeof(start));
@@ -1351,13 +1709,6 @@ static int state_open(struct cr_engine *e)
                                                      : cr_strerror(rc));
     goto done;
   }
-  /* By level, the crawl was at the least depth still pending (the pending
-   * URLs are of that depth and the next). */
-  for(pe = rp.head; pe; pe = pe->next)
-    if(pe->depth < level)
-      level = pe->depth;
-  if(cfg->recursive && level != UINT_MAX)
-    cr_frontier_set_level(e->fr, level);
   while(rp.head) {
     pe = rp.head;
     rc = cr_frontier_add(e->fr, pe->url, pe->depth, pe->referrer);
@@ -1433,6 +1784,11 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   cr_buf_init(&e->scratch, CR_URL_MAX + 8);
   cr_hset_init(&e->link_memo);
   cr_hset_init(&e->bad_seen);
+  cr_hmap_init(&e->lowered);
+  cr_hmap_init(&e->where);
+  e->reparse_tail = &e->reparse_head;
+  cr_buf_init(&e->last_mapped, CR_RELPATH_MAX + 1);
+  e->manifest_start = -1;
   e->conn_close = curl_slist_append(NULL, "Connection: close");
   if(!e->conn_close) {
     rc = CR_ENOMEM;
@@ -1480,10 +1836,10 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
     fc.max_delay_ms = (uint64_t)(cfg->max_crawl_delay * 1000.0);
     fc.host_page_cap = cfg->recursive ? cfg->host_page_cap : 0;
     fc.dead_after = DEAD_AFTER;
-    fc.by_level = cfg->recursive;
     rc = cr_frontier_new(e->loop, e->dns, &fc, on_frontier_fail, e, &e->fr);
     if(rc)
       goto fail;
+    cr_frontier_set_lower(e->fr, on_lower);
   }
   if(cfg->recursive) {
     struct cr_scope_config sc;
@@ -1521,6 +1877,8 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   rc = state_open(e);
   if(rc)
     goto fail;
+  if(e->manifest_start < 0)
+    e->manifest_start = cr_manifest_size(e->man);
   if(cfg->handle_signals) {
     rc = setup_signals(e);
     if(rc) {
@@ -1639,6 +1997,7 @@ static void cancel_all(struct cr_engine *e)
     curl_slist_free_all(it->resolve);
     it->resolve = NULL;
     drop_body(e, it);
+    cr_frontier_done(e->fr, it);
     cr_item_free(it);
   }
 }
@@ -1670,6 +2029,12 @@ int cr_engine_run(struct cr_engine *e)
     if(rc && !e->fatal)
       engine_fatal(e, rc, "cannot write the manifest");
   }
+  /* Lines written before a shorter path reached their URL get the shorter
+   * depth: once, now that the loop is over, rather than holding lines back
+   * while the crawl runs.  A failure keeps the longer depths (and says so);
+   * the journal, if any, still knows better for a resume. */
+  if(!rc && e->lowered.len && e->manifest_start >= 0)
+    (void)cr_manifest_fix(e->man, e->manifest_path, e->manifest_start, fix_lowered, e);
   if(e->jr && !rc && !e->fatal && !e->interrupted) {
     /* Complete: nothing to resume, and the next run starts afresh. */
     cr_journal_remove(&e->jr);
@@ -1742,6 +2107,15 @@ void cr_engine_free(struct cr_engine **pe)
   cr_scope_free(&e->scope);
   cr_hset_cleanup(&e->link_memo);
   cr_hset_cleanup(&e->bad_seen);
+  lowered_free(e);
+  where_free(e);
+  while(e->reparse_head) {
+    struct reparse *rp = e->reparse_head;
+
+    e->reparse_head = rp->next;
+    reparse_free(rp);
+  }
+  cr_buf_cleanup(&e->last_mapped);
   cr_fetch_free(&e->fetch);
   cr_dns_free(&e->dns);
   cr_manifest_free(&e->man);

@@ -3,6 +3,7 @@
  */
 #include "frontier.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,25 @@
 
 enum { H_IDLE, H_RESOLVING };
 
+/* Queue order: a host's robots.txt first, then URLs by depth.  Depths past
+ * PRIO_N - 2 share the last priority. */
+#define PRIO_N 256
+
+/* The seen set keeps a URL's depth in 13 bits (deeper ones share the
+ * last value), whether the URL is a leaf (done, and no links worth
+ * following again: not HTML or CSS, or failed) and whether it is CSS. */
+#define TAG_DEPTH_MAX 0x1fffu
+#define TAG_LEAF 0x8000u
+#define TAG_CSS 0x4000u
+
+/* URLs of one host and one priority, in arrival order. */
+struct seg {
+  unsigned prio;
+  struct cr_item *head;
+  struct cr_item *tail;
+  struct seg *next;           /* next higher priority, or the free list */
+};
+
 /* robots.txt state of a host. */
 enum { R_NONE, R_QUEUED, R_FETCHING, R_DONE };
 
@@ -26,14 +46,14 @@ struct cr_host {
   int is_ip;
   int state;
   char *addrs;                /* last answer, NULL for IP literals */
-  struct cr_item *head;
-  struct cr_item **tail;
+  struct seg *segs;           /* queued URLs, lowest priority value first */
   unsigned queued;
   unsigned in_flight;
   unsigned idle;              /* connections probably idle; see
                                  cr_host_take_idle */
   int on_ready;
   struct cr_host *next_ready;
+  unsigned ready_prio;        /* which ready list it is on */
   uint64_t not_before;        /* loop ms */
   struct cr_timer wake;
   struct cr_dns_req dns;
@@ -58,16 +78,19 @@ struct cr_frontier {
   void *arg;
   cr_frontier_accept_cb accept_cb;
   void *accept_arg;
-  struct cr_hset seen;
+  cr_frontier_lower_cb lower_cb;
+  struct cr_htag seen;        /* hash -> depth and leaf bit */
   struct cr_hmap hosts;
+  struct cr_hmap live;        /* URL -> item, from add until done */
   struct cr_buf key;          /* scratch for host keys */
-  struct cr_host *ready_head;
-  struct cr_host **ready_tail;
+  /* Hosts that can start something now, one FIFO per priority of their
+   * first URL: lower depth goes first when slots are short. */
+  struct cr_host *ready_head[PRIO_N];
+  struct cr_host **ready_tail[PRIO_N];
+  unsigned ready_min;         /* no ready list below this one holds a host */
+  struct seg *seg_free;
   uint64_t pending;
   uint64_t added;
-  unsigned level;             /* with by_level: the depth being crawled */
-  uint64_t level_left;        /* URLs of depth <= level not yet done */
-  uint64_t next_left;         /* URLs of depth level+1 */
 };
 
 void cr_item_free(struct cr_item *it)
@@ -127,28 +150,100 @@ unsigned cr_host_free_slots(const struct cr_host *h)
   return h->in_flight < h->f->per_host ? h->f->per_host - h->in_flight : 0;
 }
 
+static unsigned item_prio(const struct cr_item *it)
+{
+  if(it->robots_for)
+    return 0;
+  return it->depth < PRIO_N - 2 ? it->depth + 1 : PRIO_N - 1;
+}
+
+static struct cr_item *host_head(const struct cr_host *h)
+{
+  return h->segs ? h->segs->head : NULL;
+}
+
 static int host_eligible(const struct cr_host *h)
 {
   /* While its robots.txt is being fetched, a host starts nothing else but
-   * that fetch, which a retry or redirect puts back at the head.  A
-   * queue holds depths in ascending order, so its head tells whether the
-   * host has anything for the current level. */
+   * that fetch, which a retry or redirect puts back at the head. */
   return h->queued && h->state == H_IDLE &&
-         (h->robots_state != R_FETCHING || h->head->robots_for) &&
-         h->in_flight < h->f->per_host && h->not_before <= cr_loop_now(h->f->loop) &&
-         (!h->f->cfg.by_level || h->head->robots_for || h->head->depth <= h->f->level);
+         (h->robots_state != R_FETCHING || host_head(h)->robots_for) &&
+         h->in_flight < h->f->per_host && h->not_before <= cr_loop_now(h->f->loop);
 }
 
 static void host_make_ready(struct cr_host *h)
 {
   struct cr_frontier *f = h->f;
+  unsigned p;
 
   if(h->on_ready || !host_eligible(h))
     return;
+  p = item_prio(host_head(h));
   h->on_ready = 1;
+  h->ready_prio = p;
   h->next_ready = NULL;
-  *f->ready_tail = h;
-  f->ready_tail = &h->next_ready;
+  *f->ready_tail[p] = h;
+  f->ready_tail[p] = &h->next_ready;
+  if(p < f->ready_min)
+    f->ready_min = p;
+}
+
+/* The segment of priority prio, made if needed.  NULL: out of memory. */
+static struct seg *seg_get(struct cr_host *h, unsigned prio)
+{
+  struct cr_frontier *f = h->f;
+  struct seg **pp = &h->segs;
+  struct seg *s;
+
+  /* A host rarely has URLs of more than two or three depths queued. */
+  while(*pp && (*pp)->prio < prio)
+    pp = &(*pp)->next;
+  if(*pp && (*pp)->prio == prio)
+    return *pp;
+  s = f->seg_free;
+  if(s)
+    f->seg_free = s->next;
+  else {
+    s = malloc(sizeof(*s));
+    if(!s)
+      return NULL;
+  }
+  s->prio = prio;
+  s->head = NULL;
+  s->tail = NULL;
+  s->next = *pp;
+  *pp = s;
+  return s;
+}
+
+/* Takes it out of its host's queue (it must be queued there). */
+static void queue_remove(struct cr_host *h, struct cr_item *it)
+{
+  struct cr_frontier *f = h->f;
+  struct seg **pp = &h->segs;
+  struct seg *s;
+
+  while((*pp)->prio != it->qprio)
+    pp = &(*pp)->next;
+  s = *pp;
+  if(it->prev)
+    it->prev->next = it->next;
+  else
+    s->head = it->next;
+  if(it->next)
+    it->next->prev = it->prev;
+  else
+    s->tail = it->prev;
+  it->next = NULL;
+  it->prev = NULL;
+  it->queued = 0;
+  h->queued--;
+  f->pending--;
+  if(!s->head) {
+    *pp = s->next;
+    s->next = f->seg_free;
+    f->seg_free = s;
+  }
 }
 
 static void host_on_wake(struct cr_loop *loop, struct cr_timer *t)
@@ -161,15 +256,10 @@ static void host_flush(struct cr_host *h, const char *reason)
 {
   struct cr_frontier *f = h->f;
 
-  while(h->head) {
-    struct cr_item *it = h->head;
+  while(host_head(h)) {
+    struct cr_item *it = host_head(h);
 
-    h->head = it->next;
-    if(!h->head)
-      h->tail = &h->head;
-    h->queued--;
-    f->pending--;
-    it->next = NULL;
+    queue_remove(h, it);
     f->fail_cb(f->arg, it, reason);
   }
 }
@@ -236,6 +326,7 @@ int cr_frontier_new(struct cr_loop *loop, struct cr_dns *dns,
                     cr_frontier_fail_cb fail_cb, void *arg, struct cr_frontier **out)
 {
   struct cr_frontier *f = calloc(1, sizeof(*f));
+  unsigned i;
 
   *out = NULL;
   if(!f)
@@ -247,9 +338,12 @@ int cr_frontier_new(struct cr_loop *loop, struct cr_dns *dns,
   f->rng = 0x2545f4914f6cdd1dull ^ (uint64_t)(uintptr_t)f;
   f->fail_cb = fail_cb;
   f->arg = arg;
-  f->ready_tail = &f->ready_head;
-  cr_hset_init(&f->seen);
+  for(i = 0; i < PRIO_N; i++)
+    f->ready_tail[i] = &f->ready_head[i];
+  f->ready_min = PRIO_N;
+  cr_htag_init(&f->seen);
   cr_hmap_init(&f->hosts);
+  cr_hmap_init(&f->live);
   cr_buf_init(&f->key, CR_URL_MAX);
   *out = f;
   return 0;
@@ -257,11 +351,17 @@ int cr_frontier_new(struct cr_loop *loop, struct cr_dns *dns,
 
 static void host_free(struct cr_frontier *f, struct cr_host *h)
 {
-  while(h->head) {
-    struct cr_item *it = h->head;
+  while(h->segs) {
+    struct seg *s = h->segs;
 
-    h->head = it->next;
-    cr_item_free(it);
+    while(s->head) {
+      struct cr_item *it = s->head;
+
+      s->head = it->next;
+      cr_item_free(it);
+    }
+    h->segs = s->next;
+    free(s);
   }
   cr_dns_cancel(f->dns, &h->dns);
   cr_timer_stop(f->loop, &h->wake);
@@ -291,14 +391,21 @@ void cr_frontier_free(struct cr_frontier **pf)
       n = next;
     }
   }
+  while(f->seg_free) {
+    struct seg *s = f->seg_free;
+
+    f->seg_free = s->next;
+    free(s);
+  }
   cr_hmap_cleanup(&f->hosts);
-  cr_hset_cleanup(&f->seen);
+  cr_hmap_cleanup(&f->live);
+  cr_htag_cleanup(&f->seen);
   cr_buf_cleanup(&f->key);
   free(f);
   *pf = NULL;
 }
 
-static void host_push(struct cr_host *h, struct cr_item *it, int front);
+static int host_push(struct cr_host *h, struct cr_item *it, int front);
 
 /* Queues the fetch of a new host's /robots.txt ahead of everything else.
  * It is not a URL of the crawl: not in the seen set, not counted. */
@@ -319,8 +426,11 @@ static int host_queue_robots(struct cr_host *h)
   it->cur = it->url;
   it->robots_for = h;
   cr_file_init(&it->file);
+  if(host_push(h, it, 1)) {
+    cr_item_free(it);
+    return CR_ENOMEM;
+  }
   h->robots_state = R_QUEUED;
-  host_push(h, it, 1);
   return 0;
 }
 
@@ -357,7 +467,6 @@ static int host_for(struct cr_frontier *f, const char *url, struct cr_host **out
     h->name = strndup(v.host, v.host_len);
   h->port = v.effective_port;
   h->is_ip = v.is_ip;
-  h->tail = &h->head;
   h->wake.cb = host_on_wake;
   h->wake.arg = h;
   h->dns.cb = host_on_dns;
@@ -383,35 +492,103 @@ static int host_want_robots(struct cr_host *h)
   return host_queue_robots(h);
 }
 
-static void host_push(struct cr_host *h, struct cr_item *it, int front)
+/* Queues it on h: at the front of its priority (a retry, a redirect) or at
+ * the back.  Returns 0 or CR_ENOMEM (it is not queued). */
+static int host_push(struct cr_host *h, struct cr_item *it, int front)
 {
   struct cr_frontier *f = h->f;
+  unsigned prio = item_prio(it);
+  struct seg *s = seg_get(h, prio);
 
+  if(!s)
+    return CR_ENOMEM;
   it->host = h;
-  if(front && h->head && h->head->robots_for == h && h->robots_state == R_QUEUED &&
-     !it->robots_for) {
-    /* A retry or redirect still waits for this host's robots.txt. */
-    it->next = h->head->next;
-    h->head->next = it;
-    if(!it->next)
-      h->tail = &it->next;
-  }
-  else if(front) {
-    it->next = h->head;
-    h->head = it;
-    if(!it->next)
-      h->tail = &it->next;
+  it->qprio = prio;
+  it->queued = 1;
+  if(front) {
+    it->prev = NULL;
+    it->next = s->head;
+    if(s->head)
+      s->head->prev = it;
+    else
+      s->tail = it;
+    s->head = it;
   }
   else {
     it->next = NULL;
-    *h->tail = it;
-    h->tail = &it->next;
+    it->prev = s->tail;
+    if(s->tail)
+      s->tail->next = it;
+    else
+      s->head = it;
+    s->tail = it;
   }
   h->queued++;
   f->pending++;
   /* Resolve as soon as a host has work, so DNS overlaps with transfers. */
   if(host_resolve(h) == 1)
     host_make_ready(h);
+  return 0;
+}
+
+static uint16_t depth_tag(unsigned depth)
+{
+  return (uint16_t)(depth < TAG_DEPTH_MAX ? depth : TAG_DEPTH_MAX);
+}
+
+static int live_put(struct cr_frontier *f, struct cr_item *it)
+{
+  it->live.key = it->url;
+  if(cr_hmap_put(&f->live, &it->live))
+    return CR_ENOMEM;
+  it->in_live = 1;
+  return 0;
+}
+
+/* Replaces it's referrer with a copy of referrer (kept on failure). */
+static void set_referrer(struct cr_item *it, const char *referrer)
+{
+  char *copy = referrer ? strdup(referrer) : NULL;
+
+  if(referrer && !copy)
+    return;
+  free(it->referrer);
+  it->referrer = copy;
+}
+
+/* A URL seen before at a greater depth was reached by a shorter path: it
+ * takes the shorter depth (and that path's referrer).  Queued, it moves
+ * to its new priority; in flight, the engine reads the new depth when it
+ * ends; done, the engine is told (its manifest line and its links). */
+static void lower(struct cr_frontier *f, const char *url, unsigned depth,
+                  const char *referrer, uint16_t old_tag)
+{
+  struct cr_hnode *n = cr_hmap_get(&f->live, url);
+
+  if(f->accept_cb)
+    f->accept_cb(f->accept_arg, url, depth, referrer);
+  if(n) {
+    struct cr_item *it = (struct cr_item *)((char *)n - offsetof(struct cr_item, live));
+
+    if(depth >= it->depth)
+      return;
+    it->depth = depth;
+    set_referrer(it, referrer);
+    if(it->queued && item_prio(it) != it->qprio) {
+      struct cr_host *h = it->host;
+
+      queue_remove(h, it);
+      /* seg_get can only fail for want of memory; the item then fails
+       * as any URL the frontier cannot hold. */
+      if(host_push(h, it, 0))
+        f->fail_cb(f->arg, it, "out of memory");
+    }
+    return;
+  }
+  if(f->lower_cb)
+    f->lower_cb(f->arg, url, depth, referrer,
+                old_tag & TAG_LEAF ? CR_DONE_LEAF : old_tag & TAG_CSS ? CR_DONE_CSS
+                                                                      : CR_DONE_HTML);
 }
 
 int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
@@ -420,10 +597,18 @@ int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
   struct cr_host *h;
   struct cr_item *it;
   uint64_t hv = cr_hash64(url, strlen(url));
+  uint16_t *tag = cr_htag_get(&f->seen, hv);
   int rc;
 
-  if(cr_hset_has(&f->seen, hv))
+  if(tag) {
+    uint16_t old = *tag;
+
+    if(depth_tag(depth) >= (old & TAG_DEPTH_MAX))
+      return CR_EDUP;
+    *tag = (uint16_t)(depth_tag(depth) | (old & ~TAG_DEPTH_MAX));
+    lower(f, url, depth, referrer, old);
     return CR_EDUP;
+  }
   rc = host_for(f, url, &h);
   if(rc)
     return rc;
@@ -437,7 +622,16 @@ int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
     return CR_ENOMEM;
   it->url = strdup(url);
   it->referrer = referrer ? strdup(referrer) : NULL;
-  if(!it->url || (referrer && !it->referrer) || cr_hset_add(&f->seen, hv) < 0) {
+  if(!it->url || (referrer && !it->referrer)) {
+    cr_item_free(it);
+    return CR_ENOMEM;
+  }
+  if(live_put(f, it)) {
+    cr_item_free(it);
+    return CR_ENOMEM;
+  }
+  if(cr_htag_add(&f->seen, hv, depth_tag(depth)) < 0) {
+    cr_hmap_del(&f->live, &it->live);
     cr_item_free(it);
     return CR_ENOMEM;
   }
@@ -446,10 +640,6 @@ int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
   cr_file_init(&it->file);
   f->added++;
   h->pages++;
-  if(depth <= f->level)
-    f->level_left++;
-  else
-    f->next_left++;
   /* Told before anything can fail it, so a journal sees the URL taken
    * before it sees the URL finished. */
   if(f->accept_cb)
@@ -458,7 +648,8 @@ int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
     f->fail_cb(f->arg, it, "host unreachable");
     return 0;
   }
-  host_push(h, it, 0);
+  if(host_push(h, it, 0))
+    f->fail_cb(f->arg, it, "out of memory");
   return 0;
 }
 
@@ -471,22 +662,23 @@ int cr_frontier_requeue(struct cr_frontier *f, struct cr_item *it)
     rc = host_want_robots(h);
   if(rc)
     return rc;
-  host_push(h, it, 1);
-  return 0;
+  return host_push(h, it, 1);
 }
 
-int cr_frontier_mark_seen(struct cr_frontier *f, const char *url)
+int cr_frontier_mark_seen(struct cr_frontier *f, const char *url, unsigned depth)
 {
   struct cr_host *h;
   uint64_t hv = cr_hash64(url, strlen(url));
   int rc;
 
-  if(cr_hset_has(&f->seen, hv))
+  if(cr_htag_get(&f->seen, hv))
     return CR_EDUP;
   rc = host_for(f, url, &h);
   if(rc)
     return rc;
-  if(cr_hset_add(&f->seen, hv) < 0)
+  /* Not known to be a leaf: a shorter path found later follows its links
+   * again (a fetch more at worst). */
+  if(cr_htag_add(&f->seen, hv, depth_tag(depth)) < 0)
     return CR_ENOMEM;
   /* Counted as cr_frontier_add counts, so --max-pages and the per-host
    * cap hold across a resume. */
@@ -495,9 +687,27 @@ int cr_frontier_mark_seen(struct cr_frontier *f, const char *url)
   return 0;
 }
 
-void cr_frontier_set_level(struct cr_frontier *f, unsigned level)
+int cr_frontier_seen(const struct cr_frontier *f, const char *url)
 {
-  f->level = level;
+  return cr_htag_get(&f->seen, cr_hash64(url, strlen(url))) != NULL;
+}
+
+void cr_frontier_set_kind(struct cr_frontier *f, const char *url, int kind)
+{
+  uint16_t *tag = cr_htag_get(&f->seen, cr_hash64(url, strlen(url)));
+
+  if(!tag)
+    return;
+  *tag &= TAG_DEPTH_MAX;
+  if(kind == CR_DONE_LEAF)
+    *tag |= TAG_LEAF;
+  else if(kind == CR_DONE_CSS)
+    *tag |= TAG_CSS;
+}
+
+void cr_frontier_set_lower(struct cr_frontier *f, cr_frontier_lower_cb cb)
+{
+  f->lower_cb = cb;
 }
 
 void cr_frontier_set_accept(struct cr_frontier *f, cr_frontier_accept_cb cb, void *arg)
@@ -538,14 +748,21 @@ static void host_delay(struct cr_host *h)
 
 struct cr_item *cr_frontier_pop(struct cr_frontier *f)
 {
-  while(f->ready_head) {
-    struct cr_host *h = f->ready_head;
+  for(;;) {
+    struct cr_host *h;
     struct cr_item *it;
+    unsigned p;
     int rc;
 
-    f->ready_head = h->next_ready;
-    if(!f->ready_head)
-      f->ready_tail = &f->ready_head;
+    while(f->ready_min < PRIO_N && !f->ready_head[f->ready_min])
+      f->ready_min++;
+    if(f->ready_min == PRIO_N)
+      return NULL;
+    p = f->ready_min;
+    h = f->ready_head[p];
+    f->ready_head[p] = h->next_ready;
+    if(!f->ready_head[p])
+      f->ready_tail[p] = &f->ready_head[p];
     h->on_ready = 0;
     if(!host_eligible(h))
       continue;
@@ -553,13 +770,8 @@ struct cr_item *cr_frontier_pop(struct cr_frontier *f)
     rc = host_resolve(h);
     if(rc != 1)
       continue;
-    it = h->head;
-    h->head = it->next;
-    if(!h->head)
-      h->tail = &h->head;
-    it->next = NULL;
-    h->queued--;
-    f->pending--;
+    it = host_head(h);
+    queue_remove(h, it);
     if(it->robots_for)
       it->robots_for->robots_state = R_FETCHING;
     else if(!robots_allow(h, it)) {
@@ -575,30 +787,13 @@ struct cr_item *cr_frontier_pop(struct cr_frontier *f)
     host_make_ready(h);
     return it;
   }
-  return NULL;
 }
 
-void cr_frontier_done(struct cr_frontier *f, const struct cr_item *it)
+void cr_frontier_done(struct cr_frontier *f, struct cr_item *it)
 {
-  size_t i;
-
-  if(it->robots_for)
-    return;
-  if(it->depth <= f->level)
-    f->level_left--;
-  else
-    f->next_left--;
-  if(!f->cfg.by_level || f->level_left || !f->next_left)
-    return;
-  f->level++;
-  f->level_left = f->next_left;
-  f->next_left = 0;
-  /* Hosts held back by the level may go on now. */
-  for(i = 0; i < f->hosts.nb; i++) {
-    struct cr_hnode *n;
-
-    for(n = f->hosts.b[i]; n; n = n->next)
-      host_make_ready((struct cr_host *)n);
+  if(it->in_live) {
+    cr_hmap_del(&f->live, &it->live);
+    it->in_live = 0;
   }
 }
 
@@ -670,7 +865,12 @@ void cr_frontier_connect_result(struct cr_frontier *f, struct cr_host *h, int ok
 
 int cr_frontier_has_ready(const struct cr_frontier *f)
 {
-  return f->ready_head != NULL;
+  unsigned p;
+
+  for(p = f->ready_min; p < PRIO_N; p++)
+    if(f->ready_head[p])
+      return 1;
+  return 0;
 }
 
 uint64_t cr_frontier_pending(const struct cr_frontier *f)

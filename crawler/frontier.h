@@ -1,10 +1,19 @@
 /*
  * frontier.h - what to fetch next.
  *
- * Owns the seen set, the per-host records and their queues, and the ready
- * list: hosts that have queued URLs, a resolved address and a free per-host
- * slot.  Picking the next URL is O(1): the ready list is a FIFO of hosts
- * (round robin), never a scan over all hosts.  Names are resolved eagerly
+ * Owns the seen set (with each URL's depth), the per-host records and their
+ * queues, and the ready lists: hosts that have queued URLs, a resolved
+ * address and a free per-host slot.  Picking the next URL is O(1): a ready
+ * list is a FIFO of hosts (round robin), never a scan over all hosts.
+ *
+ * No level waits for another: a page's links are queued as soon as they
+ * are found.  Where slots are short, lower depth goes first: each host
+ * queues its URLs by depth, and hosts wait on one ready list per depth of
+ * their first URL.  Depth stays exact without barriers: a URL reached
+ * later by a shorter path takes the shorter depth (queued, it moves up; in
+ * flight, the engine sees the new depth when it ends; done, the engine is
+ * told, to correct its manifest line and follow its links again from the
+ * saved page, see cr_frontier_lower_cb).  Names are resolved eagerly
  * through the dns module as soon as a host gets its first URL, so lookups
  * overlap with transfers.
  *
@@ -25,6 +34,7 @@
 
 #include "buf.h"
 #include "fetch.h"
+#include "hash.h"
 #include "loop.h"
 #include "store.h"
 
@@ -37,7 +47,12 @@ struct cr_frontier;
 
 /* One URL on its way through the crawler. */
 struct cr_item {
-  struct cr_item *next;       /* queue link (frontier) */
+  struct cr_item *next;       /* queue links (frontier) */
+  struct cr_item *prev;
+  struct cr_hnode live;       /* in the frontier's map of live URLs */
+  int in_live;
+  int queued;                 /* in a host queue (frontier) */
+  unsigned qprio;             /* the priority it is queued under */
   struct cr_host *host;       /* host of cur (frontier) */
   char *url;                  /* the URL as added, normalized; owned */
   char *cur;                  /* the URL to fetch now (after redirects);
@@ -63,6 +78,10 @@ struct cr_item {
   int keep_body;
   int checked;
   int keep_conn;              /* the connection may stay open afterwards */
+  int links_started;          /* a link parser ran on this body ... */
+  unsigned links_depth;       /* ... with the item at this depth */
+  int links_cut;              /* HTML or CSS whose links --depth cut */
+  int links_css;              /* the body is CSS (else HTML) */
   struct cr_links *links;     /* link parser while an HTML/CSS body arrives */
   struct cr_buf *robots_body; /* robots.txt body while it arrives */
 };
@@ -109,7 +128,6 @@ struct cr_frontier_config {
   uint64_t max_delay_ms;    /* cap on a robots.txt Crawl-delay */
   uint64_t host_page_cap;   /* URLs accepted per host, 0 = no cap */
   unsigned dead_after;      /* consecutive connect failures that kill a host */
-  int by_level;             /* breadth-first by depth, see cr_frontier_done */
 };
 
 /* Creates a frontier.  Returns 0 or CR_ENOMEM. */
@@ -122,9 +140,10 @@ void cr_frontier_free(struct cr_frontier **f);
 
 /* Offers a normalized URL found at depth (0 for a seed) on the page
  * referrer (NULL for a seed; copied).  Returns 0 (queued), CR_EDUP (seen
- * before), CR_EFULL (its host reached host_page_cap), CR_EURL (cannot be
- * split), CR_ENOMEM.  A URL of a host already declared dead is queued and
- * failed at once through the fail callback. */
+ * before; if at a greater depth, it now has this one, see above),
+ * CR_EFULL (its host reached host_page_cap), CR_EURL (cannot be split),
+ * CR_ENOMEM.  A URL of a host already declared dead is queued and failed
+ * at once through the fail callback. */
 int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
                     const char *referrer);
 
@@ -149,12 +168,23 @@ int cr_frontier_requeue(struct cr_frontier *f, struct cr_item *it);
  * or returns NULL. */
 struct cr_item *cr_frontier_pop(struct cr_frontier *f);
 
-/* Tells the frontier an item is gone for good (saved or failed).  With
- * by_level, no URL of depth d+1 starts before every URL of depth d is
- * done: a concurrent crawl would otherwise reach a page first through a
- * longer path, give it too great a depth and cut --depth in the wrong
- * place.  Within a level everything runs at full concurrency. */
-void cr_frontier_done(struct cr_frontier *f, const struct cr_item *it);
+/* Tells the frontier an item is gone for good (saved, failed or dropped):
+ * a shorter path found later no longer reaches it.  Call before freeing
+ * any item that cr_frontier_add made. */
+void cr_frontier_done(struct cr_frontier *f, struct cr_item *it);
+
+/* What a done URL turned out to be, for cr_frontier_lower_cb. */
+enum {
+  CR_DONE_HTML,   /* a saved HTML page (the default) */
+  CR_DONE_CSS,    /* a saved style sheet */
+  CR_DONE_LEAF,   /* nothing to follow: failed, or another type */
+};
+
+/* Records what a done URL turned out to be (CR_DONE_*). */
+void cr_frontier_set_kind(struct cr_frontier *f, const char *url, int kind);
+
+/* Nonzero when url is in the seen set. */
+int cr_frontier_seen(const struct cr_frontier *f, const char *url);
 
 /* Frees the host slot an item held since cr_frontier_pop. */
 void cr_frontier_release(struct cr_frontier *f, struct cr_item *it);
@@ -173,22 +203,29 @@ uint64_t cr_frontier_pending(const struct cr_frontier *f);
 uint64_t cr_frontier_added(const struct cr_frontier *f);
 
 /* Called when cr_frontier_add accepts a URL (not for a duplicate or a URL
- * over a cap), before the URL can fail: url and referrer (NULL for a seed)
- * are the item's copies, valid during the call. */
+ * over a cap), before the URL can fail, and again when a URL takes a
+ * shorter depth: url and referrer (NULL for a seed) are valid during the
+ * call. */
 typedef void (*cr_frontier_accept_cb)(void *arg, const char *url, unsigned depth,
                                       const char *referrer);
 
 /* Sets the accept callback (NULL clears it). */
 void cr_frontier_set_accept(struct cr_frontier *f, cr_frontier_accept_cb cb, void *arg);
 
-/* Resuming: puts a URL that an earlier run finished into the seen set and
- * counts it like an added URL (for --max-pages and the per-host cap),
- * without queuing it or fetching anything for its host.  Returns 0,
- * CR_EDUP, CR_EURL, CR_ENOMEM. */
-int cr_frontier_mark_seen(struct cr_frontier *f, const char *url);
+/* Called when a URL already done takes a shorter depth (its manifest line
+ * had the longer one, and its links were followed at that one, or cut by
+ * --depth); kind is CR_DONE_*.  Arguments as for the accept callback,
+ * with the fail callback's arg. */
+typedef void (*cr_frontier_lower_cb)(void *arg, const char *url, unsigned depth,
+                                     const char *referrer, int kind);
 
-/* Resuming with by_level: the depth the crawl had reached, i.e. the least
- * depth of the URLs about to be re-added.  Call before adding them. */
-void cr_frontier_set_level(struct cr_frontier *f, unsigned level);
+/* Sets the lower callback (NULL clears it). */
+void cr_frontier_set_lower(struct cr_frontier *f, cr_frontier_lower_cb cb);
+
+/* Resuming: puts a URL that an earlier run finished at depth into the seen
+ * set and counts it like an added URL (for --max-pages and the per-host
+ * cap), without queuing it or fetching anything for its host.  Returns 0,
+ * CR_EDUP, CR_EURL, CR_ENOMEM. */
+int cr_frontier_mark_seen(struct cr_frontier *f, const char *url, unsigned depth);
 
 #endif

@@ -91,6 +91,83 @@ int cr_hset_add(struct cr_hset *s, uint64_t h)
   return 1;
 }
 
+void cr_htag_init(struct cr_htag *s)
+{
+  s->slots = NULL;
+  s->tags = NULL;
+  s->cap = 0;
+  s->len = 0;
+}
+
+void cr_htag_cleanup(struct cr_htag *s)
+{
+  free(s->slots);
+  free(s->tags);
+  cr_htag_init(s);
+}
+
+/* The slot holding h, or the empty slot where it would go. */
+static size_t htag_slot(const uint64_t *slots, size_t cap, uint64_t h)
+{
+  size_t i = (size_t)h & (cap - 1);
+
+  while(slots[i] && slots[i] != h)
+    i = (i + 1) & (cap - 1);
+  return i;
+}
+
+uint16_t *cr_htag_get(const struct cr_htag *s, uint64_t h)
+{
+  size_t i;
+
+  if(!s->cap)
+    return NULL;
+  if(!h)
+    h = 1;
+  i = htag_slot(s->slots, s->cap, h);
+  return s->slots[i] ? &s->tags[i] : NULL;
+}
+
+int cr_htag_add(struct cr_htag *s, uint64_t h, uint16_t tag)
+{
+  size_t i;
+
+  if(!h)
+    h = 1;
+  if(cr_htag_get(s, h))
+    return 0;
+  /* Keep the load at or below 1/2 so probes stay short. */
+  if((s->len + 1) * 2 > s->cap) {
+    size_t ncap = s->cap ? s->cap * 2 : 1024;
+    uint64_t *ns = calloc(ncap, sizeof(*ns));
+    uint16_t *nt = malloc(ncap * sizeof(*nt));
+
+    if(!ns || !nt) {
+      free(ns);
+      free(nt);
+      return CR_ENOMEM;
+    }
+    for(i = 0; i < s->cap; i++) {
+      if(s->slots[i]) {
+        size_t j = htag_slot(ns, ncap, s->slots[i]);
+
+        ns[j] = s->slots[i];
+        nt[j] = s->tags[i];
+      }
+    }
+    free(s->slots);
+    free(s->tags);
+    s->slots = ns;
+    s->tags = nt;
+    s->cap = ncap;
+  }
+  i = htag_slot(s->slots, s->cap, h);
+  s->slots[i] = h;
+  s->tags[i] = tag;
+  s->len++;
+  return 1;
+}
+
 void cr_hmap_init(struct cr_hmap *m)
 {
   m->b = NULL;

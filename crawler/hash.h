@@ -28,6 +28,23 @@ int cr_hset_add(struct cr_hset *s, uint64_t h);
 /* Returns 1 if h is present. */
 int cr_hset_has(const struct cr_hset *s, uint64_t h);
 
+/* A map from 64-bit values to 16 bits (open addressing, linear probing):
+ * the seen set with each URL's depth, 10 bytes per slot. */
+struct cr_htag {
+  uint64_t *slots;   /* 0 marks an empty slot; the value 0 is stored as 1 */
+  uint16_t *tags;    /* beside slots, same index */
+  size_t cap;        /* power of two */
+  size_t len;
+};
+
+void cr_htag_init(struct cr_htag *s);
+void cr_htag_cleanup(struct cr_htag *s);
+/* Adds h with tag.  Returns 1 if added, 0 if it was present (its tag is
+ * left alone), CR_ENOMEM. */
+int cr_htag_add(struct cr_htag *s, uint64_t h, uint16_t tag);
+/* The tag of h, or NULL when h is absent; valid until the next add. */
+uint16_t *cr_htag_get(const struct cr_htag *s, uint64_t h);
+
 /* An intrusive chained hash table keyed by string.  Objects embed a
  * struct cr_hnode and give the table their key. */
 struct cr_hnode {

@@ -199,6 +199,7 @@ struct cr_links {
   struct links_css css;      /* the CSS body, or the current <style> */
   struct links_css css_attr; /* one style="" attribute */
   struct cr_hset *memo;      /* references resolved before, or NULL */
+  uint64_t memo_salt;        /* mixed into every memo key */
   struct links_sieve sieve;
   /* Hashes of base prefixes for the memo: a page's references need only
    * a few (see links_memo_key).  keep + 1, so 0 is an empty slot. */
@@ -390,7 +391,7 @@ static uint64_t links_memo_key(struct cr_links *l, const char *s, size_t n)
     l->memo_keep[i] = keep + 1;
     l->memo_hash[i] = cr_hash64(base, keep);
   }
-  return l->memo_hash[i] ^ (cr_hash64(s, n) * 0x9e3779b97f4a7c15ull);
+  return (l->memo_hash[i] ^ (cr_hash64(s, n) * 0x9e3779b97f4a7c15ull)) + l->memo_salt;
 }
 
 static int links_memo_seen(struct cr_links *l, const char *s, size_t n)
@@ -420,6 +421,11 @@ static void links_ref(struct cr_links *l, const char *s, size_t n,
     l->cb(l->arg, url, kind);
     free(url);
   }
+}
+
+void cr_links_set_memo_salt(struct cr_links *l, uint64_t salt)
+{
+  l->memo_salt = salt;
 }
 
 void cr_links_set_memo(struct cr_links *l, struct cr_hset *memo)

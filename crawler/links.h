@@ -33,6 +33,7 @@
 #define CR_LINKS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CR_LINK_MAX 8192 /* bytes of one raw link before resolution */
 
@@ -67,6 +68,12 @@ struct cr_hset;
  * resolved or reported again: only right when whatever a repeat would be
  * offered to drops duplicates anyway, as the frontier's seen set does. */
 void cr_links_set_memo(struct cr_links *l, struct cr_hset *memo);
+
+/* Keeps this parser's memo entries apart from those of parsers with
+ * another salt: a crawler whose pages' links go to a depth passes the
+ * depth, so a reference met again on a page nearer the seed is offered
+ * again (its target may take the smaller depth). */
+void cr_links_set_memo_salt(struct cr_links *l, uint64_t salt);
 
 /* Feeds the next n bytes of the body (any bytes: NULs, invalid UTF-8, a
  * charset that lies).  Returns 0; a parser that gave up (markup over its

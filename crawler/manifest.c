@@ -176,6 +176,182 @@ int cr_manifest_truncate(struct cr_manifest *m, int64_t size)
   return 0;
 }
 
+/* Writes all of p[0..n) to fd. */
+static int write_all(int fd, const char *p, size_t n)
+{
+  while(n) {
+    ssize_t w = write(fd, p, n);
+
+    if(w < 0) {
+      if(errno == EINTR)
+        continue;
+      return errno == ENOSPC || errno == EDQUOT ? CR_ENOSPC : CR_EIO;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Writes line (newline included) to fd, with its depth and referrer
+ * replaced when fix knows its URL. */
+static int fix_line(int fd, const char *line, size_t n, struct cr_buf *b,
+                    cr_manifest_fix_cb fix, void *arg)
+{
+  static const char url_key[] = "{\"url\":\"";
+  static const char depth_key[] = ",\"depth\":";
+  static const char error_key[] = ",\"error\":";
+  const char *u;
+  const char *ue;
+  const char *d;
+  const char *er;
+  const char *referrer = NULL;
+  unsigned depth = 0;
+  int rc;
+
+  if(n < sizeof(url_key) || memcmp(line, url_key, sizeof(url_key) - 1))
+    return write_all(fd, line, n);
+  u = line + sizeof(url_key) - 1;
+  ue = memchr(u, '"', n - (size_t)(u - line));
+  /* Inside a JSON string every '"' is escaped, so the keys below occur
+   * once each, outside the values. */
+  d = ue ? memmem(ue, n - (size_t)(ue - line), depth_key, sizeof(depth_key) - 1) : NULL;
+  er = d ? memmem(d, n - (size_t)(d - line), error_key, sizeof(error_key) - 1) : NULL;
+  if(!er || !fix(arg, u, (size_t)(ue - u), &depth, &referrer))
+    return write_all(fd, line, n);
+  cr_buf_reset(b);
+  rc = cr_buf_append(b, line, (size_t)(d - line));
+  if(!rc)
+    rc = cr_json_key(b, "depth", 0);
+  if(!rc)
+    rc = cr_json_int(b, depth);
+  if(!rc)
+    rc = put_str(b, "referrer", referrer);
+  if(!rc)
+    rc = cr_buf_append(b, er, n - (size_t)(er - line));
+  if(rc)
+    return write_all(fd, line, n);
+  return write_all(fd, b->data, b->len);
+}
+
+/* Copies fd from its offset to its end into out, fixing each line. */
+static int fix_copy(int in, int out, cr_manifest_fix_cb fix, void *arg)
+{
+  struct cr_buf acc;
+  struct cr_buf b;
+  char chunk[65536];
+  int rc = 0;
+
+  cr_buf_init(&acc, MANIFEST_LINE_MAX + sizeof(chunk));
+  cr_buf_init(&b, MANIFEST_LINE_MAX + 4096);
+  for(;;) {
+    ssize_t r = read(in, chunk, sizeof(chunk));
+    size_t pos = 0;
+
+    if(r < 0 && errno == EINTR)
+      continue;
+    if(r < 0) {
+      rc = CR_EIO;
+      break;
+    }
+    if(r == 0) {
+      /* A last line without its newline is copied as it is. */
+      if(acc.len)
+        rc = write_all(out, acc.data, acc.len);
+      break;
+    }
+    rc = cr_buf_append(&acc, chunk, (size_t)r);
+    if(rc)
+      break;
+    for(;;) {
+      char *nl = memchr(acc.data + pos, '\n', acc.len - pos);
+
+      if(!nl)
+        break;
+      rc = fix_line(out, acc.data + pos, (size_t)(nl - acc.data - pos) + 1, &b, fix, arg);
+      if(rc)
+        goto done;
+      pos = (size_t)(nl - acc.data) + 1;
+    }
+    memmove(acc.data, acc.data + pos, acc.len - pos);
+    acc.len -= pos;
+    /* A line longer than any the crawler writes: not ours, leave it. */
+    if(acc.len > MANIFEST_LINE_MAX) {
+      rc = write_all(out, acc.data, acc.len);
+      acc.len = 0;
+      if(rc)
+        break;
+    }
+  }
+
+done:
+  cr_buf_cleanup(&acc);
+  cr_buf_cleanup(&b);
+  return rc;
+}
+
+int cr_manifest_fix(struct cr_manifest *m, const char *path, int64_t start,
+                    cr_manifest_fix_cb fix, void *arg)
+{
+  struct stat sb;
+  struct cr_buf dir;
+  const char *slash = strrchr(path, '/');
+  int tmp = -1;
+  int in = -1;
+  int rc;
+
+  rc = cr_manifest_flush(m);
+  if(rc)
+    return rc;
+  if(!m->own_fd || fstat(m->fd, &sb) < 0 || !S_ISREG(sb.st_mode) || start < 0 ||
+     start > (int64_t)sb.st_size)
+    return 0;
+  cr_buf_init(&dir, 8192);
+  rc = slash ? cr_buf_append(&dir, path, slash == path ? 1 : (size_t)(slash - path))
+             : cr_buf_puts(&dir, ".");
+  if(rc)
+    goto done;
+  rc = CR_EIO;
+  tmp = open(dir.data, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  in = open(path, O_RDONLY | O_CLOEXEC);
+  if(tmp < 0 || in < 0 || lseek(in, (off_t)start, SEEK_SET) < 0)
+    goto done;
+  rc = fix_copy(in, tmp, fix, arg);
+  if(rc)
+    goto done;
+  /* The same file keeps its name, owner and links: cut it back and copy
+   * the fixed tail in (O_APPEND writes land at the new end). */
+  rc = CR_EIO;
+  if(lseek(tmp, 0, SEEK_SET) < 0 || ftruncate(m->fd, (off_t)start) < 0)
+    goto done;
+  for(;;) {
+    char chunk[65536];
+    ssize_t r = read(tmp, chunk, sizeof(chunk));
+
+    if(r < 0 && errno == EINTR)
+      continue;
+    if(r < 0)
+      goto done;
+    if(r == 0)
+      break;
+    rc = write_all(m->fd, chunk, (size_t)r);
+    if(rc)
+      goto done;
+  }
+  rc = 0;
+
+done:
+  if(rc)
+    fprintf(stderr, "crawler: cannot correct the depths in the manifest %s: %s\n", path,
+            cr_strerror(rc));
+  if(tmp >= 0)
+    close(tmp);
+  if(in >= 0)
+    close(in);
+  cr_buf_cleanup(&dir);
+  return rc;
+}
+
 void cr_manifest_free(struct cr_manifest **pm)
 {
   struct cr_manifest *m;

@@ -56,6 +56,21 @@ int64_t cr_manifest_size(struct cr_manifest *m);
  * nothing for a manifest that is not a regular file.  Returns 0, CR_EIO. */
 int cr_manifest_truncate(struct cr_manifest *m, int64_t size);
 
+/* Says what a line's URL should now record: returns 1 and sets *depth and
+ * *referrer (NULL for none; valid until the next call) for a URL that took
+ * a shorter depth after its line was written, else 0.  url is the line's
+ * url field as written (JSON-escaped, which a normalized URL never is). */
+typedef int (*cr_manifest_fix_cb)(void *arg, const char *url, size_t len, unsigned *depth,
+                                  const char **referrer);
+
+/* Rewrites the depth and referrer of the lines from offset start on that
+ * fix says have changed, in place (the same file; the tail is rewritten
+ * through an unnamed temporary file beside it).  Blocks on the disk: for
+ * the end of a crawl, after the loop.  Does nothing for a manifest that is
+ * not a regular file.  Returns 0, CR_EIO, CR_ENOSPC, CR_ENOMEM. */
+int cr_manifest_fix(struct cr_manifest *m, const char *path, int64_t start,
+                    cr_manifest_fix_cb fix, void *arg);
+
 /* Flushes, closes (not stdout) and clears *m; accepts NULL. */
 void cr_manifest_free(struct cr_manifest **m);
 

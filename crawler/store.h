@@ -73,4 +73,8 @@ int cr_store_note_written(struct cr_store *st, const char *relpath);
  * bytes: how a resume checks a page saved after the last sync point. */
 int cr_store_has_file(struct cr_store *st, const char *relpath, int64_t size);
 
+/* Opens relpath, a file this crawl saved, for reading (never through a
+ * symlink at its last component).  Returns the descriptor, or -1. */
+int cr_store_open_read(struct cr_store *st, const char *relpath);
+
 #endif
