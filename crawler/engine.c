@@ -377,9 +377,9 @@ static void links_after(struct cr_engine *e, struct cr_item *it, const char *pat
   kind = !path || (!it->links_started && !it->links_cut) ? CR_DONE_LEAF
          : it->links_css ? CR_DONE_CSS : CR_DONE_HTML;
   cr_frontier_set_kind(e->fr, it->url, kind);
-  if(kind == CR_DONE_LEAF || (max >= 0 && it->depth >= (unsigned)max))
+  if(kind == CR_DONE_LEAF)
     return;
-  if(it->links_cut || it->links_depth > it->depth)
+  if((max < 0 || it->depth < (unsigned)max) && (it->links_cut || it->links_depth > it->depth))
     reparse_push(e, it->url, it->depth, kind == CR_DONE_CSS, it->cur, path);
   /* A shorter path may still come; then the file must be found again. */
   if(strcmp(it->cur, it->url) || strcmp(path, e->last_mapped.data))
