@@ -870,6 +870,7 @@ static void fill_stats(struct cr_engine *e)
   e->st.resolving = cr_dns_busy(e->dns);
   e->st.dns_queries = cr_dns_queries(e->dns);
   e->st.elapsed = e->t_start > 0.0 ? cr_clock() - e->t_start : 0.0;
+  cr_loop_stall_max(e->loop, &e->st.loop_stall_max, &e->st.loop_pass_max);
 }
 
 static void show_line(struct cr_engine *e)
@@ -958,6 +959,8 @@ static void on_pass(struct cr_loop *loop, void *arg)
     if(rc)
       engine_fatal(e, rc, "cannot write the manifest");
   }
+  /* The loop's stall figures count only while something waits on it. */
+  cr_loop_set_busy(loop, e->in_flight > 0);
   if(!e->in_flight && !e->waiting && !cr_frontier_pending(e->fr) && !e->feed)
     cr_loop_break(loop);
 }
