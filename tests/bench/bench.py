@@ -1525,7 +1525,8 @@ def report(bench, wls, tools, header):
                                % (on, per, "met" if per <= 16 else "NOT met"))
     sc = [wl for wl in wls if wl.name == "scaling"]
     if sc:
-        L += ["## scaling: latency workload at %s URLs" % ", ".join(str(w.n) for w in sc), "",
+        L += ["## scaling: latency workload at %s URLs" % ", ".join(
+            str(n) for n in sorted({w.n for w in sc})), "",
               "bound = Little's law: max(slowest page, N x mean delay / concurrency), per tool's "
               "own concurrency; concurrency capped at %d (descriptors, ephemeral ports)."
               % a.scaling_cap, "",
