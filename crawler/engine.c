@@ -1200,6 +1200,7 @@ static void fill_stats(struct cr_engine *e)
   e->st.resolving = cr_dns_busy(e->dns);
   e->st.dns_queries = cr_dns_queries(e->dns);
   e->st.elapsed = e->t_start > 0.0 ? cr_clock() - e->t_start : 0.0;
+  cr_loop_stall_max(e->loop, &e->st.loop_stall_max, &e->st.loop_pass_max);
 }
 
 static void show_line(struct cr_engine *e)
@@ -1289,6 +1290,8 @@ static void on_pass(struct cr_loop *loop, void *arg)
     if(rc)
       engine_fatal(e, rc, "cannot write the manifest");
   }
+  /* The loop's stall figures count only while something waits on it. */
+  cr_loop_set_busy(loop, e->in_flight > 0);
   if(e->reparse_head)
     cr_timer_start(loop, &e->kick, 0);
   else if(!e->in_flight && !e->waiting && !cr_frontier_pending(e->fr) && !e->feed)

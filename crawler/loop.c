@@ -35,14 +35,23 @@ struct cr_loop {
   size_t heap_cap;
   cr_pass_cb pass_cb;
   void *pass_arg;
+  int busy;               /* the owner has work in flight */
+  uint64_t last_return;   /* ns of the last epoll_wait return, 0: none yet */
+  uint64_t gap_max;       /* ns between two returns, while busy */
+  uint64_t pass_max;      /* ns outside epoll_wait in one pass, while busy */
 };
 
-static uint64_t clock_ms(void)
+static uint64_t clock_ns(void)
 {
   struct timespec ts;
 
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t clock_ms(void)
+{
+  return clock_ns() / 1000000u;
 }
 
 double cr_clock(void)
@@ -312,13 +321,29 @@ void cr_loop_break(struct cr_loop *loop)
   loop->stop = 1;
 }
 
+void cr_loop_set_busy(struct cr_loop *loop, int busy)
+{
+  loop->busy = busy != 0;
+}
+
+void cr_loop_stall_max(const struct cr_loop *loop, double *gap_max, double *pass_max)
+{
+  if(gap_max)
+    *gap_max = (double)loop->gap_max / 1e9;
+  if(pass_max)
+    *pass_max = (double)loop->pass_max / 1e9;
+}
+
 int cr_loop_run(struct cr_loop *loop)
 {
   struct epoll_event ev[LOOP_BATCH];
 
   loop->stop = 0;
+  loop->last_return = 0;
   while(!loop->stop) {
     int timeout = -1;
+    int busy;
+    uint64_t t;
     int n;
     int i;
 
@@ -326,10 +351,16 @@ int cr_loop_run(struct cr_loop *loop)
       loop->pass_cb(loop, loop->pass_arg);
     if(loop->stop)
       break;
+    /* Two clock reads a pass (vDSO, tens of ns) buy the stall figures:
+     * from the last return to here is this pass's own work. */
+    t = clock_ns();
+    busy = loop->busy;
+    if(busy && loop->last_return && t - loop->last_return > loop->pass_max)
+      loop->pass_max = t - loop->last_return;
     if(loop->heap_len) {
       uint64_t due = loop->heap[0]->due;
 
-      loop->now = clock_ms();
+      loop->now = t / 1000000u;
       timeout = due <= loop->now ? 0 : (int)(due - loop->now);
     }
     n = epoll_wait(loop->epfd, ev, LOOP_BATCH, timeout);
@@ -338,7 +369,11 @@ int cr_loop_run(struct cr_loop *loop)
         continue;
       return CR_ELOOP;
     }
-    loop->now = clock_ms();
+    t = clock_ns();
+    if(busy && loop->last_return && t - loop->last_return > loop->gap_max)
+      loop->gap_max = t - loop->last_return;
+    loop->last_return = t;
+    loop->now = t / 1000000u;
     for(i = 0; i < n && !loop->stop; i++) {
       int id = (int)(uint32_t)ev[i].data.u64;
       uint32_t gen = (uint32_t)(ev[i].data.u64 >> 32);

@@ -87,6 +87,19 @@ void cr_loop_break(struct cr_loop *loop);
 /* The loop's clock: monotonic milliseconds, refreshed once per pass. */
 uint64_t cr_loop_now(const struct cr_loop *loop);
 
+/* Tells the loop whether its owner has work in flight (transfers waiting on
+ * the network).  The loop measures its stalls only while busy: when nothing
+ * is in flight, a long wait in epoll_wait is idleness, not a stall.  The
+ * value in force when the loop enters epoll_wait counts for that pass. */
+void cr_loop_set_busy(struct cr_loop *loop, int busy);
+
+/* The longest stalls seen while busy, in seconds: *gap_max is the longest
+ * time between two returns from epoll_wait (how late an event that was
+ * ready could be noticed), *pass_max the longest time spent outside
+ * epoll_wait in one pass (callbacks and bookkeeping: what a blocking call
+ * inflates).  Either pointer may be NULL. */
+void cr_loop_stall_max(const struct cr_loop *loop, double *gap_max, double *pass_max);
+
 /* Reads the monotonic clock now, in seconds, for measurements. */
 double cr_clock(void);
 

@@ -20,13 +20,14 @@ int cr_progress_summary(struct cr_buf *b, const struct cr_stats *s, int interrup
 {
   int rc = cr_buf_printf(b,
     "crawler: %s: %llu of %llu URLs done, %llu saved, %llu failed, %.2f MB in %.2f s "
-    "(%.0f pages/s, %.2f MB/s), %llu DNS lookups\n",
+    "(%.0f pages/s, %.2f MB/s), %llu DNS lookups, longest loop stall %.1f ms "
+    "(pass %.1f ms)\n",
     interrupted ? "interrupted" : "finished",
     (unsigned long long)s->done, (unsigned long long)s->queued,
     (unsigned long long)s->ok, (unsigned long long)s->failed,
     (double)s->bytes / 1e6, s->elapsed,
     rate((double)s->done, s->elapsed), rate((double)s->bytes / 1e6, s->elapsed),
-    (unsigned long long)s->dns_queries);
+    (unsigned long long)s->dns_queries, s->loop_stall_max * 1e3, s->loop_pass_max * 1e3);
 
   return rc;
 }

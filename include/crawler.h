@@ -129,6 +129,11 @@ struct cr_stats {
   uint64_t bytes;        /* decoded body bytes saved */
   uint64_t dns_queries;  /* lookups sent to c-ares */
   double elapsed;        /* seconds since cr_engine_run started */
+  double loop_stall_max; /* longest time between two returns from epoll_wait
+                            while transfers were in flight, seconds */
+  double loop_pass_max;  /* longest time outside epoll_wait in one pass while
+                            transfers were in flight (the loop's own work,
+                            what a blocking call inflates), seconds */
 };
 
 struct cr_engine;

@@ -8,7 +8,9 @@ several hundred interlinked pages) with nginx on 127.0.0.1, crawls it with
 fetched.  Prints a table (pages, wall seconds) and every difference.
 
 Usage: tests/compare/wget_compare.py [--crawler PATH] [--root DIR]
-                                     [--install] [--runs N]
+                                     [--install] [--runs N] [--tmp DIR]
+--tmp picks where the outputs go (default $TMPDIR or /tmp; here /tmp is on
+the ext4 root, /dev/shm is tmpfs); the table names its file system.
 Exit status: 0 when the crawler's HTML page set equals wget's, 1 otherwise,
 77 when nginx or wget is missing (and --install was not given).
 Bounded: every tool run has a timeout, nginx is stopped at exit."""
@@ -81,6 +83,17 @@ def timed(cmd, cwd, timeout=600):
     return time.monotonic() - t0, p.returncode, p.stderr
 
 
+def fs_type(path):
+    """The file system type of the mount that holds path."""
+    best, kind = "", "?"
+    with open("/proc/mounts") as f:
+        for line in f:
+            mnt, typ = line.split()[1:3]
+            if (path + "/").startswith(mnt.rstrip("/") + "/") and len(mnt) >= len(best):
+                best, kind = mnt, typ
+    return kind
+
+
 def html_paths_on_disk(top):
     """URL paths of the .html files a wget-style tool saved under top
     (HOST:PORT/path)."""
@@ -110,6 +123,8 @@ def main():
     ap.add_argument("--root", default="/usr/share/doc/python3.11/html")
     ap.add_argument("--install", action="store_true")
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--tmp", default=tempfile.gettempdir(),
+                    help="directory for nginx's files and every tool's output")
     a = ap.parse_args()
     if a.install:
         subprocess.run(["apt-get", "install", "-y", "-qq", "nginx", "wget", "wget2",
@@ -121,7 +136,7 @@ def main():
     if not os.path.isdir(a.root):
         print("SKIP: %s does not exist (apt-get install python3.11-doc)" % a.root)
         return 77
-    work = tempfile.mkdtemp(prefix="crawler-cmp-")
+    work = tempfile.mkdtemp(prefix="crawler-cmp-", dir=a.tmp)
     nginx, port = start_nginx(a.root, work)
     try:
         seed = "http://127.0.0.1:%d/index.html" % port
@@ -157,6 +172,7 @@ def main():
         for name, _ in tools:
             t = sorted(times[name])
             results[name] = results[name] + (t[len(t) // 2], t[0], t[-1])
+        print("output under %s (%s)\n" % (work, fs_type(work)))
         print("| tool | HTML pages | wall s (median, min-max of %d) | exit |" % a.runs)
         print("|---|---|---|---|")
         for name, (pages, rc, med, lo, hi) in results.items():
