@@ -27,7 +27,8 @@
 #define DNS_RTO_INIT 1000      /* ms before the first answer (RFC 6298) */
 #define DNS_RTO_MIN 100        /* ms; clamps of the retry timeout, and the */
 #define DNS_RTO_MAX 2000       /* least margin above SRTT (as Linux's TCP) */
-#define DNS_CWND_INIT 32       /* lookups in flight at the start */
+#define DNS_CWND_INIT 32       /* lookups in flight at the start: 64
+                                  queries, well under dnsmasq's 150 */
 #define DNS_CWND_MIN 4         /* lookups in flight after losses */
 #define DNS_SERVER_MISSES 3    /* unanswered tries that move new lookups to
                                   the next server */
@@ -81,6 +82,7 @@ struct dns_server {
 
 struct sock_watch {
   int id;                    /* loop watcher id, -1 when none */
+  struct dns_server *srv;    /* whose socket it is, while id >= 0 */
 };
 
 struct cr_dns {
@@ -109,6 +111,14 @@ struct cr_dns {
   double srtt;
   double rttvar;
   uint64_t last_answer;      /* loop ms of the last answer of any server */
+  uint64_t drained;          /* loop ms of the last dns_drain */
+  /* Pacing: new lookups start at most at 2 cwnd / SRTT a ms in slow start,
+   * 1.25 cwnd / SRTT above it (Linux TCP's ratios), not a window at once:
+   * a server's receive buffer takes a steady stream it could not take as
+   * one burst. */
+  double pace_tokens;        /* lookups that may start now */
+  uint64_t pace_last;        /* loop ms of the last refill */
+  struct cr_timer pace_timer;
   struct cr_timer timer;
   struct sock_watch *socks;  /* indexed by fd */
   int socks_cap;
@@ -117,6 +127,8 @@ struct cr_dns {
 
 static void dns_on_answer(void *arg, int status, int timeouts, struct ares_addrinfo *ai);
 
+static void dns_on_pace(struct cr_loop *loop, struct cr_timer *t);
+
 static void dns_on_io(struct cr_loop *loop, int fd, unsigned events, void *arg)
 {
   struct dns_server *srv = arg;
@@ -124,6 +136,12 @@ static void dns_on_io(struct cr_loop *loop, int fd, unsigned events, void *arg)
   ares_socket_t w = (events & CR_WRITE) ? fd : ARES_SOCKET_BAD;
 
   ares_process_fd(srv->channel, r, w);
+}
+
+static void dns_on_pace(struct cr_loop *loop, struct cr_timer *t)
+{
+  /* Nothing to do: firing runs another loop pass, and cr_dns_pass starts
+   * what the pacing now allows. */
 }
 
 static void dns_on_timer(struct cr_loop *loop, struct cr_timer *t)
@@ -166,8 +184,10 @@ static void dns_sock_state(void *data, ares_socket_t fd, int readable, int writa
   else if(d->socks[fd].id < 0) {
     int id = cr_loop_watch(d->loop, fd, ev, dns_on_io, srv);
 
-    if(id >= 0)
+    if(id >= 0) {
       d->socks[fd].id = id;
+      d->socks[fd].srv = srv;
+    }
     else
       fprintf(stderr, "crawler: dns: cannot watch socket %d: %s\n", fd, cr_strerror(id));
   }
@@ -247,6 +267,9 @@ int cr_dns_new(struct cr_loop *loop, const char *servers, unsigned max_in_flight
   d->queue_tail = &d->queue_head;
   d->timer.cb = dns_on_timer;
   d->timer.arg = d;
+  d->pace_timer.cb = dns_on_pace;
+  d->pace_timer.arg = d;
+  d->pace_tokens = d->cwnd;
   cr_hmap_init(&d->names);
 
   /* A first channel reads the configuration (resolv.conf or the list)
@@ -323,6 +346,7 @@ void cr_dns_free(struct cr_dns **pd)
   d = *pd;
   d->destroying = 1;
   cr_timer_stop(d->loop, &d->timer);
+  cr_timer_stop(d->loop, &d->pace_timer);
   /* Calls every pending callback with ARES_EDESTRUCTION; dns_on_answer
    * only frees its try because of the flag above.  The entries are still
    * there for it. */
@@ -696,6 +720,25 @@ static void fail_queued(struct cr_dns *d)
   }
 }
 
+/* Reads the answers already waiting in the DNS sockets.  A busy loop may
+ * reach a retry timer before the readable socket holding the answer (the
+ * timer's pass, or a later epoll batch): the server answered in time, and
+ * a retry would only add load.  Once per loop pass: ares_process_fd also
+ * walks every query for timeouts. */
+static void dns_drain(struct cr_dns *d)
+{
+  uint64_t now = cr_loop_now(d->loop);
+  int fd;
+
+  if(d->drained == now)
+    return;
+  d->drained = now;
+  for(fd = 0; fd < d->socks_cap; fd++) {
+    if(d->socks[fd].id >= 0)
+      ares_process_fd(d->socks[fd].srv->channel, fd, ARES_SOCKET_BAD);
+  }
+}
+
 /* The retry timer of a running lookup: give up, or send one more try to
  * the next server with a doubled timeout. */
 static void dns_on_retry(struct cr_loop *loop, struct cr_timer *timer)
@@ -708,6 +751,11 @@ static void dns_on_retry(struct cr_loop *loop, struct cr_timer *timer)
   uint64_t wait;
   unsigned srv;
 
+  if(!e->failover) {
+    dns_drain(d);
+    if(e->state != E_RUNNING || cr_timer_active(timer))
+      return;
+  }
   if(e->failover) {
     e->failover = 0;
     if(e->tries >= d->nservers) {
@@ -761,10 +809,40 @@ static void dns_send(struct cr_dns *d, struct dns_entry *e)
   dns_send_try(d, e, d->pref);
 }
 
+/* Refills the pacing tokens; returns the rate in lookups per ms, 0 while
+ * there is no answer time to pace by (the first window goes at once). */
+static double pace_refill(struct cr_dns *d)
+{
+  uint64_t now = cr_loop_now(d->loop);
+  double burst = d->cwnd / 8.0 > 4.0 ? d->cwnd / 8.0 : 4.0;
+  double rate;
+
+  if(d->srtt <= 0.0) {
+    d->pace_last = now;
+    return 0.0;
+  }
+  rate = (d->cwnd < d->ssthresh ? 2.0 : 1.25) * d->cwnd / d->srtt;
+  d->pace_tokens += rate * (double)(now - d->pace_last);
+  d->pace_last = now;
+  if(d->pace_tokens > burst)
+    d->pace_tokens = burst;
+  return rate;
+}
+
 static void dns_start_queued(struct cr_dns *d)
 {
+  double rate = pace_refill(d);
+
   while(d->queue_head && d->running < d->max_in_flight && d->running < (unsigned)d->cwnd) {
     struct dns_entry *e = d->queue_head;
+
+    if(rate > 0.0 && d->pace_tokens < 1.0) {
+      uint64_t ms = (uint64_t)((1.0 - d->pace_tokens) / rate) + 1;
+
+      if(!cr_timer_active(&d->pace_timer))
+        cr_timer_start(d->loop, &d->pace_timer, ms);
+      break;
+    }
 
     d->queue_head = e->next_queued;
     if(!d->queue_head)
@@ -776,6 +854,8 @@ static void dns_start_queued(struct cr_dns *d)
       e->state = E_IDLE;
       continue;
     }
+    if(rate > 0.0)
+      d->pace_tokens -= 1.0;
     dns_send(d, e);
   }
 }
