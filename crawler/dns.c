@@ -97,7 +97,6 @@ struct cr_dns {
   unsigned queued;
   unsigned max_in_flight;
   uint64_t queries;
-  uint64_t retries;
   /* Pacing, as TCP's congestion control over lookups in flight: the
    * window grows by one per answer below ssthresh (doubling per round
    * trip) and by 1/cwnd above it, and halves at most once per round trip
@@ -775,7 +774,6 @@ static void dns_on_retry(struct cr_loop *loop, struct cr_timer *timer)
   else {
     struct dns_server *last = &d->servers[e->last_srv];
 
-    d->retries++;
     window_loss(d);
     last->misses++;
     /* A server that leaves several tries in a row unanswered loses the
@@ -951,9 +949,4 @@ unsigned cr_dns_busy(const struct cr_dns *d)
 uint64_t cr_dns_queries(const struct cr_dns *d)
 {
   return d->queries;
-}
-
-uint64_t cr_dns_retries(const struct cr_dns *d)
-{
-  return d->retries;
 }

@@ -78,7 +78,4 @@ unsigned cr_dns_busy(const struct cr_dns *d);
  * retries included. */
 uint64_t cr_dns_queries(const struct cr_dns *d);
 
-/* Tries sent because an earlier one went unanswered. */
-uint64_t cr_dns_retries(const struct cr_dns *d);
-
 #endif

@@ -827,7 +827,7 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
     /* The next address of the host, at once and not as an attempt: only
      * a whole sweep of failing addresses counts towards a dead host.  The
      * cap keeps a host without the dead-host limit from looping. */
-    if(unreachable && it->failovers < cr_host_naddrs(host) &&
+    if(unreachable && !cr_host_dead(host) && it->failovers < cr_host_naddrs(host) &&
        cr_frontier_addr_failed(e->fr, host, it->addr_seq)) {
       it->failovers++;
       it->attempts--;
