@@ -23,7 +23,9 @@
 #define DNS_ADDRS_MAX 2048     /* bytes of one address list */
 #define DNS_RCVBUF (4 << 20)   /* bytes of UDP receive buffer */
 #define DNS_GIVE_UP_MS 5000    /* a lookup unanswered this long after its
-                                  first query fails: "DNS: timeout" */
+                                  first query fails: "DNS: timeout", unless
+                                  a server answered something meanwhile */
+#define DNS_LOOKUP_MAX_MS 15000 /* ... and then at the latest */
 #define DNS_RTO_INIT 1000      /* ms before the first answer (RFC 6298) */
 #define DNS_RTO_MIN 100        /* ms; clamps of the retry timeout, and the */
 #define DNS_RTO_MAX 2000       /* least margin above SRTT (as Linux's TCP) */
@@ -67,7 +69,6 @@ struct dns_try {
   struct dns_entry *e;
   unsigned srv;
   unsigned round;
-  unsigned idx;              /* 0 for the first try of its round */
   uint64_t sent;             /* loop ms */
 };
 
@@ -103,14 +104,13 @@ struct cr_dns {
    * when a try goes unanswered. */
   double cwnd;
   double ssthresh;
-  double undo_cwnd;          /* before the last halving, for a spurious */
-  double undo_ssthresh;      /* retry (see dns_on_answer) */
   uint64_t recover_until;    /* loop ms; no second halving before */
   /* Answer time, as TCP's SRTT and RTTVAR (RFC 6298), in ms. */
   double srtt;
   double rttvar;
   uint64_t last_answer;      /* loop ms of the last answer of any server */
   uint64_t drained;          /* loop ms of the last dns_drain */
+  uint64_t rng;              /* xorshift state for the retry jitter */
   /* Pacing: new lookups start at most at 2 cwnd / SRTT a ms in slow start,
    * 1.25 cwnd / SRTT above it (Linux TCP's ratios), not a window at once:
    * a server's receive buffer takes a steady stream it could not take as
@@ -269,6 +269,7 @@ int cr_dns_new(struct cr_loop *loop, const char *servers, unsigned max_in_flight
   d->pace_timer.cb = dns_on_pace;
   d->pace_timer.arg = d;
   d->pace_tokens = d->cwnd;
+  d->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)d;
   cr_hmap_init(&d->names);
 
   /* A first channel reads the configuration (resolv.conf or the list)
@@ -496,6 +497,17 @@ static const char *status_reason(int status, int *ttl)
   }
 }
 
+/* ms scaled by a random factor in [0.75, 1.25): tries that went out
+ * together (the first window, or many lost in one overflow) must not be
+ * retried together, or each retry overflows the server again. */
+static uint64_t jitter(struct cr_dns *d, uint64_t ms)
+{
+  d->rng ^= d->rng << 13;
+  d->rng ^= d->rng >> 7;
+  d->rng ^= d->rng << 17;
+  return ms * 3 / 4 + d->rng % (ms / 2 + 1);
+}
+
 /* The current retry timeout: SRTT + max(4 RTTVAR, 100 ms), at most 2 s. */
 static uint64_t dns_rto(const struct cr_dns *d)
 {
@@ -536,8 +548,6 @@ static void window_loss(struct cr_dns *d)
 
   if(now < d->recover_until)
     return;
-  d->undo_cwnd = d->cwnd;
-  d->undo_ssthresh = d->ssthresh;
   d->ssthresh = d->cwnd / 2.0;
   if(d->ssthresh < DNS_CWND_MIN)
     d->ssthresh = DNS_CWND_MIN;
@@ -567,7 +577,6 @@ static void dns_send_try(struct cr_dns *d, struct dns_entry *e, unsigned srv)
   t->e = e;
   t->srv = srv;
   t->round = e->round;
-  t->idx = e->tries;
   t->sent = cr_loop_now(d->loop);
   if(!e->tries) {
     e->first_srv = srv;
@@ -682,16 +691,11 @@ static void dns_on_answer(void *arg, int status, int timeouts, struct ares_addri
   /* Every server was asked; a try still out may yet succeed. */
   if(status_server_failed(status) && e->pending)
     goto done;
-  if(status_answered(status)) {
-    /* An answer to a try that was retried: the try was slow, not lost,
-     * so the halving it caused is undone (as TCP's Eifel response). */
-    if(t->idx + 1 < e->tries && d->undo_cwnd > d->cwnd) {
-      d->cwnd = d->undo_cwnd;
-      d->ssthresh = d->undo_ssthresh;
-      d->undo_cwnd = 0.0;
-    }
+  /* No undo of a halving when a retried try answers after all (TCP's
+   * Eifel): in one overflow some tries are late and others lost, and
+   * undoing on the first late one measured 2-4 times the drops. */
+  if(status_answered(status))
     window_ack(d);
-  }
   entry_done(e, status, ai);
 
 done:
@@ -746,7 +750,8 @@ static void dns_on_retry(struct cr_loop *loop, struct cr_timer *timer)
   struct cr_dns *d = e->d;
   uint64_t now = cr_loop_now(loop);
   uint64_t elapsed = now - e->first_sent;
-  uint64_t left = elapsed < DNS_GIVE_UP_MS ? DNS_GIVE_UP_MS - elapsed : 0;
+  uint64_t limit = DNS_GIVE_UP_MS;
+  uint64_t left;
   uint64_t wait;
   unsigned srv;
 
@@ -755,6 +760,12 @@ static void dns_on_retry(struct cr_loop *loop, struct cr_timer *timer)
     if(e->state != E_RUNNING || cr_timer_active(timer))
       return;
   }
+  /* A server that answers other lookups is alive, and this lookup's
+   * queries were lost (an overflowing buffer drops at random): keep
+   * trying for longer.  A silent server fails it after 5 s. */
+  if(d->last_answer && now - d->last_answer < DNS_GIVE_UP_MS)
+    limit = DNS_LOOKUP_MAX_MS;
+  left = elapsed < limit ? limit - elapsed : 0;
   if(e->failover) {
     e->failover = 0;
     if(e->tries >= d->nservers) {
@@ -782,7 +793,7 @@ static void dns_on_retry(struct cr_loop *loop, struct cr_timer *timer)
       d->pref = (d->pref + 1) % d->nservers;
   }
   srv = (e->first_srv + e->tries) % d->nservers;
-  wait = e->rto;
+  wait = jitter(d, e->rto);
   e->rto = e->rto * 2 < DNS_RTO_MAX ? e->rto * 2 : DNS_RTO_MAX;
   if(wait > left)
     wait = left;
@@ -802,7 +813,7 @@ static void dns_send(struct cr_dns *d, struct dns_entry *e)
   e->timer.cb = dns_on_retry;
   e->timer.arg = e;
   d->running++;
-  cr_timer_start(d->loop, &e->timer, e->rto);
+  cr_timer_start(d->loop, &e->timer, jitter(d, e->rto));
   e->rto = e->rto * 2 < DNS_RTO_MAX ? e->rto * 2 : DNS_RTO_MAX;
   dns_send_try(d, e, d->pref);
 }

@@ -10,12 +10,15 @@
  * flooded: a congestion window over lookups in flight starts at 32, grows
  * while answers come back (slow start, then one per window), halves when a
  * try goes unanswered, and never exceeds max_in_flight; the rest wait in
- * FIFO order.  c-ares makes one try per query; the module retries a lookup
- * itself after a timeout taken from the measured answer times (SRTT + 4
- * RTTVAR, clamped to [100 ms, 2 s], doubled per try), and the first answer
- * of any try wins.  A lookup that has no answer 5 s after its first query
- * fails with "DNS: timeout"; when no server answered anything during that
- * time, the queued lookups fail with it at once.
+ * FIFO order, and start at most at 2 (slow start) or 1.25 windows per
+ * answer time, not in bursts.  c-ares makes one try per query; the module
+ * retries a lookup itself after a timeout taken from the measured answer
+ * times (SRTT + max(4 RTTVAR, 100 ms), at most 2 s, doubled per try, with
+ * +-25% jitter), and the first answer of any try wins.  A lookup that has
+ * no answer 5 s after its first query fails with "DNS: timeout" if no
+ * server answered anything in the last 5 s (a dead server: the queued
+ * lookups fail with it at once); while servers answer other lookups, its
+ * queries were lost at random and it is retried for up to 15 s.
  *
  * Each configured server gets its own c-ares channel, so the module picks
  * the server of every try: retries go round the servers, a server that
