@@ -111,6 +111,8 @@ struct cr_dns {
   uint64_t last_answer;      /* loop ms of the last answer of any server */
   uint64_t drained;          /* loop ms of the last dns_drain */
   uint64_t rng;              /* xorshift state for the retry jitter */
+  int sending;               /* inside ares_getaddrinfo: an answer now
+                                came from /etc/hosts, not a server */
   /* Pacing: new lookups start at most at 2 cwnd / SRTT a ms in slow start,
    * 1.25 cwnd / SRTT above it (Linux TCP's ratios), not a window at once:
    * a server's receive buffer takes a steady stream it could not take as
@@ -592,7 +594,9 @@ static void dns_send_try(struct cr_dns *d, struct dns_entry *e, unsigned srv)
    * them (RFC 6724): a blocking-ish syscall storm for nothing. */
   hints.ai_flags = ARES_AI_NOSORT;
   /* May call dns_on_answer before returning (e.g. /etc/hosts answers). */
+  d->sending = 1;
   ares_getaddrinfo(d->servers[srv].channel, e->name, NULL, &hints, dns_on_answer, t);
+  d->sending = 0;
 }
 
 /* Ends a running lookup with c-ares's status and answer. */
@@ -669,7 +673,8 @@ static void dns_on_answer(void *arg, int status, int timeouts, struct ares_addri
   now = cr_loop_now(d->loop);
   if(t->round == e->round)
     e->pending--;
-  if(status_answered(status)) {
+  /* An answer from /etc/hosts says nothing of the server or its time. */
+  if(status_answered(status) && !d->sending) {
     rtt_sample(d, now - t->sent);
     d->last_answer = now;
     d->servers[t->srv].misses = 0;
@@ -694,7 +699,7 @@ static void dns_on_answer(void *arg, int status, int timeouts, struct ares_addri
   /* No undo of a halving when a retried try answers after all (TCP's
    * Eifel): in one overflow some tries are late and others lost, and
    * undoing on the first late one measured 2-4 times the drops. */
-  if(status_answered(status))
+  if(status_answered(status) && !d->sending)
     window_ack(d);
   entry_done(e, status, ai);
 
