@@ -661,6 +661,18 @@ static int status_server_failed(int status)
   }
 }
 
+/* A try of server srv went unanswered or failed.  A server that does so
+ * several times in a row loses the first try of new lookups to the next
+ * one. */
+static void server_missed(struct cr_dns *d, unsigned srv)
+{
+  struct dns_server *s = &d->servers[srv];
+
+  s->misses++;
+  if(srv == d->pref && s->misses >= DNS_SERVER_MISSES && d->nservers > 1)
+    d->pref = (d->pref + 1) % d->nservers;
+}
+
 static void dns_on_answer(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 {
   struct dns_try *t = arg;
@@ -677,8 +689,11 @@ static void dns_on_answer(void *arg, int status, int timeouts, struct ares_addri
   if(status_answered(status) && !d->sending) {
     rtt_sample(d, now - t->sent);
     d->last_answer = now;
-    d->servers[t->srv].misses = 0;
   }
+  if(status_server_failed(status) && !d->sending)
+    server_missed(d, t->srv);
+  else if(status_answered(status) && !d->sending)
+    d->servers[t->srv].misses = 0;
   /* A try of a lookup that has already ended (answered by another try, or
    * given up), or a try that c-ares ended without an answer: the lookup's
    * own timer decides what happens next. */
@@ -788,14 +803,8 @@ static void dns_on_retry(struct cr_loop *loop, struct cr_timer *timer)
     return;
   }
   else {
-    struct dns_server *last = &d->servers[e->last_srv];
-
     window_loss(d);
-    last->misses++;
-    /* A server that leaves several tries in a row unanswered loses the
-     * first try of new lookups to the next one. */
-    if(e->last_srv == d->pref && last->misses >= DNS_SERVER_MISSES && d->nservers > 1)
-      d->pref = (d->pref + 1) % d->nservers;
+    server_missed(d, e->last_srv);
   }
   srv = (e->first_srv + e->tries) % d->nservers;
   wait = jitter(d, e->rto);

@@ -13,6 +13,9 @@
    for a slow machine, not a measurement.
 3. Two servers, the first never answering: every page is saved through
    the second.
+4. Two servers, the first answering SERVFAIL to everything: every name is
+   asked of the second once, and of the first at most once (after three
+   failures it gets no more first tries).
 
 No wall-clock figure is asserted except the generous bound of case 2;
 times are printed for information."""
@@ -127,10 +130,40 @@ def two_servers(ctx):
                % (dead.stats()["dns_unanswered"], fx.stats()["dns_queries"]))
 
 
+def servfail_first(ctx):
+    with ctx.fixture() as fx, \
+            ctx.fixture(extra=["--dns-servfail"]) as bad:
+        urls = [fx.url("/p/%d" % i, "sf%d.test" % i) for i in range(40)]
+        work = ctx.workdir("servfail")
+        write_urls(work, urls)
+        r = ctx.crawl(["-i", "urls.txt", "-o", "out", "--no-state",
+                       "--dns-servers", bad.dns_arg() + "," + fx.dns_arg()],
+                      cwd=work, timeout=60)
+        r.expect_rc(0)
+        recs = h.read_manifest(os.path.join(work, "out", "manifest.jsonl"))
+        h.check(len(recs) == len(urls), "expected %d manifest lines, got %d"
+                % (len(urls), len(recs)))
+        for rec in recs:
+            h.expect_ok(rec)
+        good = fx.stats()["dns_by_name"]
+        failed = bad.stats()["dns_by_name"]
+        h.info("servfail first: %d names|types asked of the failing server, "
+               "%d of the good one" % (len(failed), len(good)))
+        for i in range(40):
+            for family in ("A", "AAAA"):
+                key = "sf%d.test|%s" % (i, family)
+                h.check(good.get(key) == 1, "%s asked %s times of the good "
+                        "server, once expected" % (key, good.get(key, 0)))
+                h.check(failed.get(key, 0) <= 1, "%s asked %d times of the "
+                        "failing server: retried where another server was "
+                        "left" % (key, failed.get(key, 0)))
+
+
 def body(ctx):
     slow_reader(ctx)
     blackhole(ctx)
     two_servers(ctx)
+    servfail_first(ctx)
 
 
 h.run_test(body)
