@@ -627,8 +627,8 @@ static void entry_done(struct dns_entry *e, int status, struct ares_addrinfo *ai
   deliver(e);
 }
 
-/* Whether status is a server's answer (its RTT is a sample, the server
- * lives), and whether another server could do better. */
+/* Whether status is a server's answer: its time is a sample, and the
+ * server is alive.  Timeouts, cancellations and local errors are not. */
 static int status_answered(int status)
 {
   switch(status) {
@@ -646,6 +646,8 @@ static int status_answered(int status)
   }
 }
 
+/* Whether status says this server could not answer (an error of its own,
+ * or its port closed), so another server might. */
 static int status_server_failed(int status)
 {
   switch(status) {
