@@ -4,8 +4,27 @@
  * Owns the c-ares channel, its sockets' watchers, its timer and a cache of
  * answers by host name.  A name is looked up once while its TTL lasts;
  * failures are cached too (NXDOMAIN and NODATA for a minute, other failures
- * briefly).  Concurrent requests for one name share one lookup.  At most
- * max_in_flight lookups run at once; the rest wait in FIFO order.
+ * briefly).  Concurrent requests for one name share one lookup.
+ *
+ * Lookups are paced so that a server that drops what it cannot read is not
+ * flooded: a congestion window over lookups in flight starts at 32, grows
+ * while answers come back (slow start, then one per window), halves when a
+ * try goes unanswered, and never exceeds max_in_flight; the rest wait in
+ * FIFO order, and start at most at 2 (slow start) or 1.25 windows per
+ * answer time, not in bursts.  c-ares makes one try per query; the module
+ * retries a lookup itself after a timeout taken from the measured answer
+ * times (SRTT + max(4 RTTVAR, 100 ms), at most 2 s, doubled per try, with
+ * +-25% jitter), and the first answer of any try wins.  A lookup that has
+ * no answer 5 s after its first query fails with "DNS: timeout" if no
+ * server answered anything in the last 5 s (a dead server: the queued
+ * lookups fail with it at once); while servers answer other lookups, its
+ * queries were lost at random and it is retried for up to 15 s.
+ *
+ * Each configured server gets its own c-ares channel, so the module picks
+ * the server of every try: retries go round the servers, a server that
+ * failed (SERVFAIL, REFUSED, port closed) is followed by the next one at
+ * once, and one that leaves 3 tries in a row unanswered hands the first try
+ * of new lookups to the next.
  *
  * Answers are given as the address list libcurl's CURLOPT_RESOLVE takes:
  * "1.2.3.4,[2001:db8::1]".
@@ -58,7 +77,8 @@ void cr_dns_pass(struct cr_dns *d);
 /* Lookups in flight or queued. */
 unsigned cr_dns_busy(const struct cr_dns *d);
 
-/* Lookups sent to c-ares since the start. */
+/* Tries sent to c-ares since the start (each is an A and an AAAA query),
+ * retries included. */
 uint64_t cr_dns_queries(const struct cr_dns *d);
 
 #endif

@@ -714,9 +714,21 @@ static void keep_alive_policy(struct cr_engine *e, struct cr_item *it)
   }
 }
 
+/* The connect timeout of one address of a host with naddrs, in ms. */
+static long connect_share(const struct cr_engine *e, unsigned naddrs)
+{
+  double ms = e->cfg.connect_timeout * 1000.0;
+  double share = naddrs > 1 ? ms / naddrs : ms;
+
+  if(share < 1000.0)
+    share = ms < 1000.0 ? ms : 1000.0;
+  return (long)share;
+}
+
 static void start_one(struct cr_engine *e, struct cr_item *it)
 {
-  const char *addrs = cr_host_addrs(it->host);
+  const char *addr = cr_host_addr(it->host);
+  unsigned naddrs = cr_host_naddrs(it->host);
   struct cr_easy *ez;
   const char *err = "out of memory";
 
@@ -738,12 +750,15 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
     goto fail;
   it->easy = ez;
   ez->owner = it;
-  if(addrs) {
+  if(addr) {
     /* "+" makes curl's copy expire like a normal cache entry; every transfer
-     * re-adds it, with the answer c-ares has now. */
+     * re-adds it, with the answer c-ares has now.  One address, not the
+     * list: the crawler does the failover itself (on_done), at once after
+     * a refusal, where libcurl would wait out a share of the connect
+     * timeout. */
     cr_buf_reset(&e->scratch);
     if(cr_buf_printf(&e->scratch, "+%s:%u:%s", cr_host_name(it->host),
-                     cr_host_port(it->host), addrs))
+                     cr_host_port(it->host), addr))
       goto fail;
     it->resolve = curl_slist_append(NULL, e->scratch.data);
     if(!it->resolve)
@@ -751,6 +766,11 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   }
   curl_easy_setopt(ez->h, CURLOPT_URL, it->cur);
   curl_easy_setopt(ez->h, CURLOPT_RESOLVE, it->resolve);
+  /* Each address of a sweep gets an equal share of the connect timeout
+   * (at least a second), as libcurl shares it among the addresses it is
+   * given: a host whose first address drops SYNs still answers in time. */
+  it->addr_seq = cr_host_addr_seq(it->host);
+  curl_easy_setopt(ez->h, CURLOPT_CONNECTTIMEOUT_MS, connect_share(e, naddrs));
   curl_easy_setopt(ez->h, CURLOPT_WRITEDATA, it);
   keep_alive_policy(e, it);
   if(cr_fetch_start(e->fetch, ez)) {
@@ -1134,6 +1154,19 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
     unreachable = result == CURLE_COULDNT_CONNECT ||
                   (result == CURLE_OPERATION_TIMEDOUT && !status && !sent);
 
+    /* The next address of the host, at once and not as an attempt: only
+     * a whole sweep of failing addresses counts towards a dead host.  The
+     * cap keeps a host without the dead-host limit from looping. */
+    if(unreachable && !cr_host_dead(host) && it->failovers < cr_host_naddrs(host) &&
+       cr_frontier_addr_failed(e->fr, host, it->addr_seq)) {
+      it->failovers++;
+      it->attempts--;
+      drop_body(e, it);
+      if(cr_frontier_requeue(e->fr, it))
+        fail(e, it, NULL, "cannot requeue");
+      goto done;
+    }
+    it->failovers = 0;
     cr_frontier_connect_result(e->fr, host, !unreachable);
     if(unreachable && cr_host_dead(host)) {
       fail(e, it, NULL, "host unreachable");

@@ -3,6 +3,7 @@
  */
 #include "frontier.h"
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,16 @@ struct cr_host {
   int is_ip;
   int state;
   char *addrs;                /* last answer, NULL for IP literals */
+  /* Failover: transfers get one address, addr; a failed connect moves the
+   * host to the next one at once (cr_frontier_addr_failed).  libcurl given
+   * the whole list waits seconds after a refusal (it splits the connect
+   * timeout among addresses). */
+  char addr[INET6_ADDRSTRLEN + 2]; /* the address in use: "1.2.3.4" or
+                                      "[2001:db8::1]" */
+  unsigned naddrs;            /* addresses in addrs */
+  unsigned addr_idx;          /* index of addr in addrs */
+  unsigned addr_seq;          /* changes whenever addr does */
+  unsigned addr_fails;        /* addresses failed in a row, this sweep */
   struct seg *segs;           /* queued URLs, lowest priority value first */
   unsigned queued;
   unsigned in_flight;
@@ -114,9 +125,19 @@ unsigned cr_host_port(const struct cr_host *h)
   return h->port;
 }
 
-const char *cr_host_addrs(const struct cr_host *h)
+const char *cr_host_addr(const struct cr_host *h)
 {
-  return h->addrs;
+  return h->addrs ? h->addr : NULL;
+}
+
+unsigned cr_host_naddrs(const struct cr_host *h)
+{
+  return h->addrs ? h->naddrs : 1;
+}
+
+unsigned cr_host_addr_seq(const struct cr_host *h)
+{
+  return h->addr_seq;
 }
 
 int cr_host_take_idle(struct cr_host *h)
@@ -264,17 +285,62 @@ static void host_flush(struct cr_host *h, const char *reason)
   }
 }
 
+/* Copies address idx of the list into h->addr.  Returns 0, or -1 when the
+ * list has no such address (or it does not fit). */
+static int addr_pick(struct cr_host *h, const char *list, unsigned idx)
+{
+  const char *p = list;
+  size_t n;
+
+  while(idx--) {
+    p = strchr(p, ',');
+    if(!p)
+      return -1;
+    p++;
+  }
+  n = strcspn(p, ",");
+  if(!n || n >= sizeof(h->addr))
+    return -1;
+  memcpy(h->addr, p, n);
+  h->addr[n] = '\0';
+  return 0;
+}
+
+/* Takes a new answer.  The address in use stays if the new list still has
+ * it (it is the one known to work); otherwise the first is taken. */
 static int set_addrs(struct cr_host *h, const char *addrs)
 {
+  char keep[sizeof(h->addr)];
   char *copy;
+  unsigned n = 1;
+  unsigned i;
+  const char *p;
 
   if(h->addrs && !strcmp(h->addrs, addrs))
     return 0;
   copy = strdup(addrs);
   if(!copy)
     return CR_ENOMEM;
+  for(p = addrs; *p; p++) {
+    if(*p == ',')
+      n++;
+  }
+  memcpy(keep, h->addr, sizeof(keep));
   free(h->addrs);
   h->addrs = copy;
+  h->naddrs = n;
+  for(i = 0; keep[0] && i < n; i++) {
+    if(!addr_pick(h, copy, i) && !strcmp(h->addr, keep))
+      break;
+  }
+  if(!keep[0] || i == n) {
+    i = 0;
+    if(addr_pick(h, copy, 0))
+      h->addr[0] = '\0';
+  }
+  h->addr_idx = i;
+  h->addr_fails = 0;
+  h->addr_seq++;
   return 0;
 }
 
@@ -850,10 +916,34 @@ void cr_frontier_robots_done(struct cr_frontier *f, struct cr_host *h,
   host_make_ready(h);
 }
 
+int cr_frontier_addr_failed(struct cr_frontier *f, struct cr_host *h, unsigned seq)
+{
+  if(!h->addrs || h->naddrs < 2)
+    return 0;
+  /* Transfers that started on the same address fail together: the first
+   * to report moves the host on, the others just follow. */
+  if(seq == h->addr_seq) {
+    h->addr_fails++;
+    h->addr_idx = (h->addr_idx + 1) % h->naddrs;
+    if(addr_pick(h, h->addrs, h->addr_idx)) {
+      h->addr_idx = 0;
+      addr_pick(h, h->addrs, 0);
+    }
+    h->addr_seq++;
+  }
+  if(h->addr_fails < h->naddrs)
+    return 1;
+  /* A whole sweep failed: that is one connect failure of the host, and
+   * the next attempt sweeps again. */
+  h->addr_fails = 0;
+  return 0;
+}
+
 void cr_frontier_connect_result(struct cr_frontier *f, struct cr_host *h, int ok)
 {
   if(ok) {
     h->connect_fails = 0;
+    h->addr_fails = 0;
     return;
   }
   h->connect_fails++;

@@ -74,6 +74,8 @@ struct cr_item {
   const char *error;          /* static reason set while receiving */
   int store_rc;
   unsigned attempts;
+  unsigned failovers;         /* next-address retries since the last attempt */
+  unsigned addr_seq;          /* cr_host_addr_seq when the transfer started */
   unsigned redirects;
   int keep_body;
   int checked;
@@ -92,9 +94,19 @@ void cr_item_free(struct cr_item *it);
 /* Host facts the engine needs to start a transfer. */
 const char *cr_host_name(const struct cr_host *h);      /* no brackets */
 unsigned cr_host_port(const struct cr_host *h);          /* effective */
-/* The CURLOPT_RESOLVE address list, or NULL for an IP literal host.  Valid
- * until the next call into the frontier. */
-const char *cr_host_addrs(const struct cr_host *h);
+/* The one address a transfer to h connects to now, as CURLOPT_RESOLVE
+ * takes it ("1.2.3.4" or "[2001:db8::1]"), or NULL for an IP literal host.
+ * It stays on an address that works and moves on when connects fail
+ * (cr_frontier_addr_failed).  Valid until the next call into the
+ * frontier. */
+const char *cr_host_addr(const struct cr_host *h);
+
+/* How many addresses h has (1 for an IP literal). */
+unsigned cr_host_naddrs(const struct cr_host *h);
+
+/* A number that changes whenever cr_host_addr does: a transfer keeps the
+ * value it started with, to report a failure of that address. */
+unsigned cr_host_addr_seq(const struct cr_host *h);
 
 /* Whether a new transfer to h should look for an idle keep-alive
  * connection.  libcurl 7.88 looks for one by walking every connection to
@@ -153,6 +165,16 @@ int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
  * are failed through the fail callback as they come up. */
 void cr_frontier_robots_done(struct cr_frontier *f, struct cr_host *h,
                              struct cr_robots *rules, const char *why);
+
+/* Reports that a transfer could not connect to h's address of sequence
+ * seq (refused, unreachable, timed out).  If that address is still the one
+ * in use, h moves to its next address.  Returns 1 when h has an address
+ * that has not failed in this sweep: retry there at once, without counting
+ * an attempt or a connect failure.  Returns 0 when every address failed in
+ * a row (or h has one): a real connect failure, to report with
+ * cr_frontier_connect_result; the next attempt sweeps the addresses
+ * again. */
+int cr_frontier_addr_failed(struct cr_frontier *f, struct cr_host *h, unsigned seq);
 
 /* Reports how a transfer to h ended at the connection level: a host whose
  * connects failed dead_after times in a row is declared dead and its queue

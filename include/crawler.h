@@ -67,7 +67,8 @@ struct cr_config {
                                   "-" writes the manifest to stdout */
   unsigned concurrency;        /* transfers in flight; default 256 */
   unsigned per_host;           /* transfers in flight per host; default 16 */
-  unsigned dns_in_flight;      /* DNS lookups in flight; default 512 */
+  unsigned dns_in_flight;      /* most DNS lookups in flight (the pacing
+                                  window starts at 32); default 512 */
   double timeout;              /* whole transfer, seconds; default 120 */
   double connect_timeout;      /* seconds; default 15 */
   long low_speed_time;         /* abort a body stalled below 1 byte/s for this
@@ -127,7 +128,7 @@ struct cr_stats {
   uint64_t in_flight;    /* transfers running now */
   uint64_t resolving;    /* DNS lookups running now */
   uint64_t bytes;        /* decoded body bytes saved */
-  uint64_t dns_queries;  /* lookups sent to c-ares */
+  uint64_t dns_queries;  /* lookups sent to c-ares, retries included */
   double elapsed;        /* seconds since cr_engine_run started */
   double loop_stall_max; /* longest time between two returns from epoll_wait
                             while transfers were in flight, seconds */
