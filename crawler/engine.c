@@ -337,24 +337,13 @@ static void where_put(struct cr_engine *e, const char *url, const char *base, co
   }
 }
 
-static void where_free(struct cr_engine *e)
+static void where_free(struct cr_hnode *n)
 {
-  size_t i;
+  struct where *w = (struct where *)n;
 
-  for(i = 0; i < e->where.nb; i++) {
-    struct cr_hnode *n = e->where.b[i];
-
-    while(n) {
-      struct cr_hnode *next = n->next;
-      struct where *w = (struct where *)n;
-
-      free(w->base);
-      free(w->path);
-      free(w);
-      n = next;
-    }
-  }
-  cr_hmap_cleanup(&e->where);
+  free(w->base);
+  free(w->path);
+  free(w);
 }
 
 static void reparse_free(struct reparse *rp)
@@ -447,23 +436,12 @@ static int fix_lowered(void *arg, const char *url, size_t len, unsigned *depth,
   return 1;
 }
 
-static void lowered_free(struct cr_engine *e)
+static void lowered_free(struct cr_hnode *n)
 {
-  size_t i;
+  struct lowered *lw = (struct lowered *)n;
 
-  for(i = 0; i < e->lowered.nb; i++) {
-    struct cr_hnode *n = e->lowered.b[i];
-
-    while(n) {
-      struct cr_hnode *next = n->next;
-      struct lowered *lw = (struct lowered *)n;
-
-      free(lw->referrer);
-      free(lw);
-      n = next;
-    }
-  }
-  cr_hmap_cleanup(&e->lowered);
+  free(lw->referrer);
+  free(lw);
 }
 
 /* Writes an item's manifest line, counts it and frees it. */
@@ -2143,8 +2121,8 @@ void cr_engine_free(struct cr_engine **pe)
   cr_scope_free(&e->scope);
   cr_hset_cleanup(&e->link_memo);
   cr_hset_cleanup(&e->bad_seen);
-  lowered_free(e);
-  where_free(e);
+  cr_hmap_drain(&e->lowered, lowered_free);
+  cr_hmap_drain(&e->where, where_free);
   while(e->reparse_head) {
     struct reparse *rp = e->reparse_head;
 

@@ -181,6 +181,23 @@ void cr_hmap_cleanup(struct cr_hmap *m)
   cr_hmap_init(m);
 }
 
+void cr_hmap_drain(struct cr_hmap *m, void (*free_node)(struct cr_hnode *n))
+{
+  size_t i;
+
+  for(i = 0; i < m->nb; i++) {
+    struct cr_hnode *n = m->b[i];
+
+    while(n) {
+      struct cr_hnode *next = n->next;
+
+      free_node(n);
+      n = next;
+    }
+  }
+  cr_hmap_cleanup(m);
+}
+
 struct cr_hnode *cr_hmap_get(const struct cr_hmap *m, const char *key)
 {
   uint64_t h;

@@ -62,6 +62,8 @@ struct cr_hmap {
 void cr_hmap_init(struct cr_hmap *m);
 /* Frees the bucket array only; the objects are the caller's. */
 void cr_hmap_cleanup(struct cr_hmap *m);
+/* Calls free_node on every object (which may free it), then cleans up. */
+void cr_hmap_drain(struct cr_hmap *m, void (*free_node)(struct cr_hnode *n));
 /* Finds the node with this key, or NULL. */
 struct cr_hnode *cr_hmap_get(const struct cr_hmap *m, const char *key);
 /* Inserts n (whose key must be set and absent).  Returns 0 or CR_ENOMEM. */
