@@ -41,6 +41,9 @@
 #define SYNC_MS 1000
 #define STATE_MAGIC "crawler-state 1\n"
 #define REPARSE_PER_PASS 8
+#define START_PER_PASS 128
+#define RAMP_BATCH 16
+#define PASS_BATCH 64
 #define REPARSE_CHUNK (64 * 1024)
 
 struct cr_engine {
@@ -770,15 +773,32 @@ fail:
   fail(e, it, NULL, err);
 }
 
+/* At most START_PER_PASS transfers start in one loop pass.  libcurl
+ * connects every transfer added in a pass when its timer fires next, and
+ * on a fast network connect() does the whole handshake inside the call
+ * (50-100 us each on loopback): starting 10,000 at once held the loop for
+ * most of a second.  While more wait to start, the loop takes only
+ * RAMP_BATCH events a pass, so starting keeps most of the time (what
+ * finished can wait a little in the kernel; a transfer not yet started
+ * finishes later by all the time it waits) and no pass grows long. */
 static void start_transfers(struct cr_engine *e)
 {
-  while(!e->fatal && !e->interrupted && e->in_flight < e->cfg.concurrency) {
-    struct cr_item *it = cr_frontier_pop(e->fr);
+  unsigned started = 0;
 
+  while(!e->fatal && !e->interrupted && e->in_flight < e->cfg.concurrency) {
+    struct cr_item *it;
+
+    if(started == START_PER_PASS) {
+      cr_loop_set_batch(e->loop, RAMP_BATCH);
+      return;
+    }
+    it = cr_frontier_pop(e->fr);
     if(!it)
       break;
     start_one(e, it);
+    started++;
   }
+  cr_loop_set_batch(e->loop, PASS_BATCH);
 }
 
 /* ---- finishing ---- */

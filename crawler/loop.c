@@ -36,6 +36,7 @@ struct cr_loop {
   cr_pass_cb pass_cb;
   void *pass_arg;
   int busy;               /* the owner has work in flight */
+  int batch;              /* events taken per epoll_wait, <= LOOP_BATCH */
   uint64_t last_return;   /* ns of the last epoll_wait return, 0: none yet */
   uint64_t gap_max;       /* ns between two returns, while busy */
   uint64_t pass_max;      /* ns outside epoll_wait in one pass, while busy */
@@ -81,6 +82,7 @@ int cr_loop_new(struct cr_loop **out)
     return CR_ELOOP;
   }
   loop->free_head = -1;
+  loop->batch = LOOP_BATCH;
   loop->now = clock_ms();
   *out = loop;
   return 0;
@@ -321,6 +323,11 @@ void cr_loop_break(struct cr_loop *loop)
   loop->stop = 1;
 }
 
+void cr_loop_set_batch(struct cr_loop *loop, int n)
+{
+  loop->batch = n < 1 ? 1 : n > LOOP_BATCH ? LOOP_BATCH : n;
+}
+
 void cr_loop_set_busy(struct cr_loop *loop, int busy)
 {
   loop->busy = busy != 0;
@@ -363,7 +370,7 @@ int cr_loop_run(struct cr_loop *loop)
       loop->now = t / 1000000u;
       timeout = due <= loop->now ? 0 : (int)(due - loop->now);
     }
-    n = epoll_wait(loop->epfd, ev, LOOP_BATCH, timeout);
+    n = epoll_wait(loop->epfd, ev, loop->batch, timeout);
     if(n < 0) {
       if(errno == EINTR)
         continue;

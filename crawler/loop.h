@@ -93,6 +93,10 @@ uint64_t cr_loop_now(const struct cr_loop *loop);
  * value in force when the loop enters epoll_wait counts for that pass. */
 void cr_loop_set_busy(struct cr_loop *loop, int busy);
 
+/* Caps the events handled per pass (1 to 256, the default); descriptors
+ * are level-triggered, so what is not taken now comes back next pass. */
+void cr_loop_set_batch(struct cr_loop *loop, int n);
+
 /* The longest stalls seen while busy, in seconds: *gap_max is the longest
  * time between two returns from epoll_wait (how late an event that was
  * ready could be noticed), *pass_max the longest time spent outside
