@@ -19,6 +19,7 @@
 #include "fetch.h"
 #include "frontier.h"
 #include "hash.h"
+#include "aio.h"
 #include "journal.h"
 #include "links.h"
 #include "loop.h"
@@ -36,15 +37,19 @@
 #define DEAD_AFTER 5            /* connect failures in a row that kill a host */
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 30000
-/* How often the crawl state is forced to disk (syncfs).  A power loss
+/* How often the crawl state is forced to disk (an fsync of the journal
+ * through the ring; syncfs in the synchronous backend).  A power loss
  * costs the pages finished since: they are fetched again. */
 #define SYNC_MS 1000
+/* How long the end of a run waits for file work in flight. */
+#define DRAIN_MS 30000
 #define STATE_MAGIC "crawler-state 1\n"
 
 struct cr_engine {
   struct cr_config cfg;
   char *manifest_path;
   struct cr_loop *loop;
+  struct cr_aio *aio;          /* file work off the loop (aio.h) */
   struct cr_store *store;
   struct cr_manifest *man;
   struct cr_dns *dns;
@@ -56,6 +61,7 @@ struct cr_engine {
   struct cr_item *running;     /* in flight, or waiting to retry */
   unsigned in_flight;
   unsigned waiting;
+  unsigned saving;             /* bodies being published (store.h) */
   uint64_t rejected;           /* bad input lines, counted as done */
   cr_feed_cb feed;             /* NULL once the source is exhausted */
   void *feed_arg;
@@ -416,13 +422,6 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
     it->error = "max size exceeded";
     return 0;
   }
-  if(it->file.fd < 0) {
-    rc = cr_store_open(e->store, &it->file);
-    if(rc) {
-      it->store_rc = rc;
-      return 0;
-    }
-  }
   rc = cr_store_write(e->store, &it->file, p, len);
   if(rc) {
     it->store_rc = rc;
@@ -634,13 +633,42 @@ static void robots_parsed(struct cr_engine *e, struct cr_item *it)
   robots_finish(e, it, rules, "out of memory");
 }
 
-/* Saves a 2xx body under its mapped path and records it. */
+/* A page between its transfer's end and its file's publication. */
+struct saving {
+  struct cr_item *it;
+  char ctype[];  /* curl's copy goes with the handle */
+};
+
+/* cr_store_commit_cb: the page's file is in place (or could not be), so
+ * now it gets its manifest line and DONE record. */
+static void saved(void *arg, int rc, const char *path)
+{
+  struct saving *sv = arg;
+  struct cr_item *it = sv->it;
+  struct cr_engine *e = it->engine;
+  const char *ctype = sv->ctype[0] ? sv->ctype : NULL;
+
+  e->saving--;
+  if(rc == CR_ENOSPC) {
+    engine_fatal(e, rc, "cannot save pages");
+    abandon(e, it);
+  }
+  else if(rc == CR_EMFILE && it->attempts <= e->cfg.retries && !e->fatal && !e->interrupted)
+    retry_later(e, it, backoff_ms(e, it->attempts));
+  else if(rc)
+    finish(e, it, NULL, ctype, "cannot save file");
+  else
+    finish(e, it, path, ctype, NULL);
+  free(sv);
+}
+
+/* Starts saving a 2xx body under its mapped path; saved() records it. */
 static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
 {
   struct cr_url_view v;
   struct cr_buf *parts = &e->scratch;
   struct cr_buf rel;
-  struct cr_buf final;
+  struct saving *sv = NULL;
   int rc;
 
   if(it->links) {
@@ -649,7 +677,6 @@ static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
     cr_links_free(&it->links);
   }
   cr_buf_init(&rel, CR_RELPATH_MAX + 1);
-  cr_buf_init(&final, CR_RELPATH_MAX + 64);
   /* pathmap wants NUL-terminated parts: "host\0path\0query\0". */
   cr_buf_reset(parts);
   rc = cr_url_view(it->cur, &v);
@@ -669,18 +696,33 @@ static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
 
     rc = cr_pathmap(host, v.port, path, v.query ? path + v.path_len + 1 : NULL, &rel);
   }
-  if(!rc)
-    rc = cr_store_commit(e->store, &it->file, rel.data, &final);
-  if(rc == CR_ENOSPC) {
-    engine_fatal(e, rc, "cannot save pages");
-    abandon(e, it);
+  if(!rc) {
+    size_t n = ctype ? strlen(ctype) : 0;
+
+    sv = malloc(sizeof(*sv) + n + 1);
+    if(!sv)
+      rc = CR_ENOMEM;
+    else {
+      sv->it = it;
+      memcpy(sv->ctype, ctype ? ctype : "", n + 1);
+    }
   }
-  else if(rc)
-    finish(e, it, NULL, ctype, "cannot save file");
-  else
-    finish(e, it, final.data, ctype, NULL);
+  e->saving++;
+  if(!rc)
+    rc = cr_store_commit(e->store, &it->file, rel.data, saved, sv);
   cr_buf_cleanup(&rel);
-  cr_buf_cleanup(&final);
+  if(rc && sv)
+    saved(sv, rc, NULL);
+  else if(rc) {
+    e->saving--;
+    drop_body(e, it);
+    if(rc == CR_ENOSPC) {
+      engine_fatal(e, rc, "cannot save pages");
+      abandon(e, it);
+    }
+    else
+      finish(e, it, NULL, ctype, "cannot save file");
+  }
 }
 
 /* Follows a redirect: the target goes back through the frontier, so its
@@ -920,9 +962,11 @@ static void on_pass(struct cr_loop *loop, void *arg)
   int rc;
 
   if(e->jr) {
-    /* One write per pass, before any new transfer starts: what finished
-     * so far survives a SIGKILL, so a kill costs at most the transfers
-     * that were in flight when this pass began. */
+    /* One write per pass, queued before any new transfer starts and
+     * submitted with this pass's other file work: what finished so far
+     * survives a SIGKILL once it completes (next pass, or the one after
+     * if a write was still out), so a kill costs the transfers in flight
+     * and about a pass of finished ones. */
     rc = cr_journal_flush(e->jr);
     if(!rc && cr_loop_now(loop) - e->last_sync >= SYNC_MS) {
       e->last_sync = cr_loop_now(loop);
@@ -958,7 +1002,12 @@ static void on_pass(struct cr_loop *loop, void *arg)
     if(rc)
       engine_fatal(e, rc, "cannot write the manifest");
   }
-  if(!e->in_flight && !e->waiting && !cr_frontier_pending(e->fr) && !e->feed)
+  /* All file work of this pass goes to the kernel at once.  The
+   * synchronous backend runs it here; what its callbacks recorded is
+   * written on the next pass, which the kick makes come. */
+  if(cr_aio_submit(e->aio))
+    cr_timer_start(loop, &e->kick, 0);
+  if(!e->in_flight && !e->waiting && !e->saving && !cr_frontier_pending(e->fr) && !e->feed)
     cr_loop_break(loop);
 }
 
@@ -1319,7 +1368,7 @@ static int state_open(struct cr_engine *e)
     fprintf(stderr, "crawler: the URLs and settings are too long to be saved\n");
     goto done;
   }
-  rc = cr_journal_open(cfg->output_dir, !resume, &e->jr);
+  rc = cr_journal_open(cfg->output_dir, !resume, e->aio, &e->jr);
   if(rc)
     goto done;
   if(!resume) {
@@ -1443,9 +1492,14 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
     fprintf(stderr, "crawler: cannot create the event loop: %s\n", strerror(errno));
     goto fail;
   }
-  rc = cr_store_new(cfg->output_dir, &e->store);
+  rc = cr_aio_new(e->loop, 0, cfg->progress == CR_PROGRESS_NONE, &e->aio);
   if(rc)
     goto fail;
+  rc = cr_store_new(cfg->output_dir, e->aio, &e->store);
+  if(rc)
+    goto fail;
+  /* Per-page writeback only matters when a sync point will vouch for it. */
+  cr_store_set_durable(e->store, cfg->state != CR_STATE_OFF);
   if(cfg->manifest_path) {
     e->manifest_path = strdup(cfg->manifest_path);
   }
@@ -1659,9 +1713,18 @@ int cr_engine_run(struct cr_engine *e)
   if(rc)
     fprintf(stderr, "crawler: event loop failed: %s\n", strerror(errno));
   cancel_all(e);
+  /* Pages being published finish first (their buffers are the kernel's
+   * until then); their lines and records join the final flush.  The
+   * wait is bounded: the crawl is over. */
+  if(cr_aio_drain(e->aio, DRAIN_MS))
+    fprintf(stderr, "crawler: file operations did not complete in time\n");
   if(e->jr) {
     int jrc = cr_journal_flush(e->jr);
 
+    if(!jrc)
+      cr_aio_drain(e->aio, DRAIN_MS);
+    if(!jrc)
+      jrc = cr_journal_flush(e->jr);
     if(jrc)
       journal_failed(e, jrc);
   }
@@ -1677,7 +1740,10 @@ int cr_engine_run(struct cr_engine *e)
   else if(e->jr) {
     int jrc = cr_journal_sync(e->jr);
 
-    if(!jrc)
+    /* The fsync, then the SYNC record it earns, each through the ring. */
+    if(!jrc && !cr_aio_drain(e->aio, DRAIN_MS))
+      jrc = cr_journal_flush(e->jr);
+    if(!jrc && !cr_aio_drain(e->aio, DRAIN_MS))
       jrc = cr_journal_flush(e->jr);
     if(jrc)
       fprintf(stderr, "crawler: cannot save the crawl state: %s; a resume fetches again "
@@ -1730,6 +1796,9 @@ void cr_engine_free(struct cr_engine **pe)
   e = *pe;
   if(e->running)
     cancel_all(e);
+  /* Before anything a completion may touch goes. */
+  if(e->aio)
+    cr_aio_drain(e->aio, DRAIN_MS);
   /* Teardown mirrors setup. */
   if(e->sig_watch >= 0)
     cr_loop_unwatch(e->loop, e->sig_watch);
@@ -1747,6 +1816,7 @@ void cr_engine_free(struct cr_engine **pe)
   cr_manifest_free(&e->man);
   free(e->manifest_path);
   cr_store_free(&e->store);
+  cr_aio_free(&e->aio);
   cr_loop_free(&e->loop);
   cr_buf_cleanup(&e->scratch);
   curl_slist_free_all(e->conn_close);
