@@ -24,6 +24,8 @@
 /* File slots: open temporary files at once, at most.  Each costs the
  * kernel a pointer while empty. */
 #define SLOTS_MAX 4096
+/* Bounded io-wq workers (see ring_start). */
+#define IOWQ_WORKERS 64
 
 enum op_kind {
   OP_OPEN,
@@ -96,6 +98,15 @@ static int ring_start(struct cr_aio *a, int quiet)
     return -1;
   }
   a->cq_cap = p.cq_entries;
+  {
+    /* io-wq runs blocking file work (opens, renames, writeback waits) on
+     * at most 4 workers a CPU by default; a page's publication would
+     * queue behind other pages' writeback.  These are the kernel's
+     * workers, not threads of ours; failing to raise the cap is fine. */
+    unsigned workers[2] = { IOWQ_WORKERS, 0 };
+
+    io_uring_register_iowq_max_workers(&a->ring, workers);
+  }
   rc = io_uring_register_files_sparse(&a->ring, a->nslots);
   if(rc < 0) {
     if(!quiet)

@@ -83,6 +83,10 @@ struct cr_engine {
   struct cr_journal *jr;       /* the crawl state; NULL with CR_STATE_OFF */
   struct cr_hset bad_seen;     /* bad input lines recorded (for a resume) */
   uint64_t last_sync;          /* loop ms of the last cr_journal_sync */
+  size_t man_mark;             /* manifest bytes whose records are being
+                                  written (see on_pass) */
+  unsigned unw_pending;        /* records not yet handed to a write */
+  unsigned unw_inflight;       /* records in the journal write in flight */
 };
 
 void cr_config_defaults(struct cr_config *cfg)
@@ -106,6 +110,15 @@ void cr_config_defaults(struct cr_config *cfg)
   cfg->max_segment_repeat = 3;
   cfg->robots = 1;
   cfg->max_crawl_delay = 30.0;
+}
+
+/* Slots of -c taken: transfers, pages being published, and pages whose
+ * journal record is not written yet.  A page holds its slot until its
+ * record is in the file, so a kill costs at most -c pages, as when the
+ * record was a write() in the loop. */
+static unsigned busy_slots(const struct cr_engine *e)
+{
+  return e->in_flight + e->saving + e->unw_pending + e->unw_inflight;
 }
 
 /* ---- the running list ---- */
@@ -282,8 +295,10 @@ static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
   rc = cr_manifest_write(e->man, &r);
   if(rc)
     engine_fatal(e, rc, "cannot write the manifest");
-  else
+  else if(e->jr) {
     journal_done(e, &r);
+    e->unw_pending++;
+  }
   e->st.done++;
   if(error)
     e->st.failed++;
@@ -537,7 +552,7 @@ fail:
 
 static void start_transfers(struct cr_engine *e)
 {
-  while(!e->fatal && !e->interrupted && e->in_flight < e->cfg.concurrency) {
+  while(!e->fatal && !e->interrupted && busy_slots(e) < e->cfg.concurrency) {
     struct cr_item *it = cr_frontier_pop(e->fr);
 
     if(!it)
@@ -967,18 +982,30 @@ static void on_pass(struct cr_loop *loop, void *arg)
      * survives a SIGKILL once it completes (next pass, or the one after
      * if a write was still out), so a kill costs the transfers in flight
      * and about a pass of finished ones. */
+    int mrc = 0;
+
+    /* The manifest after the journal: a line on standard output (which a
+     * resume cannot take back) always has its record.  The lines whose
+     * records went with the last journal write go once it completed. */
+    if(e->man_mark && !cr_journal_writing(e->jr)) {
+      mrc = cr_manifest_flush_part(e->man, e->man_mark);
+      e->man_mark = 0;
+      e->unw_inflight = 0;
+    }
     rc = cr_journal_flush(e->jr);
     if(!rc && cr_loop_now(loop) - e->last_sync >= SYNC_MS) {
       e->last_sync = cr_loop_now(loop);
       rc = cr_journal_sync(e->jr);
     }
+    if(!rc && !e->man_mark && cr_journal_writing(e->jr)) {
+      e->man_mark = cr_manifest_pending(e->man);
+      e->unw_inflight = e->unw_pending;
+      e->unw_pending = 0;
+    }
     if(rc)
       journal_failed(e, rc);
-    /* The manifest after the journal: a line on standard output (which a
-     * resume cannot take back) always has its record. */
-    rc = cr_manifest_flush(e->man);
-    if(rc)
-      engine_fatal(e, rc, "cannot write the manifest");
+    if(mrc)
+      engine_fatal(e, mrc, "cannot write the manifest");
   }
   if(e->feed && !e->interrupted && !e->fatal &&
      cr_frontier_pending(e->fr) < e->feed_low) {
@@ -995,7 +1022,7 @@ static void on_pass(struct cr_loop *loop, void *arg)
    * a host ready after start_transfers ran; the kick makes the next pass
    * come without waiting for an event. */
   cr_dns_pass(e->dns);
-  if(cr_frontier_has_ready(e->fr) && e->in_flight < e->cfg.concurrency)
+  if(cr_frontier_has_ready(e->fr) && busy_slots(e) < e->cfg.concurrency)
     cr_timer_start(loop, &e->kick, 0);
   if(!e->jr) {
     rc = cr_manifest_flush(e->man);
@@ -1705,6 +1732,16 @@ int cr_engine_run(struct cr_engine *e)
   e->t_start = cr_clock();
   if(e->cfg.progress == CR_PROGRESS_LIVE)
     cr_timer_start(e->loop, &e->progress, PROGRESS_MS);
+  if(e->jr) {
+    /* Lines replayed from the journal go now; from here on a line waits
+     * for its record's write (on_pass). */
+    rc = cr_manifest_flush(e->man);
+    if(rc) {
+      engine_fatal(e, rc, "cannot write the manifest");
+      return rc;
+    }
+    cr_manifest_hold(e->man);
+  }
   cr_loop_set_pass(e->loop, on_pass, e);
   rc = cr_loop_run(e->loop);
   cr_loop_set_pass(e->loop, NULL, NULL);
@@ -1719,12 +1756,15 @@ int cr_engine_run(struct cr_engine *e)
   if(cr_aio_drain(e->aio, DRAIN_MS))
     fprintf(stderr, "crawler: file operations did not complete in time\n");
   if(e->jr) {
-    int jrc = cr_journal_flush(e->jr);
+    int jrc = 0;
+    int i;
 
-    if(!jrc)
-      cr_aio_drain(e->aio, DRAIN_MS);
-    if(!jrc)
+    /* Every record written before the manifest's last lines go. */
+    for(i = 0; i < 3 && !jrc && cr_journal_busy(e->jr); i++) {
       jrc = cr_journal_flush(e->jr);
+      if(!jrc)
+        cr_aio_drain(e->aio, DRAIN_MS);
+    }
     if(jrc)
       journal_failed(e, jrc);
   }

@@ -443,6 +443,11 @@ int cr_journal_sync(struct cr_journal *j)
   return cr_journal_flush(j);
 }
 
+int cr_journal_writing(const struct cr_journal *j)
+{
+  return j->writing;
+}
+
 int cr_journal_busy(const struct cr_journal *j)
 {
   return j->writing || j->syncing || j->sync_wanted ||

@@ -102,6 +102,9 @@ int cr_journal_flush(struct cr_journal *j);
  * cr_journal_flush. */
 int cr_journal_sync(struct cr_journal *j);
 
+/* Nonzero while a write is in flight. */
+int cr_journal_writing(const struct cr_journal *j);
+
 /* Nonzero while records wait or a write or fsync is in flight. */
 int cr_journal_busy(const struct cr_journal *j);
 
