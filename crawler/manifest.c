@@ -82,10 +82,11 @@ int cr_manifest_flush_part(struct cr_manifest *m, size_t n)
     }
     off += (size_t)w;
   }
+  if(!n)
+    return 0;
   memmove(m->out.data, m->out.data + n, m->out.len - n);
   m->out.len -= n;
-  if(m->out.data)
-    m->out.data[m->out.len] = '\0';
+  m->out.data[m->out.len] = '\0';
   return 0;
 }
 
