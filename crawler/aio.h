@@ -71,6 +71,9 @@ unsigned cr_aio_submit(struct cr_aio *a);
  * CR_EIO when operations were still in flight at the deadline. */
 int cr_aio_drain(struct cr_aio *a, unsigned timeout_ms);
 
+/* File slots free for cr_aio_openat. */
+unsigned cr_aio_slots_free(const struct cr_aio *a);
+
 /* Operations queued or in flight. */
 unsigned cr_aio_busy(const struct cr_aio *a);
 

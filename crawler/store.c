@@ -30,6 +30,8 @@ struct cr_store {
   unsigned long next_id;
   struct cr_aio *aio;
   int durable;
+  struct cr_body *wait_head; /* commits waiting for a free file slot */
+  struct cr_body *wait_tail;
   struct cr_hset written;   /* hashes of paths taken in this run */
   struct cr_hset dirs;      /* hashes of directories known to be ours */
 };
@@ -49,6 +51,8 @@ struct cr_body {
   int err;                  /* first error, CR_E* */
   int discarded;
   int opening;              /* the open of the temporary file is out */
+  struct cr_body *wait_next; /* in the store's list of commits waiting */
+  int waiting;
   struct wr *held;          /* writes waiting for that open, in order */
   struct wr **held_tail;
   int committing;           /* the publishing chain was queued */
@@ -268,13 +272,30 @@ static void on_open(void *arg, int res)
 }
 
 /* Every operation with a callback of this body ends here. */
+/* Starts commits that waited for a file slot, while slots are free. */
+static void wake_waiting(struct cr_store *st)
+{
+  while(st->wait_head && cr_aio_slots_free(st->aio)) {
+    struct cr_body *b = st->wait_head;
+
+    st->wait_head = b->wait_next;
+    if(!st->wait_head)
+      st->wait_tail = NULL;
+    b->waiting = 0;
+    body_step(b);
+  }
+}
+
 static void on_op(void *arg, int res)
 {
   struct cr_body *b = arg;
+  struct cr_store *st = b->st;
 
   b->ops--;
   note_err(b, res);
   body_step(b);
+  /* A close may have freed a slot. */
+  wake_waiting(st);
 }
 
 static void on_write(void *arg, int res)
@@ -516,6 +537,18 @@ static void body_step(struct cr_body *b)
   }
   if(!b->published && (b->slot >= 0 || b->len || !b->id)) {
     /* The rest of the body has yet to be written and closed. */
+    if(b->slot < 0 && !cr_aio_slots_free(st->aio)) {
+      /* Every file slot is busy publishing: wait in line for one rather
+       * than fail (a failure would cost a fetch again). */
+      b->waiting = 1;
+      b->wait_next = NULL;
+      if(st->wait_tail)
+        st->wait_tail->wait_next = b;
+      else
+        st->wait_head = b;
+      st->wait_tail = b;
+      return;
+    }
     rc = queue_publish(b);
     if(rc) {
       b->err = rc;
