@@ -35,6 +35,7 @@ enum op_kind {
   OP_RENAME,
   OP_UNLINK,
   OP_MKDIR,
+  OP_STATX,
 };
 
 struct op {
@@ -307,6 +308,21 @@ int cr_aio_unlinkat(struct cr_aio *a, int dirfd, const char *path, int flags, un
   return 0;
 }
 
+int cr_aio_statx(struct cr_aio *a, int dirfd, const char *path, int flags, unsigned mask,
+                 struct statx *buf, unsigned link, cr_aio_cb cb, void *arg)
+{
+  struct op *op = op_new(a, OP_STATX, link, path, NULL, cb, arg);
+
+  if(!op)
+    return CR_ENOMEM;
+  op->dirfd = dirfd;
+  op->flags = flags;
+  op->mode = mask;
+  op->buf = buf;
+  op_queue(a, op);
+  return 0;
+}
+
 int cr_aio_mkdirat(struct cr_aio *a, int dirfd, const char *path, mode_t mode, unsigned link,
                    cr_aio_cb cb, void *arg)
 {
@@ -399,6 +415,9 @@ static int run_sync(struct cr_aio *a, struct op *op)
   case OP_MKDIR:
     res = mkdirat(op->dirfd, op->path, op->mode);
     break;
+  case OP_STATX:
+    res = statx(op->dirfd, op->path, op->flags, (unsigned)op->mode, (struct statx *)op->buf);
+    break;
   }
   return res < 0 ? -errno : res;
 }
@@ -470,6 +489,10 @@ static void prep(struct cr_aio *a, struct io_uring_sqe *sqe, struct op *op)
     break;
   case OP_MKDIR:
     io_uring_prep_mkdirat(sqe, op->dirfd, op->path, op->mode);
+    break;
+  case OP_STATX:
+    io_uring_prep_statx(sqe, op->dirfd, op->path, op->flags, (unsigned)op->mode,
+                        (struct statx *)op->buf);
     break;
   }
   if(op->link & CR_AIO_HARDLINK)

@@ -105,6 +105,10 @@ int cr_aio_renameat(struct cr_aio *a, int olddirfd, const char *oldpath, int new
                     const char *newpath, unsigned link, cr_aio_cb cb, void *arg);
 int cr_aio_unlinkat(struct cr_aio *a, int dirfd, const char *path, int flags, unsigned link,
                     cr_aio_cb cb, void *arg);
+/* statx(2); buf is the caller's and must live until cb. */
+struct statx;
+int cr_aio_statx(struct cr_aio *a, int dirfd, const char *path, int flags, unsigned mask,
+                 struct statx *buf, unsigned link, cr_aio_cb cb, void *arg);
 int cr_aio_mkdirat(struct cr_aio *a, int dirfd, const char *path, mode_t mode, unsigned link,
                    cr_aio_cb cb, void *arg);
 

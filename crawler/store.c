@@ -51,6 +51,9 @@ struct cr_body {
   int err;                  /* first error, CR_E* */
   int discarded;
   int opening;              /* the open of the temporary file is out */
+  int dirs_done;            /* every directory of path is ours */
+  size_t dir_start;         /* where the component being made starts */
+  struct statx stx;         /* a component that was there already */
   struct cr_body *wait_next; /* in the store's list of commits waiting */
   int waiting;
   struct wr *held;          /* writes waiting for that open, in order */
@@ -230,6 +233,127 @@ static void body_drop(struct cr_body *b)
 
 static void body_step(struct cr_body *b);
 static void on_op(void *arg, int res);
+static void wake_waiting(struct cr_store *st);
+
+/* ---- directories ----
+ *
+ * Every directory of a page's path (all but the last component) must exist
+ * and be a real directory of ours; a component that clashes with a file or
+ * symlink is renamed "NAME%~d".  Done through the ring, one component at a
+ * time, and only for components not already in the cache: a mkdirat, and
+ * when the name was taken a statx(AT_SYMLINK_NOFOLLOW) of it.  Under another
+ * program's write-back a mkdirat can wait seconds for the file system's
+ * journal, so it must not run in the loop. */
+
+static void dir_next(struct cr_body *b, size_t end)
+{
+  b->dir_start = end + 1;
+}
+
+/* The end of the component being made. */
+static size_t dir_end(const struct cr_body *b)
+{
+  const char *slash = memchr(b->path.data + b->dir_start, '/', b->path.len - b->dir_start);
+
+  return slash ? (size_t)(slash - b->path.data) : (size_t)-1;
+}
+
+static void on_dir_stat(void *arg, int res)
+{
+  struct cr_body *b = arg;
+  struct cr_store *st = b->st;
+  size_t end = dir_end(b);
+  int rc = 0;
+
+  b->ops--;
+  if(res < 0)
+    note_err(b, res);
+  else if(S_ISDIR(b->stx.stx_mode)) {
+    if(cr_hset_add(&b->st->dirs, cr_hash64(b->path.data, end)) < 0)
+      rc = CR_ENOMEM;
+    dir_next(b, end);
+  }
+  else {
+    /* A file (or a symlink) holds this name: the directory goes beside
+     * it under a name no URL maps to.  Insert "%~d" before the slash and
+     * examine the renamed component again. */
+    struct cr_buf tail;
+
+    cr_buf_init(&tail, b->path.max);
+    rc = cr_buf_append(&tail, b->path.data + end, b->path.len - end);
+    if(!rc) {
+      b->path.len = end;
+      rc = cr_buf_puts(&b->path, "%~d");
+    }
+    if(!rc)
+      rc = cr_buf_append(&b->path, tail.data, tail.len);
+    cr_buf_cleanup(&tail);
+  }
+  if(rc && !b->err)
+    b->err = rc;
+  body_step(b);
+  wake_waiting(st);
+}
+
+static void on_dir_made(void *arg, int res)
+{
+  struct cr_body *b = arg;
+  struct cr_store *st = b->st;
+  size_t end = dir_end(b);
+  int rc = 0;
+
+  b->ops--;
+  if(res == -EEXIST) {
+    /* Ours from an earlier run, another page's just now, or something
+     * in the way: look without following it. */
+    b->path.data[end] = '\0';
+    rc = cr_aio_statx(b->st->aio, b->st->dirfd, b->path.data, AT_SYMLINK_NOFOLLOW,
+                      STATX_TYPE, &b->stx, 0, on_dir_stat, b);
+    b->path.data[end] = '/';
+    if(!rc) {
+      b->ops++;
+      return;
+    }
+  }
+  else if(res < 0)
+    note_err(b, res);
+  else {
+    if(cr_hset_add(&b->st->dirs, cr_hash64(b->path.data, end)) < 0)
+      rc = CR_ENOMEM;
+    dir_next(b, end);
+  }
+  if(rc && !b->err)
+    b->err = rc;
+  body_step(b);
+  wake_waiting(st);
+}
+
+/* Skips the components known to be ours and queues the making of the next
+ * one.  Returns 0 with an operation queued, 1 when every directory is
+ * there, or a CR_E* error. */
+static int dirs_step(struct cr_body *b)
+{
+  struct cr_store *st = b->st;
+
+  for(;;) {
+    size_t end = dir_end(b);
+    int rc;
+
+    if(end == (size_t)-1)
+      return 1;
+    if(cr_hset_has(&st->dirs, cr_hash64(b->path.data, end))) {
+      dir_next(b, end);
+      continue;
+    }
+    b->path.data[end] = '\0';
+    rc = cr_aio_mkdirat(st->aio, st->dirfd, b->path.data, 0755, 0, on_dir_made, b);
+    b->path.data[end] = '/';
+    if(rc)
+      return rc;
+    b->ops++;
+    return 0;
+  }
+}
 static void on_write(void *arg, int res);
 
 /* One write's buffer, lent to the kernel until its completion. */
@@ -535,6 +659,20 @@ static void body_step(struct cr_body *b)
     cb(arg, err, NULL);
     return;
   }
+  if(!b->dirs_done) {
+    rc = dirs_step(b);
+    if(rc == 1) {
+      b->dirs_done = 1;
+      rc = pick_name(b, b->path.len);
+    }
+    if(rc) {
+      b->err = rc;
+      body_step(b);
+      return;
+    }
+    if(!b->dirs_done)
+      return;
+  }
   if(!b->published && (b->slot >= 0 || b->len || !b->id)) {
     /* The rest of the body has yet to be written and closed. */
     if(b->slot < 0 && !cr_aio_slots_free(st->aio)) {
@@ -599,72 +737,6 @@ void cr_store_discard(struct cr_store *st, struct cr_file *f)
   body_step(b);
 }
 
-/* Makes sure every directory of path (all but the last component) exists
- * and is a real directory we may write into, renaming components that clash
- * with a file or symlink to "NAME%~d".  path is edited in place and may grow;
- * it is a cr_buf so that growth is bounded. */
-static int make_dirs(struct cr_store *st, struct cr_buf *path)
-{
-  size_t start = 0;
-
-  for(;;) {
-    char *slash = memchr(path->data + start, '/', path->len - start);
-    size_t end;
-    struct stat sb;
-
-    if(!slash)
-      return 0;
-    end = (size_t)(slash - path->data);
-    *slash = '\0';
-    if(cr_hset_has(&st->dirs, cr_hash64(path->data, end))) {
-      *slash = '/';
-      start = end + 1;
-      continue;
-    }
-    if(mkdirat(st->dirfd, path->data, 0755) < 0) {
-      if(errno != EEXIST) {
-        int err = errno;
-
-        *slash = '/';
-        return errno_to_cr(err);
-      }
-      if(fstatat(st->dirfd, path->data, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-        int err = errno;
-
-        *slash = '/';
-        return errno_to_cr(err);
-      }
-      if(!S_ISDIR(sb.st_mode)) {
-        /* A file (or a symlink) holds this name: the directory goes beside
-         * it under a name no URL maps to.  Insert "%~d" before the slash. */
-        struct cr_buf tail;
-        int rc;
-
-        *slash = '/';
-        cr_buf_init(&tail, path->max);
-        rc = cr_buf_append(&tail, path->data + end, path->len - end);
-        if(!rc) {
-          path->len = end;
-          rc = cr_buf_puts(path, "%~d");
-        }
-        if(!rc)
-          rc = cr_buf_append(path, tail.data, tail.len);
-        cr_buf_cleanup(&tail);
-        if(rc)
-          return rc;
-        /* Re-examine the renamed component from the same start. */
-        continue;
-      }
-    }
-    if(cr_hset_add(&st->dirs, cr_hash64(path->data, end)) < 0) {
-      *slash = '/';
-      return CR_ENOMEM;
-    }
-    *slash = '/';
-    start = end + 1;
-  }
-}
-
 int cr_store_commit(struct cr_store *st, struct cr_file *f, const char *relpath,
                     cr_store_commit_cb cb, void *arg)
 {
@@ -685,10 +757,6 @@ int cr_store_commit(struct cr_store *st, struct cr_file *f, const char *relpath,
   rc = b->err;
   if(!rc)
     rc = cr_buf_puts(&b->path, relpath);
-  if(!rc)
-    rc = make_dirs(st, &b->path);
-  if(!rc)
-    rc = pick_name(b, b->path.len);
   if(rc) {
     b->discarded = 1;
     body_step(b);
