@@ -14,20 +14,24 @@
  * completes, so a transfer holds one buffer plus what the disk has not yet
  * taken: bounded as long as the disk keeps up with the network.  (Pausing
  * the transfer instead was tried: libcurl 7.88 then keeps all the decoded
- * output of a compressed chunk, a gzip bomb's included.)  Publishing is a chain in the
- * ring: open the temporary file (a direct descriptor with io_uring, never a
- * descriptor of ours), write, start the data's writeback and wait for it
- * (sync_file_range, io_uring backend with durability on), close; then rename
- * into place.  Only then does the commit callback run, with the path used:
+ * output of a compressed chunk, a gzip bomb's included.)
+ *
+ * Publishing: make the missing directories, then one chain in the ring -
+ * open the temporary file (a direct descriptor with io_uring, never a
+ * descriptor of ours), write, write back the data and wait for it
+ * (sync_file_range, io_uring backend with durability on), close - then
+ * rename into place.  When every file slot is busy a commit waits in line
+ * for one.  Only once the file is in place does the commit callback run,
+ * with the path used:
  * a page counts as finished only when its file is published.  A failed or
  * interrupted transfer leaves no file behind.
  *
  * Safety: relative paths come from cr_pathmap (no "..", no absolute paths).
- * Directories are created one component at a time and checked with
- * fstatat(AT_SYMLINK_NOFOLLOW), so a symlink or file in the way is never
- * followed; that is done synchronously, once per directory per run (a cache
- * of the directories made), not per page.  Clashes are resolved so that
- * nothing is lost:
+ * Directories are created one component at a time through the ring
+ * (mkdirat, then statx(AT_SYMLINK_NOFOLLOW) when the name was taken), so a
+ * symlink or file in the way is never followed; a cache of the directories
+ * made keeps that to once per directory per run.  Clashes are resolved so
+ * that nothing is lost:
  *  - a directory needed where a file already is (URL /a saved, then /a/b)
  *    uses the name "a%~d" for the directory;
  *  - a file wanted where a directory already is (/a/b saved, then /a) is
