@@ -19,6 +19,7 @@
 #include "fetch.h"
 #include "frontier.h"
 #include "hash.h"
+#include "aio.h"
 #include "journal.h"
 #include "links.h"
 #include "loop.h"
@@ -36,9 +37,12 @@
 #define DEAD_AFTER 5            /* connect failures in a row that kill a host */
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 30000
-/* How often the crawl state is forced to disk (syncfs).  A power loss
+/* How often the crawl state is forced to disk (an fsync of the journal
+ * through the ring; syncfs in the synchronous backend).  A power loss
  * costs the pages finished since: they are fetched again. */
 #define SYNC_MS 1000
+/* How long the end of a run waits for file work in flight. */
+#define DRAIN_MS 30000
 #define STATE_MAGIC "crawler-state 1\n"
 #define REPARSE_PER_PASS 8
 #define START_PER_PASS 128
@@ -50,6 +54,7 @@ struct cr_engine {
   struct cr_config cfg;
   char *manifest_path;
   struct cr_loop *loop;
+  struct cr_aio *aio;          /* file work off the loop (aio.h) */
   struct cr_store *store;
   struct cr_manifest *man;
   struct cr_dns *dns;
@@ -61,6 +66,7 @@ struct cr_engine {
   struct cr_item *running;     /* in flight, or waiting to retry */
   unsigned in_flight;
   unsigned waiting;
+  unsigned saving;             /* bodies being published (store.h) */
   uint64_t rejected;           /* bad input lines, counted as done */
   cr_feed_cb feed;             /* NULL once the source is exhausted */
   void *feed_arg;
@@ -89,6 +95,10 @@ struct cr_engine {
   uint64_t reparsed;           /* saved pages whose links were read again */
   int64_t manifest_start;      /* where this crawl's lines begin, -1: unknown */
   uint64_t last_sync;          /* loop ms of the last cr_journal_sync */
+  size_t man_mark;             /* manifest bytes whose records are being
+                                  written (see on_pass) */
+  unsigned unw_pending;        /* records not yet handed to a write */
+  unsigned unw_inflight;       /* records in the journal write in flight */
 };
 
 void cr_config_defaults(struct cr_config *cfg)
@@ -112,6 +122,15 @@ void cr_config_defaults(struct cr_config *cfg)
   cfg->max_segment_repeat = 3;
   cfg->robots = 1;
   cfg->max_crawl_delay = 30.0;
+}
+
+/* Slots of -c taken: transfers, pages being published, and pages whose
+ * journal record is not written yet.  A page holds its slot until its
+ * record is in the file, so a kill costs at most -c pages, as when the
+ * record was a write() in the loop. */
+static unsigned busy_slots(const struct cr_engine *e)
+{
+  return e->in_flight + e->saving + e->unw_pending + e->unw_inflight;
 }
 
 /* ---- the running list ---- */
@@ -471,8 +490,10 @@ static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
   rc = cr_manifest_write(e->man, &r);
   if(rc)
     engine_fatal(e, rc, "cannot write the manifest");
-  else
+  else if(e->jr) {
     journal_done(e, &r);
+    e->unw_pending++;
+  }
   e->st.done++;
   if(error)
     e->st.failed++;
@@ -629,14 +650,6 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
     it->error = "max size exceeded";
     return 0;
   }
-
-  if(it->file.fd < 0) {
-    rc = cr_store_open(e->store, &it->file);
-    if(rc) {
-      it->store_rc = rc;
-      return 0;
-    }
-  }
   rc = cr_store_write(e->store, &it->file, p, len);
   if(rc) {
     it->store_rc = rc;
@@ -785,7 +798,7 @@ static void start_transfers(struct cr_engine *e)
 {
   unsigned started = 0;
 
-  while(!e->fatal && !e->interrupted && e->in_flight < e->cfg.concurrency) {
+  while(!e->fatal && !e->interrupted && busy_slots(e) < e->cfg.concurrency) {
     struct cr_item *it;
 
     if(started == START_PER_PASS) {
@@ -918,11 +931,46 @@ static int map_url(struct cr_engine *e, const char *url, struct cr_buf *rel)
   return rc;
 }
 
-/* Saves a 2xx body under its mapped path and records it. */
+/* A page between its transfer's end and its file's publication. */
+struct saving {
+  struct cr_item *it;
+  char *mapped;  /* the path its URL maps to, in the same allocation */
+  char ctype[];  /* curl's copy goes with the handle */
+};
+
+/* cr_store_commit_cb: the page's file is in place (or could not be), so
+ * now it gets its manifest line and DONE record. */
+static void saved(void *arg, int rc, const char *path)
+{
+  struct saving *sv = arg;
+  struct cr_item *it = sv->it;
+  struct cr_engine *e = it->engine;
+  const char *ctype = sv->ctype[0] ? sv->ctype : NULL;
+
+  e->saving--;
+  if(rc == CR_ENOSPC) {
+    engine_fatal(e, rc, "cannot save pages");
+    abandon(e, it);
+  }
+  else if(rc == CR_EMFILE && it->attempts <= e->cfg.retries && !e->fatal && !e->interrupted)
+    retry_later(e, it, backoff_ms(e, it->attempts));
+  else if(rc)
+    finish(e, it, NULL, ctype, "cannot save file");
+  else {
+    /* links_after compares the two: a page saved elsewhere is noted. */
+    cr_buf_reset(&e->last_mapped);
+    if(cr_buf_puts(&e->last_mapped, sv->mapped))
+      cr_buf_reset(&e->last_mapped);
+    finish(e, it, path, ctype, NULL);
+  }
+  free(sv);
+}
+
+/* Starts saving a 2xx body under its mapped path; saved() records it. */
 static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
 {
   struct cr_buf rel;
-  struct cr_buf final;
+  struct saving *sv = NULL;
   int rc;
 
   if(it->links) {
@@ -931,25 +979,37 @@ static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
     cr_links_free(&it->links);
   }
   cr_buf_init(&rel, CR_RELPATH_MAX + 1);
-  cr_buf_init(&final, CR_RELPATH_MAX + 64);
   rc = map_url(e, it->cur, &rel);
+  if(!rc) {
+    size_t n = ctype ? strlen(ctype) : 0;
+
+    sv = malloc(sizeof(*sv) + n + 1 + rel.len + 1);
+    if(!sv)
+      rc = CR_ENOMEM;
+    else {
+      sv->it = it;
+      memcpy(sv->ctype, ctype ? ctype : "", n + 1);
+      sv->mapped = sv->ctype + n + 1;
+      memcpy(sv->mapped, rel.data, rel.len);
+      sv->mapped[rel.len] = '\0';
+    }
+  }
+  e->saving++;
   if(!rc)
-    rc = cr_store_commit(e->store, &it->file, rel.data, &final);
-  if(rc == CR_ENOSPC) {
-    engine_fatal(e, rc, "cannot save pages");
-    abandon(e, it);
-  }
-  else if(rc)
-    finish(e, it, NULL, ctype, "cannot save file");
-  else {
-    /* links_after compares the two: a page saved elsewhere is noted. */
-    cr_buf_reset(&e->last_mapped);
-    if(cr_buf_append(&e->last_mapped, rel.data, rel.len))
-      cr_buf_reset(&e->last_mapped);
-    finish(e, it, final.data, ctype, NULL);
-  }
+    rc = cr_store_commit(e->store, &it->file, rel.data, saved, sv);
   cr_buf_cleanup(&rel);
-  cr_buf_cleanup(&final);
+  if(rc && sv)
+    saved(sv, rc, NULL);
+  else if(rc) {
+    e->saving--;
+    drop_body(e, it);
+    if(rc == CR_ENOSPC) {
+      engine_fatal(e, rc, "cannot save pages");
+      abandon(e, it);
+    }
+    else
+      finish(e, it, NULL, ctype, "cannot save file");
+  }
 }
 
 /* Reads the links of a saved page again at a smaller depth (see struct
@@ -1282,21 +1342,35 @@ static void on_pass(struct cr_loop *loop, void *arg)
   int rc;
 
   if(e->jr) {
-    /* One write per pass, before any new transfer starts: what finished
-     * so far survives a SIGKILL, so a kill costs at most the transfers
-     * that were in flight when this pass began. */
+    /* One write per pass, queued before any new transfer starts and
+     * submitted with this pass's other file work: what finished so far
+     * survives a SIGKILL once it completes (next pass, or the one after
+     * if a write was still out), so a kill costs the transfers in flight
+     * and about a pass of finished ones. */
+    int mrc = 0;
+
+    /* The manifest after the journal: a line on standard output (which a
+     * resume cannot take back) always has its record.  The lines whose
+     * records went with the last journal write go once it completed. */
+    if(e->man_mark && !cr_journal_writing(e->jr)) {
+      mrc = cr_manifest_flush_part(e->man, e->man_mark);
+      e->man_mark = 0;
+      e->unw_inflight = 0;
+    }
     rc = cr_journal_flush(e->jr);
     if(!rc && cr_loop_now(loop) - e->last_sync >= SYNC_MS) {
       e->last_sync = cr_loop_now(loop);
       rc = cr_journal_sync(e->jr);
     }
+    if(!rc && !e->man_mark && cr_journal_writing(e->jr)) {
+      e->man_mark = cr_manifest_pending(e->man);
+      e->unw_inflight = e->unw_pending;
+      e->unw_pending = 0;
+    }
     if(rc)
       journal_failed(e, rc);
-    /* The manifest after the journal: a line on standard output (which a
-     * resume cannot take back) always has its record. */
-    rc = cr_manifest_flush(e->man);
-    if(rc)
-      engine_fatal(e, rc, "cannot write the manifest");
+    if(mrc)
+      engine_fatal(e, mrc, "cannot write the manifest");
   }
   if(e->feed && !e->interrupted && !e->fatal &&
      cr_frontier_pending(e->fr) < e->feed_low) {
@@ -1314,18 +1388,24 @@ static void on_pass(struct cr_loop *loop, void *arg)
    * a host ready after start_transfers ran; the kick makes the next pass
    * come without waiting for an event. */
   cr_dns_pass(e->dns);
-  if(cr_frontier_has_ready(e->fr) && e->in_flight < e->cfg.concurrency)
+  if(cr_frontier_has_ready(e->fr) && busy_slots(e) < e->cfg.concurrency)
     cr_timer_start(loop, &e->kick, 0);
   if(!e->jr) {
     rc = cr_manifest_flush(e->man);
     if(rc)
       engine_fatal(e, rc, "cannot write the manifest");
   }
+  /* All file work of this pass goes to the kernel at once.  The
+   * synchronous backend runs it here; what its callbacks recorded is
+   * written on the next pass, which the kick makes come. */
+  if(cr_aio_submit(e->aio))
+    cr_timer_start(loop, &e->kick, 0);
   /* The loop's stall figures count only while something waits on it. */
   cr_loop_set_busy(loop, e->in_flight > 0);
   if(e->reparse_head)
     cr_timer_start(loop, &e->kick, 0);
-  else if(!e->in_flight && !e->waiting && !cr_frontier_pending(e->fr) && !e->feed)
+  else if(!e->in_flight && !e->waiting && !e->saving && !cr_frontier_pending(e->fr) &&
+          !e->feed)
     cr_loop_break(loop);
 }
 
@@ -1710,7 +1790,7 @@ static int state_open(struct cr_engine *e)
     fprintf(stderr, "crawler: the URLs and settings are too long to be saved\n");
     goto done;
   }
-  rc = cr_journal_open(cfg->output_dir, !resume, &e->jr);
+  rc = cr_journal_open(cfg->output_dir, !resume, e->aio, &e->jr);
   if(rc)
     goto done;
   if(!resume) {
@@ -1833,9 +1913,14 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
     fprintf(stderr, "crawler: cannot create the event loop: %s\n", strerror(errno));
     goto fail;
   }
-  rc = cr_store_new(cfg->output_dir, &e->store);
+  rc = cr_aio_new(e->loop, 0, cfg->progress == CR_PROGRESS_NONE, &e->aio);
   if(rc)
     goto fail;
+  rc = cr_store_new(cfg->output_dir, e->aio, &e->store);
+  if(rc)
+    goto fail;
+  /* Per-page writeback only matters when a sync point will vouch for it. */
+  cr_store_set_durable(e->store, cfg->state != CR_STATE_OFF);
   if(cfg->manifest_path) {
     e->manifest_path = strdup(cfg->manifest_path);
   }
@@ -2044,6 +2129,16 @@ int cr_engine_run(struct cr_engine *e)
   e->t_start = cr_clock();
   if(e->cfg.progress == CR_PROGRESS_LIVE)
     cr_timer_start(e->loop, &e->progress, PROGRESS_MS);
+  if(e->jr) {
+    /* Lines replayed from the journal go now; from here on a line waits
+     * for its record's write (on_pass). */
+    rc = cr_manifest_flush(e->man);
+    if(rc) {
+      engine_fatal(e, rc, "cannot write the manifest");
+      return rc;
+    }
+    cr_manifest_hold(e->man);
+  }
   cr_loop_set_pass(e->loop, on_pass, e);
   rc = cr_loop_run(e->loop);
   cr_loop_set_pass(e->loop, NULL, NULL);
@@ -2052,9 +2147,21 @@ int cr_engine_run(struct cr_engine *e)
   if(rc)
     fprintf(stderr, "crawler: event loop failed: %s\n", strerror(errno));
   cancel_all(e);
+  /* Pages being published finish first (their buffers are the kernel's
+   * until then); their lines and records join the final flush.  The
+   * wait is bounded: the crawl is over. */
+  if(cr_aio_drain(e->aio, DRAIN_MS))
+    fprintf(stderr, "crawler: file operations did not complete in time\n");
   if(e->jr) {
-    int jrc = cr_journal_flush(e->jr);
+    int jrc = 0;
+    int i;
 
+    /* Every record written before the manifest's last lines go. */
+    for(i = 0; i < 3 && !jrc && cr_journal_busy(e->jr); i++) {
+      jrc = cr_journal_flush(e->jr);
+      if(!jrc)
+        cr_aio_drain(e->aio, DRAIN_MS);
+    }
     if(jrc)
       journal_failed(e, jrc);
   }
@@ -2076,7 +2183,10 @@ int cr_engine_run(struct cr_engine *e)
   else if(e->jr) {
     int jrc = cr_journal_sync(e->jr);
 
-    if(!jrc)
+    /* The fsync, then the SYNC record it earns, each through the ring. */
+    if(!jrc && !cr_aio_drain(e->aio, DRAIN_MS))
+      jrc = cr_journal_flush(e->jr);
+    if(!jrc && !cr_aio_drain(e->aio, DRAIN_MS))
       jrc = cr_journal_flush(e->jr);
     if(jrc)
       fprintf(stderr, "crawler: cannot save the crawl state: %s; a resume fetches again "
@@ -2129,6 +2239,9 @@ void cr_engine_free(struct cr_engine **pe)
   e = *pe;
   if(e->running)
     cancel_all(e);
+  /* Before anything a completion may touch goes. */
+  if(e->aio)
+    cr_aio_drain(e->aio, DRAIN_MS);
   /* Teardown mirrors setup. */
   if(e->sig_watch >= 0)
     cr_loop_unwatch(e->loop, e->sig_watch);
@@ -2155,6 +2268,7 @@ void cr_engine_free(struct cr_engine **pe)
   cr_manifest_free(&e->man);
   free(e->manifest_path);
   cr_store_free(&e->store);
+  cr_aio_free(&e->aio);
   cr_loop_free(&e->loop);
   cr_buf_cleanup(&e->scratch);
   curl_slist_free_all(e->conn_close);

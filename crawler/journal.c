@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "buf.h"
 #include "crawler.h"
 
@@ -19,6 +20,9 @@
 #define JOURNAL_NAME "journal"
 #define HDR 8                       /* u32 length + u32 checksum */
 #define FLUSH_AT (64 * 1024)        /* write early past this much */
+/* Records that may wait while a write is in flight: a slow disk delays
+ * the journal, never the crawl, up to this. */
+#define PENDING_MAX (32 * 1024 * 1024)
 #define READ_CHUNK (1024 * 1024)
 /* Space kept allocated past the end of the journal, so that the records
  * of a crawl stopping on a full disk still have room. */
@@ -27,8 +31,15 @@
 
 struct cr_journal {
   int dirfd;          /* DIR/.crawler */
-  int fd;             /* the journal, O_APPEND */
+  int fd;             /* the journal; written at explicit offsets */
+  struct cr_aio *aio;
   struct cr_buf out;  /* records not yet written */
+  struct cr_buf wr;   /* records lent to the write in flight */
+  size_t wr_done;     /* bytes of wr written so far */
+  int writing;        /* a write is in flight */
+  int syncing;        /* an fsync is in flight */
+  int sync_wanted;    /* cr_journal_sync asked for one */
+  int err;            /* first error of a write or fsync, sticky */
   size_t rec_start;   /* offset in out of the record being built */
   int building;
   uint64_t size;      /* bytes in the file */
@@ -104,7 +115,7 @@ int cr_journal_exists(const char *dir)
   return rc;
 }
 
-int cr_journal_open(const char *dir, int fresh, struct cr_journal **out)
+int cr_journal_open(const char *dir, int fresh, struct cr_aio *aio, struct cr_journal **out)
 {
   struct cr_journal *j;
   int dfd = -1;
@@ -115,7 +126,9 @@ int cr_journal_open(const char *dir, int fresh, struct cr_journal **out)
     return CR_ENOMEM;
   j->dirfd = -1;
   j->fd = -1;
-  cr_buf_init(&j->out, FLUSH_AT + CR_JOURNAL_REC_MAX + HDR + 1);
+  j->aio = aio;
+  cr_buf_init(&j->out, PENDING_MAX + CR_JOURNAL_REC_MAX + HDR + 1);
+  cr_buf_init(&j->wr, PENDING_MAX + CR_JOURNAL_REC_MAX + HDR + 1);
   dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if(dfd < 0)
     goto fail;
@@ -126,7 +139,7 @@ int cr_journal_open(const char *dir, int fresh, struct cr_journal **out)
   if(j->dirfd < 0)
     goto fail;
   j->fd = openat(j->dirfd, JOURNAL_NAME,
-                 O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | (fresh ? O_TRUNC : 0),
+                 O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (fresh ? O_TRUNC : 0),
                  0600);
   if(j->fd < 0)
     goto fail;
@@ -258,34 +271,111 @@ int cr_journal_replay(struct cr_journal *j, cr_journal_replay_cb cb, void *arg,
   return walk(j, cb, arg, end, last_sync, NULL, NULL);
 }
 
+static void on_write(void *arg, int res);
+
+/* Hands wr (from wr_done on) to one write at the end of the file.  With
+ * link, the fsync queued next runs after it, and only if it worked. */
+static int write_out(struct cr_journal *j, unsigned link)
+{
+  int rc = cr_aio_write_fd(j->aio, j->fd, j->wr.data + j->wr_done, j->wr.len - j->wr_done,
+                           j->size, link, on_write, j);
+
+  if(!rc)
+    j->writing = 1;
+  return rc;
+}
+
+static void on_write(void *arg, int res)
+{
+  struct cr_journal *j = arg;
+
+  j->writing = 0;
+  if(res < 0) {
+    if(!j->err)
+      j->err = res == -ECANCELED ? CR_EIO : errno_to_cr(-res);
+    return;
+  }
+  j->size += (uint64_t)res;
+  j->wr_done += (size_t)res;
+  if(!j->err) {
+    /* Synchronous, but once per RESERVE_LOW bytes of journal. */
+    int rc = reserve(j);
+
+    if(rc)
+      j->err = rc;
+  }
+  if(j->wr_done < j->wr.len) {
+    /* A short write: the rest goes next pass (or fails with ENOSPC). */
+    return;
+  }
+  j->wr.len = 0;
+  j->wr_done = 0;
+}
+
+static void on_fsync(void *arg, int res)
+{
+  struct cr_journal *j = arg;
+  int rc = 0;
+
+  j->syncing = 0;
+  if(res == -ECANCELED)
+    return; /* its write failed and said so */
+  if(res < 0) {
+    if(!j->err)
+      j->err = errno_to_cr(-res);
+    return;
+  }
+  /* The synchronous backend keeps syncfs: its pages were written with no
+   * writeback of their own, so only the whole file system covers them. */
+  if(!cr_aio_is_ring(j->aio) && syncfs(j->fd) < 0)
+    rc = errno_to_cr(errno);
+  if(!rc)
+    rc = cr_journal_begin(j, CR_J_SYNC);
+  if(!rc)
+    rc = cr_journal_end(j);
+  if(rc && !j->err)
+    j->err = rc;
+}
+
 int cr_journal_flush(struct cr_journal *j)
 {
   size_t lim = j->building ? j->rec_start : j->out.len;
-  size_t off = 0;
-  int rc = 0;
+  int rc;
 
-  while(off < lim) {
-    ssize_t w = write(j->fd, j->out.data + off, lim - off);
+  if(j->err)
+    return j->err;
+  if(j->writing)
+    return 0; /* records wait in out; order is kept */
+  if(!j->wr.len && lim) {
+    /* Swap: the records go to wr, a record being built stays in out. */
+    struct cr_buf t = j->wr;
 
-    if(w < 0) {
-      if(errno == EINTR)
-        continue;
-      rc = errno_to_cr(errno);
-      break;
-    }
-    off += (size_t)w;
-    j->size += (uint64_t)w;
-  }
-  if(!rc && off)
-    rc = reserve(j);
-  if(off) {
-    /* Keep what was not written (and a record being built) for later. */
-    memmove(j->out.data, j->out.data + off, j->out.len - off);
-    j->out.len -= off;
+    j->wr = j->out;
+    j->out = t;
+    j->out.len = 0;
+    rc = cr_buf_append(&j->out, j->wr.data + lim, j->wr.len - lim);
+    if(rc)
+      return rc;
+    j->wr.len = lim;
+    j->wr_done = 0;
     if(j->building)
-      j->rec_start -= off;
+      j->rec_start = 0;
   }
-  return rc;
+  if(j->wr.len) {
+    rc = write_out(j, j->sync_wanted ? CR_AIO_LINK : 0);
+    if(rc)
+      return rc;
+  }
+  if(j->sync_wanted && !j->syncing) {
+    /* Covers every record handed to a write before it: the records
+     * written so far and the ones just queued. */
+    rc = cr_aio_fsync_fd(j->aio, j->fd, 0, 0, on_fsync, j);
+    if(rc)
+      return rc;
+    j->sync_wanted = 0;
+    j->syncing = 1;
+  }
+  return 0;
 }
 
 int cr_journal_begin(struct cr_journal *j, int type)
@@ -293,7 +383,9 @@ int cr_journal_begin(struct cr_journal *j, int type)
   char hdr[HDR + 1];
   int rc;
 
-  if(j->out.len >= FLUSH_AT) {
+  if(j->err)
+    return j->err;
+  if(j->out.len >= FLUSH_AT && !j->building) {
     rc = cr_journal_flush(j);
     if(rc)
       return rc;
@@ -344,18 +436,22 @@ int cr_journal_end(struct cr_journal *j)
 
 int cr_journal_sync(struct cr_journal *j)
 {
-  int rc = cr_journal_flush(j);
+  if(j->err)
+    return j->err;
+  if(!j->syncing)
+    j->sync_wanted = 1;
+  return cr_journal_flush(j);
+}
 
-  if(rc)
-    return rc;
-  /* syncfs, not fdatasync: a DONE record claims a page file whose data
-   * must be on disk before the claim is trusted after a power loss. */
-  if(syncfs(j->fd) < 0)
-    return errno_to_cr(errno);
-  rc = cr_journal_begin(j, CR_J_SYNC);
-  if(!rc)
-    rc = cr_journal_end(j);
-  return rc;
+int cr_journal_writing(const struct cr_journal *j)
+{
+  return j->writing;
+}
+
+int cr_journal_busy(const struct cr_journal *j)
+{
+  return j->writing || j->syncing || j->sync_wanted ||
+         (j->out.len && !j->building) || j->wr.len;
 }
 
 void cr_journal_remove(struct cr_journal **pj)
@@ -366,6 +462,7 @@ void cr_journal_remove(struct cr_journal **pj)
     return;
   j = *pj;
   j->out.len = 0;
+  j->wr.len = 0;
   j->building = 0;
   unlinkat(j->dirfd, JOURNAL_NAME, 0);
   /* The directory goes too if nothing else was put there. */
@@ -388,13 +485,26 @@ void cr_journal_free(struct cr_journal **pj)
     return;
   j = *pj;
   if(j->fd >= 0) {
-    if(j->out.len)
-      cr_journal_flush(j);
+    /* The aio drained before this (see engine.c); whatever is still
+     * buffered is written here, at the end of the run, synchronously. */
+    if(!j->writing && !j->err) {
+      size_t lim = j->building ? j->rec_start : j->out.len;
+
+      if(j->wr.len > j->wr_done &&
+         pwrite(j->fd, j->wr.data + j->wr_done, j->wr.len - j->wr_done, (off_t)j->size) ==
+           (ssize_t)(j->wr.len - j->wr_done)) {
+        j->size += j->wr.len - j->wr_done;
+        j->wr.len = 0;
+      }
+      if(!j->wr.len && lim && pwrite(j->fd, j->out.data, lim, (off_t)j->size) == (ssize_t)lim)
+        j->size += lim;
+    }
     close(j->fd);
   }
   if(j->dirfd >= 0)
     close(j->dirfd);
   cr_buf_cleanup(&j->out);
+  cr_buf_cleanup(&j->wr);
   free(j);
   *pj = NULL;
 }

@@ -10,13 +10,29 @@
  * Records are framed as [u32 length][u32 checksum][type][payload], length
  * counting type and payload, checksum over the same bytes, host byte order
  * (the state is not meant to move between machines).  Records are buffered
- * and written with plain write() once per loop pass (cr_journal_flush): a
- * written record survives SIGKILL in the page cache.  Against power loss
- * cr_journal_sync runs syncfs() on the output file system on a bounded
- * interval and then appends a SYNC record: everything before a SYNC record
- * was on disk, pages included.  A torn or corrupt tail (power loss, a full
- * disk in the middle of a write) fails its checksum; replay stops there and
- * the file is cut back to the last whole record.
+ * and handed to one write through the aio ring per loop pass
+ * (cr_journal_flush), at the end of the file, at most one write in flight:
+ * records that come meanwhile wait in a second buffer, so they reach the
+ * file in order and the loop never waits.  A written record survives
+ * SIGKILL in the page cache.
+ *
+ * Power loss.  cr_journal_sync queues an fsync of the journal behind its
+ * last write (linked: it runs only if the write worked); when it completes,
+ * a SYNC record is appended: every record handed to a write before the
+ * fsync was submitted is on disk, and so are the pages they name.  Why the
+ * pages too, on ext4 (data=ordered, the default): a DONE record is written
+ * only after its page's data was written back (sync_file_range WAIT_AFTER,
+ * store.h) and its rename completed; the fsync forces the jbd2 commit that
+ * holds the journal's growth, and jbd2 commits transactions in order, so
+ * the renames and block allocations of those pages are committed by it,
+ * and the commit flushes the device's cache.  On file systems whose fsync
+ * commits one file only (btrfs's log tree) only the journal is covered;
+ * the replay's size check still catches a missing page.  The synchronous
+ * backend (no io_uring) has no per-page writeback and keeps syncfs() after
+ * the fsync, in the loop, as before.
+ * A torn or corrupt tail (power loss, a full disk in the middle of a write)
+ * fails its checksum; replay stops there and the file is cut back to the
+ * last whole record.
  *
  * A full disk: the journal keeps a few MiB allocated beyond its end
  * (fallocate KEEP_SIZE), so the records of a crawl that stops because the
@@ -30,6 +46,7 @@
 #include <stdint.h>
 
 struct cr_journal;
+struct cr_aio;
 
 /* Record types.  Payload layouts are the engine's (see engine.c). */
 enum {
@@ -50,7 +67,7 @@ int cr_journal_exists(const char *dir);
 /* Opens (creating DIR/.crawler and the file if needed) the journal of the
  * crawl in DIR.  fresh: empty it first.  Returns 0, CR_EIO, CR_ENOSPC
  * (messages printed), CR_ENOMEM. */
-int cr_journal_open(const char *dir, int fresh, struct cr_journal **out);
+int cr_journal_open(const char *dir, int fresh, struct cr_aio *aio, struct cr_journal **out);
 
 /* Called for each whole record on replay; p/len is the payload (not
  * NUL-terminated, valid during the call).  synced: a SYNC record comes
@@ -73,22 +90,30 @@ int cr_journal_begin(struct cr_journal *j, int type);
 int cr_journal_put(struct cr_journal *j, const void *p, size_t n);
 int cr_journal_end(struct cr_journal *j);
 
-/* Writes the buffered records.  Returns 0, CR_EIO, CR_ENOSPC (what was
- * not written stays buffered; a partly written record is dropped on the
- * next replay). */
+/* Queues the buffered records for one write (none while a write or an
+ * fsync is in flight: they wait in order).  Returns 0, or the first error
+ * of an earlier write or fsync (CR_EIO, CR_ENOSPC), which is sticky, or
+ * CR_ENOMEM. */
 int cr_journal_flush(struct cr_journal *j);
 
-/* Flushes, runs syncfs() on the file system holding the journal (so pages
- * saved so far are on disk too) and queues a SYNC record.  Blocks for as
- * long as the disk takes: call it on a bounded interval.  Returns like
+/* Asks for a sync point: an fsync queued behind the buffered records (now,
+ * or once the write in flight completed), then a SYNC record.  Never
+ * blocks with io_uring; call it on a bounded interval.  Returns like
  * cr_journal_flush. */
 int cr_journal_sync(struct cr_journal *j);
+
+/* Nonzero while a write is in flight. */
+int cr_journal_writing(const struct cr_journal *j);
+
+/* Nonzero while records wait or a write or fsync is in flight. */
+int cr_journal_busy(const struct cr_journal *j);
 
 /* Deletes the journal and DIR/.crawler (the crawl is complete) and frees
  * the journal; clears *j.  Accepts NULL. */
 void cr_journal_remove(struct cr_journal **j);
 
-/* Flushes what it can, closes and clears *j; accepts NULL. */
+/* Writes what is still buffered synchronously (the end of a run, after
+ * cr_aio_drain), closes and clears *j; accepts NULL. */
 void cr_journal_free(struct cr_journal **j);
 
 #endif

@@ -17,12 +17,16 @@
 
 #define MANIFEST_LINE_MAX (64 * 1024 + 4 * 8192)
 #define MANIFEST_FLUSH_AT (64 * 1024)
+/* Lines held back while their journal records are on their way (see
+ * cr_manifest_hold): as much as the journal may hold waiting. */
+#define MANIFEST_HELD_MAX (32 * 1024 * 1024)
 
 struct cr_manifest {
   int fd;
   int own_fd;
   struct cr_buf out;   /* lines not yet written */
   struct cr_buf line;  /* scratch for one line */
+  int hold;            /* no flush but the caller's (cr_manifest_hold) */
 };
 
 int cr_manifest_open(const char *path, struct cr_manifest **out)
@@ -51,12 +55,25 @@ int cr_manifest_open(const char *path, struct cr_manifest **out)
   return 0;
 }
 
-int cr_manifest_flush(struct cr_manifest *m)
+void cr_manifest_hold(struct cr_manifest *m)
+{
+  m->hold = 1;
+  m->out.max = MANIFEST_HELD_MAX + MANIFEST_LINE_MAX;
+}
+
+size_t cr_manifest_pending(const struct cr_manifest *m)
+{
+  return m->out.len;
+}
+
+int cr_manifest_flush_part(struct cr_manifest *m, size_t n)
 {
   size_t off = 0;
 
-  while(off < m->out.len) {
-    ssize_t w = write(m->fd, m->out.data + off, m->out.len - off);
+  if(n > m->out.len)
+    n = m->out.len;
+  while(off < n) {
+    ssize_t w = write(m->fd, m->out.data + off, n - off);
 
     if(w < 0) {
       if(errno == EINTR)
@@ -65,8 +82,17 @@ int cr_manifest_flush(struct cr_manifest *m)
     }
     off += (size_t)w;
   }
-  cr_buf_reset(&m->out);
+  if(!n)
+    return 0;
+  memmove(m->out.data, m->out.data + n, m->out.len - n);
+  m->out.len -= n;
+  m->out.data[m->out.len] = '\0';
   return 0;
+}
+
+int cr_manifest_flush(struct cr_manifest *m)
+{
+  return cr_manifest_flush_part(m, m->out.len);
 }
 
 static int put_str(struct cr_buf *b, const char *key, const char *v)
@@ -129,6 +155,8 @@ int cr_manifest_write_raw(struct cr_manifest *m, const char *p, size_t n)
 {
   int rc = cr_buf_append(&m->out, p, n);
 
+  if(m->hold)
+    return rc;
   if(rc == CR_EFULL) {
     rc = cr_manifest_flush(m);
     if(!rc)

@@ -3,7 +3,10 @@
  *
  * Owns the manifest stream.  Lines are buffered and flushed once per loop
  * pass (cr_manifest_flush), so a crash loses at most one pass of lines and
- * the crawl does not pay a write per page.
+ * the crawl does not pay a write per page.  With the crawl state on, the
+ * engine holds lines back until their journal records are written
+ * (cr_manifest_hold).  The write itself stays a plain write(): the
+ * manifest may be standard output (a pipe, whose reader paces us anyway).
  */
 #ifndef CR_MANIFEST_H
 #define CR_MANIFEST_H
@@ -38,6 +41,19 @@ int cr_manifest_write(struct cr_manifest *m, const struct cr_record *r);
 
 /* Flushes buffered lines.  Returns 0 or CR_EIO/CR_ENOSPC. */
 int cr_manifest_flush(struct cr_manifest *m);
+
+/* From now on lines are written only by the caller's flushes, so that a
+ * line never reaches the file before its journal record (whose write
+ * goes through the ring and completes later).  Up to 32 MiB of lines may
+ * wait. */
+void cr_manifest_hold(struct cr_manifest *m);
+
+/* Bytes of lines buffered. */
+size_t cr_manifest_pending(const struct cr_manifest *m);
+
+/* Writes the first n buffered bytes (whole lines: a value from
+ * cr_manifest_pending).  Returns 0 or CR_EIO/CR_ENOSPC. */
+int cr_manifest_flush_part(struct cr_manifest *m, size_t n);
 
 /* The last line cr_manifest_write formatted (newline included), valid
  * until the next write: what the crawl state records. */

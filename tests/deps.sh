@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(meson ninja-build pkg-config gcc libcurl4-openssl-dev libc-ares-dev
-      libxml2-dev zlib1g-dev python3 curl strace wget)
+      libxml2-dev zlib1g-dev liburing-dev python3 curl strace wget)
 # Extra tools for sanitizer builds and benchmarks are asked for by name.
 pkgs+=("$@")
 
