@@ -602,10 +602,11 @@ static uint16_t depth_tag(unsigned depth)
   return (uint16_t)(depth < TAG_DEPTH_MAX ? depth : TAG_DEPTH_MAX);
 }
 
-static int live_put(struct cr_frontier *f, struct cr_item *it)
+/* hv: cr_hash64 of it->url, which the seen set computed already. */
+static int live_put(struct cr_frontier *f, struct cr_item *it, uint64_t hv)
 {
   it->live.key = it->url;
-  if(cr_hmap_put(&f->live, &it->live))
+  if(cr_hmap_put_hashed(&f->live, &it->live, hv))
     return CR_ENOMEM;
   it->in_live = 1;
   return 0;
@@ -692,7 +693,7 @@ int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
     cr_item_free(it);
     return CR_ENOMEM;
   }
-  if(live_put(f, it)) {
+  if(live_put(f, it, hv)) {
     cr_item_free(it);
     return CR_ENOMEM;
   }

@@ -214,6 +214,11 @@ struct cr_hnode *cr_hmap_get(const struct cr_hmap *m, const char *key)
 
 int cr_hmap_put(struct cr_hmap *m, struct cr_hnode *n)
 {
+  return cr_hmap_put_hashed(m, n, cr_hash64(n->key, strlen(n->key)));
+}
+
+int cr_hmap_put_hashed(struct cr_hmap *m, struct cr_hnode *n, uint64_t hash)
+{
   size_t i;
 
   if(m->len + 1 > m->nb) {
@@ -238,7 +243,7 @@ int cr_hmap_put(struct cr_hmap *m, struct cr_hnode *n)
     m->b = nbk;
     m->nb = nnb;
   }
-  n->hash = cr_hash64(n->key, strlen(n->key));
+  n->hash = hash;
   i = n->hash & (m->nb - 1);
   n->next = m->b[i];
   m->b[i] = n;

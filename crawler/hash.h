@@ -68,6 +68,8 @@ void cr_hmap_drain(struct cr_hmap *m, void (*free_node)(struct cr_hnode *n));
 struct cr_hnode *cr_hmap_get(const struct cr_hmap *m, const char *key);
 /* Inserts n (whose key must be set and absent).  Returns 0 or CR_ENOMEM. */
 int cr_hmap_put(struct cr_hmap *m, struct cr_hnode *n);
+/* As cr_hmap_put, for a caller that has cr_hash64 of the key already. */
+int cr_hmap_put_hashed(struct cr_hmap *m, struct cr_hnode *n, uint64_t hash);
 /* Removes n, which must be in the table. */
 void cr_hmap_del(struct cr_hmap *m, struct cr_hnode *n);
 

@@ -496,19 +496,29 @@ static int queue_write(struct cr_body *b, char *buf, size_t len, unsigned link)
   return 0;
 }
 
+/* A body with nothing written yet; NULL when out of memory. */
+static struct cr_body *body_new(struct cr_store *st)
+{
+  struct cr_body *b = calloc(1, sizeof(*b));
+
+  if(!b)
+    return NULL;
+  b->st = st;
+  b->slot = -1;
+  b->held_tail = &b->held;
+  cr_buf_init(&b->path, CR_RELPATH_MAX + 64);
+  return b;
+}
+
 int cr_store_write(struct cr_store *st, struct cr_file *f, const void *p, size_t n)
 {
   struct cr_body *b = f->body;
   int rc;
 
   if(!b) {
-    b = calloc(1, sizeof(*b));
+    b = body_new(st);
     if(!b)
       return CR_ENOMEM;
-    b->st = st;
-    b->slot = -1;
-    b->held_tail = &b->held;
-    cr_buf_init(&b->path, CR_RELPATH_MAX + 64);
     f->body = b;
   }
   if(b->err)
@@ -745,13 +755,9 @@ int cr_store_commit(struct cr_store *st, struct cr_file *f, const char *relpath,
 
   if(!b) {
     /* An empty body: nothing arrived, the file is still made. */
-    b = calloc(1, sizeof(*b));
+    b = body_new(st);
     if(!b)
       return CR_ENOMEM;
-    b->st = st;
-    b->slot = -1;
-    b->held_tail = &b->held;
-    cr_buf_init(&b->path, CR_RELPATH_MAX + 64);
   }
   f->body = NULL;
   rc = b->err;
