@@ -45,7 +45,7 @@
 #define DRAIN_MS 30000
 #define STATE_MAGIC "crawler-state 1\n"
 #define REPARSE_PER_PASS 8
-#define START_PER_PASS 128
+#define START_PER_PASS 32
 #define RAMP_BATCH 16
 #define PASS_BATCH 64
 #define REPARSE_CHUNK (64 * 1024)
@@ -124,13 +124,17 @@ void cr_config_defaults(struct cr_config *cfg)
   cfg->max_crawl_delay = 30.0;
 }
 
-/* Slots of -c taken: transfers, pages being published, and pages whose
- * journal record is not written yet.  A page holds its slot until its
- * record is in the file, so a kill costs at most -c pages, as when the
- * record was a write() in the loop. */
-static unsigned busy_slots(const struct cr_engine *e)
+/* Whether another transfer may start.  -c bounds transfers; pages between
+ * their transfer's end and their journal record being written (published
+ * through the ring, then recorded) have a bound of their own, as large, so
+ * a disk slower than the network holds transfers back, but a page waiting
+ * for its write-back never holds a connection's slot.  A kill costs at
+ * most -c pages beyond the transfers in flight. */
+static int may_start(const struct cr_engine *e)
 {
-  return e->in_flight + e->saving + e->unw_pending + e->unw_inflight;
+  unsigned c = e->cfg.concurrency;
+
+  return e->in_flight < c && e->saving + e->unw_pending + e->unw_inflight < c;
 }
 
 /* ---- the running list ---- */
@@ -798,7 +802,7 @@ static void start_transfers(struct cr_engine *e)
 {
   unsigned started = 0;
 
-  while(!e->fatal && !e->interrupted && busy_slots(e) < e->cfg.concurrency) {
+  while(!e->fatal && !e->interrupted && may_start(e)) {
     struct cr_item *it;
 
     if(started == START_PER_PASS) {
@@ -1388,7 +1392,7 @@ static void on_pass(struct cr_loop *loop, void *arg)
    * a host ready after start_transfers ran; the kick makes the next pass
    * come without waiting for an event. */
   cr_dns_pass(e->dns);
-  if(cr_frontier_has_ready(e->fr) && busy_slots(e) < e->cfg.concurrency)
+  if(cr_frontier_has_ready(e->fr) && may_start(e))
     cr_timer_start(loop, &e->kick, 0);
   if(!e->jr) {
     rc = cr_manifest_flush(e->man);
