@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,10 @@
 /* File slots: open temporary files at once, at most.  Each costs the
  * kernel a pointer while empty. */
 #define SLOTS_MAX 16384
+/* Completions handled in one loop pass: each runs the engine's callbacks
+ * (manifest line, journal record, the next file operation), 15-20 us, and
+ * a burst of 1,500 held one pass for 30 ms. */
+#define REAP_PER_PASS 256
 
 enum op_kind {
   OP_OPEN,
@@ -544,12 +549,12 @@ static void submit_ring(struct cr_aio *a)
     io_uring_submit(&a->ring);
 }
 
-static unsigned reap(struct cr_aio *a)
+static unsigned reap(struct cr_aio *a, unsigned max)
 {
   struct io_uring_cqe *cqe;
   unsigned ran = 0;
 
-  while(io_uring_peek_cqe(&a->ring, &cqe) == 0) {
+  while(ran < max && io_uring_peek_cqe(&a->ring, &cqe) == 0) {
     struct op *op = io_uring_cqe_get_data(cqe);
     int res = cqe->res;
 
@@ -570,7 +575,11 @@ static void on_ring_ready(struct cr_loop *loop, int fd, unsigned events, void *a
   (void)loop;
   (void)events;
   (void)n;
-  reap(a);
+  reap(a, REAP_PER_PASS);
+  /* The rest waits for the next pass, which the eventfd, readable again,
+   * brings at once. */
+  if(io_uring_cq_ready(&a->ring))
+    eventfd_write(a->efd, 1);
 }
 
 unsigned cr_aio_submit(struct cr_aio *a)
@@ -593,7 +602,7 @@ int cr_aio_drain(struct cr_aio *a, unsigned timeout_ms)
     cr_aio_submit(a);
     if(!a->ring_on)
       return 0;
-    reap(a);
+    reap(a, UINT_MAX);
     if(!a->queued && !a->in_flight)
       return 0;
     left = deadline - cr_clock();

@@ -13,6 +13,9 @@
 #include "crawler.h"
 
 #define LOOP_BATCH 256
+/* A pass longer than this takes fewer events next time (fit_batch). */
+#define PASS_LONG_NS 5000000u
+#define BATCH_MIN 4
 
 struct watcher {
   int fd;          /* -1 when the slot is free */
@@ -36,7 +39,8 @@ struct cr_loop {
   cr_pass_cb pass_cb;
   void *pass_arg;
   int busy;               /* the owner has work in flight */
-  int batch;              /* events taken per epoll_wait, <= LOOP_BATCH */
+  int batch_cap;          /* events taken per epoll_wait, <= LOOP_BATCH */
+  int batch;              /* this pass's share of it, <= batch_cap */
   uint64_t last_return;   /* ns of the last epoll_wait return, 0: none yet */
   uint64_t gap_max;       /* ns between two returns, while busy */
   uint64_t pass_max;      /* ns outside epoll_wait in one pass, while busy */
@@ -82,7 +86,7 @@ int cr_loop_new(struct cr_loop **out)
     return CR_ELOOP;
   }
   loop->free_head = -1;
-  loop->batch = LOOP_BATCH;
+  loop->batch = loop->batch_cap = LOOP_BATCH;
   loop->now = clock_ms();
   *out = loop;
   return 0;
@@ -325,7 +329,28 @@ void cr_loop_break(struct cr_loop *loop)
 
 void cr_loop_set_batch(struct cr_loop *loop, int n)
 {
-  loop->batch = n < 1 ? 1 : n > LOOP_BATCH ? LOOP_BATCH : n;
+  loop->batch_cap = n < 1 ? 1 : n > LOOP_BATCH ? LOOP_BATCH : n;
+  if(loop->batch > loop->batch_cap)
+    loop->batch = loop->batch_cap;
+}
+
+/* Sizes the next pass from the last one's length: halved after a pass
+ * longer than PASS_LONG_NS, doubled after one shorter than a quarter of
+ * it, within BATCH_MIN..the cap.  What an event costs varies by three
+ * orders of magnitude (a readable socket: microseconds; a loopback
+ * connect or close, which runs the peer's TCP receive path in our call:
+ * 0.5 ms), so a count alone cannot bound a pass. */
+static void fit_batch(struct cr_loop *loop, uint64_t pass_ns)
+{
+  if(pass_ns > PASS_LONG_NS) {
+    if(loop->batch > BATCH_MIN)
+      loop->batch /= 2;
+  }
+  else if(pass_ns < PASS_LONG_NS / 4 && loop->batch < loop->batch_cap) {
+    loop->batch *= 2;
+    if(loop->batch > loop->batch_cap)
+      loop->batch = loop->batch_cap;
+  }
 }
 
 void cr_loop_set_busy(struct cr_loop *loop, int busy)
@@ -362,8 +387,11 @@ int cr_loop_run(struct cr_loop *loop)
      * from the last return to here is this pass's own work. */
     t = clock_ns();
     busy = loop->busy;
-    if(busy && loop->last_return && t - loop->last_return > loop->pass_max)
-      loop->pass_max = t - loop->last_return;
+    if(loop->last_return) {
+      if(busy && t - loop->last_return > loop->pass_max)
+        loop->pass_max = t - loop->last_return;
+      fit_batch(loop, t - loop->last_return);
+    }
     if(loop->heap_len) {
       uint64_t due = loop->heap[0]->due;
 
