@@ -81,11 +81,15 @@ struct cr_aio {
 
 static void on_ring_ready(struct cr_loop *loop, int fd, unsigned events, void *arg);
 
-static int use_ring_env(void)
+/* CRAWLER_NO_URING: "1" (or any value but "0") plain calls, "0" the ring
+ * even where the caller prefers plain calls; unset: the caller's choice. */
+static int use_ring(int prefer_sync)
 {
   const char *v = getenv("CRAWLER_NO_URING");
 
-  return !v || !*v || !strcmp(v, "0");
+  if(!v || !*v)
+    return !prefer_sync;
+  return !strcmp(v, "0");
 }
 
 static int ring_start(struct cr_aio *a, int quiet)
@@ -127,7 +131,7 @@ static int ring_start(struct cr_aio *a, int quiet)
   return 0;
 }
 
-int cr_aio_new(struct cr_loop *loop, int force_sync, int quiet, struct cr_aio **out)
+int cr_aio_new(struct cr_loop *loop, int prefer_sync, int quiet, struct cr_aio **out)
 {
   struct cr_aio *a;
   struct rlimit rl;
@@ -154,7 +158,7 @@ int cr_aio_new(struct cr_loop *loop, int force_sync, int quiet, struct cr_aio **
     a->slot_fd[i] = -1;
   }
   a->nfree = a->nslots;
-  if(!force_sync && use_ring_env() && ring_start(a, quiet) == 0) {
+  if(use_ring(prefer_sync) && ring_start(a, quiet) == 0) {
     a->watch = cr_loop_watch(loop, a->efd, CR_READ, on_ring_ready, a);
     if(a->watch < 0) {
       rc = a->watch;

@@ -1917,7 +1917,10 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
     fprintf(stderr, "crawler: cannot create the event loop: %s\n", strerror(errno));
     goto fail;
   }
-  rc = cr_aio_new(e->loop, 0, cfg->progress == CR_PROGRESS_NONE, &e->aio);
+  /* On tmpfs no file call waits for a device, and nothing survives a
+   * power loss anyway: plain calls, without the ring's hand-off. */
+  rc = cr_aio_new(e->loop, cr_store_on_tmpfs(cfg->output_dir),
+                  cfg->progress == CR_PROGRESS_NONE, &e->aio);
   if(rc)
     goto fail;
   rc = cr_store_new(cfg->output_dir, e->aio, &e->store);

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "aio.h"
@@ -187,6 +189,38 @@ void cr_store_free(struct cr_store **pst)
 void cr_store_set_durable(struct cr_store *st, int durable)
 {
   st->durable = durable;
+}
+
+int cr_store_on_tmpfs(const char *dir)
+{
+  char buf[4096];
+  size_t len = strlen(dir);
+  struct statfs sf;
+
+  if(len >= sizeof(buf))
+    return 0;
+  memcpy(buf, dir, len + 1);
+  /* The directory may not exist yet: its nearest existing parent's. */
+  for(;;) {
+    char *slash;
+
+    if(statfs(len ? buf : ".", &sf) == 0)
+      return sf.f_type == TMPFS_MAGIC;
+    if(errno != ENOENT || !len || (len == 1 && buf[0] == '/'))
+      return 0;
+    slash = strrchr(buf, '/');
+    if(!slash) {
+      len = 0;
+      continue;
+    }
+    if(slash == buf) {
+      buf[1] = '\0';
+      len = 1;
+      continue;
+    }
+    *slash = '\0';
+    len = (size_t)(slash - buf);
+  }
 }
 
 void cr_file_init(struct cr_file *f)

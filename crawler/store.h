@@ -81,6 +81,10 @@ void cr_store_free(struct cr_store **st);
  * journal no longer runs syncfs. */
 void cr_store_set_durable(struct cr_store *st, int durable);
 
+/* Nonzero when dir (or, if it does not exist yet, its nearest existing
+ * parent) is on tmpfs. */
+int cr_store_on_tmpfs(const char *dir);
+
 void cr_file_init(struct cr_file *f);
 
 /* Appends n bytes to f's body (creating it).  Returns 0, CR_ENOMEM,
