@@ -25,7 +25,8 @@
 /* File slots: open temporary files at once, at most.  Each costs the
  * kernel a pointer while empty. */
 #define SLOTS_MAX 16384
-/* Completions handled in one loop pass: each runs the engine's callbacks
+/* Completions handled in one loop pass (operations run, in the synchronous
+ * backend): each runs the engine's callbacks
  * (manifest line, journal record, the next file operation), 15-20 us, and
  * a burst of 1,500 held one pass for 30 ms. */
 #define REAP_PER_PASS 256
@@ -458,6 +459,10 @@ static unsigned submit_sync(struct cr_aio *a)
       cancel = 0;
     complete(a, op, res);
     ran++;
+    /* Bounded like the ring's completions, between whole chains: 10,000
+     * pages ending together made one pass of 0.9 s. */
+    if(ran >= REAP_PER_PASS && !(link & (CR_AIO_LINK | CR_AIO_HARDLINK)))
+      break;
   }
   return ran;
 }
@@ -604,8 +609,11 @@ int cr_aio_drain(struct cr_aio *a, unsigned timeout_ms)
     double left;
 
     cr_aio_submit(a);
-    if(!a->ring_on)
-      return 0;
+    if(!a->ring_on) {
+      if(!a->head)
+        return 0;
+      continue;
+    }
     reap(a, UINT_MAX);
     if(!a->queued && !a->in_flight)
       return 0;

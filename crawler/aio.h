@@ -65,8 +65,9 @@ void cr_aio_free(struct cr_aio **a);
 int cr_aio_is_ring(const struct cr_aio *a);
 
 /* Hands queued operations to the kernel (one io_uring_enter), or runs them
- * (synchronous backend, callbacks included, also those they queue).
- * Returns how many callbacks ran. */
+ * (synchronous backend, callbacks included, also those they queue, up to
+ * a bound per call; the rest runs at the next call).  Returns how many
+ * callbacks ran: nonzero means call again soon. */
 unsigned cr_aio_submit(struct cr_aio *a);
 
 /* Runs submit and completions until nothing is queued or in flight, or
