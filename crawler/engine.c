@@ -35,6 +35,11 @@
 #define KEEP_MAX_INFLIGHT 1024  /* see keep_alive_policy */
 #define ROBOTS_MAX_REDIRECTS 5  /* RFC 9309 asks for at least five */
 #define DEAD_AFTER 5            /* connect failures in a row that kill a host */
+/* Retries of a URL whose connection failed in a burst its host's lowered
+ * limit already answered (cr_frontier_connect_result): not counted as
+ * attempts, but bounded, so a server that fails half its connections
+ * forever cannot keep a URL going round. */
+#define FREE_RETRIES 8
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_MAX_MS 30000
 /* How often the crawl state is forced to disk (an fsync of the journal
@@ -870,6 +875,7 @@ static int retryable_curl(CURLcode rc)
   case CURLE_PARTIAL_FILE:
   case CURLE_HTTP2:
   case CURLE_HTTP2_STREAM:
+  case CURLE_SSL_CONNECT_ERROR:  /* a handshake cut short under load */
     return 1;
   default:
     return 0;
@@ -1164,6 +1170,9 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
   long status = 0;
   struct curl_slist *resolve = it->resolve;
   struct cr_host *host = it->host;
+  int tcp_connected;
+  int nothing_sent;
+  int handshaking;
 
   it->resolve = NULL;
   it->easy = NULL;
@@ -1205,21 +1214,39 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
     goto done;
   }
   curl_easy_getinfo(ez->h, CURLINFO_CONTENT_TYPE, &ctype);
-  if(host) {
-    /* Only a failure to reach the server counts towards a dead host.  A
-     * timeout after the request went out means the server accepted and
-     * then said nothing: that costs this URL, not every URL of the host. */
+  {
     long sent = 0;
-    int unreachable;
+    curl_off_t tcp_us = 0;
 
     curl_easy_getinfo(ez->h, CURLINFO_REQUEST_SIZE, &sent);
-    unreachable = result == CURLE_COULDNT_CONNECT ||
-                  (result == CURLE_OPERATION_TIMEDOUT && !status && !sent);
+    curl_easy_getinfo(ez->h, CURLINFO_CONNECT_TIME_T, &tcp_us);
+    tcp_connected = tcp_us > 0;
+    nothing_sent = !status && !sent;
+    handshaking = tcp_connected && nothing_sent && !strncmp(it->cur, "https:", 6);
+  }
+  if(host) {
+    /* Only a failure to reach the server can count towards a dead host.
+     * A timeout after the request went out means the server accepted and
+     * then said nothing: that costs this URL, not every URL of the host.
+     * A TLS handshake that failed or timed out on a connected socket is a
+     * server that accepted but could not keep up (or a broken one): it
+     * lowers how many connections the host gets, never kills it. */
+    int how = CR_CONN_OK;
+    int r;
+
+    if(result == CURLE_COULDNT_CONNECT ||
+       (result == CURLE_OPERATION_TIMEDOUT && nothing_sent && !tcp_connected))
+      how = CR_CONN_UNREACHABLE;
+    else if(nothing_sent &&
+            (result == CURLE_SSL_CONNECT_ERROR || (result == CURLE_OPERATION_TIMEDOUT &&
+                                                   handshaking)))
+      how = CR_CONN_TLS;
 
     /* The next address of the host, at once and not as an attempt: only
      * a whole sweep of failing addresses counts towards a dead host.  The
      * cap keeps a host without the dead-host limit from looping. */
-    if(unreachable && !cr_host_dead(host) && it->failovers < cr_host_naddrs(host) &&
+    if(how == CR_CONN_UNREACHABLE && !cr_host_dead(host) &&
+       it->failovers < cr_host_naddrs(host) &&
        cr_frontier_addr_failed(e->fr, host, it->addr_seq)) {
       it->failovers++;
       it->attempts--;
@@ -1229,9 +1256,15 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
       goto done;
     }
     it->failovers = 0;
-    cr_frontier_connect_result(e->fr, host, !unreachable);
-    if(unreachable && cr_host_dead(host)) {
+    r = cr_frontier_connect_result(e->fr, it, host, how);
+    if(r == CR_CONN_DEAD) {
       fail(e, it, NULL, "host unreachable");
+      goto done;
+    }
+    if(r == CR_CONN_ECHO && it->free_retries < FREE_RETRIES && !e->fatal && !e->interrupted) {
+      it->free_retries++;
+      it->attempts--;
+      retry_later(e, it, backoff_ms(e, 1));
       goto done;
     }
   }
@@ -1240,7 +1273,8 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
       retry_later(e, it, backoff_ms(e, it->attempts));
       goto done;
     }
-    snprintf(msg, sizeof(msg), "%s", ez->errbuf[0] ? ez->errbuf : curl_easy_strerror(result));
+    if(!cr_fetch_tls_reason(ez, result, handshaking, msg, sizeof(msg)))
+      snprintf(msg, sizeof(msg), "%s", ez->errbuf[0] ? ez->errbuf : curl_easy_strerror(result));
     fail(e, it, NULL, msg);
     goto done;
   }

@@ -91,6 +91,14 @@ int cr_fetch_start(struct cr_fetch *f, struct cr_easy *e);
  * worth retrying.  The string is static. */
 const char *cr_fetch_reason(const struct cr_easy *e, CURLcode result);
 
+/* Writes to out a reason for a TLS failure that says what went wrong in
+ * words a user can act on ("TLS: certificate expired", "TLS: certificate
+ * is not for HOST", "TLS: handshake timed out"...) and returns 1, or
+ * returns 0 when result is no TLS failure.  handshaking: the transfer was
+ * over TLS, connected, and sent nothing (so a timeout hit the handshake). */
+int cr_fetch_tls_reason(const struct cr_easy *e, CURLcode result, int handshaking,
+                        char *out, size_t n);
+
 /* Stops a running transfer without calling the done callback. */
 void cr_fetch_cancel(struct cr_fetch *f, struct cr_easy *e);
 

@@ -75,7 +75,10 @@ struct cr_host {
   uint64_t delay_ms;          /* between request starts: --delay or the
                                  robots.txt Crawl-delay, whichever is longer */
   uint64_t pages;             /* URLs accepted for this host */
-  unsigned connect_fails;     /* in a row */
+  unsigned connect_fails;     /* in a row, at a limit of 1 */
+  unsigned limit;             /* transfers it may run at once: --per-host,
+                                 lowered by connection failures */
+  unsigned epoch;             /* bumped each time limit comes down */
   int dead;
 };
 
@@ -152,7 +155,7 @@ void cr_host_put_idle(struct cr_host *h)
 {
   /* More idle connections than transfers may run at once cannot be: the
    * cap keeps a server that closes every connection from inflating it. */
-  if(h->idle < h->f->per_host)
+  if(h->idle < h->limit)
     h->idle++;
 }
 
@@ -168,7 +171,7 @@ unsigned cr_host_queued(const struct cr_host *h)
 
 unsigned cr_host_free_slots(const struct cr_host *h)
 {
-  return h->in_flight < h->f->per_host ? h->f->per_host - h->in_flight : 0;
+  return h->in_flight < h->limit ? h->limit - h->in_flight : 0;
 }
 
 static unsigned item_prio(const struct cr_item *it)
@@ -189,7 +192,7 @@ static int host_eligible(const struct cr_host *h)
    * that fetch, which a retry or redirect puts back at the head. */
   return h->queued && h->state == H_IDLE &&
          (h->robots_state != R_FETCHING || host_head(h)->robots_for) &&
-         h->in_flight < h->f->per_host && h->not_before <= cr_loop_now(h->f->loop);
+         h->in_flight < h->limit && h->not_before <= cr_loop_now(h->f->loop);
 }
 
 static void host_make_ready(struct cr_host *h)
@@ -525,6 +528,7 @@ static int host_for(struct cr_frontier *f, const char *url, struct cr_host **out
   if(!h)
     return CR_ENOMEM;
   h->f = f;
+  h->limit = f->per_host;
   h->key = strdup(f->key.data);
   /* IPv6 literals carry brackets in URLs but not in DNS or RESOLVE. */
   if(v.host[0] == '[')
@@ -849,6 +853,7 @@ struct cr_item *cr_frontier_pop(struct cr_frontier *f)
       continue;
     }
     h->in_flight++;
+    it->host_epoch = h->epoch;
     if(h->delay_ms)
       host_delay(h);
     host_make_ready(h);
@@ -940,18 +945,46 @@ int cr_frontier_addr_failed(struct cr_frontier *f, struct cr_host *h, unsigned s
   return 0;
 }
 
-void cr_frontier_connect_result(struct cr_frontier *f, struct cr_host *h, int ok)
+int cr_frontier_connect_result(struct cr_frontier *f, struct cr_item *it, struct cr_host *h,
+                               int how)
 {
-  if(ok) {
+  if(how == CR_CONN_OK) {
     h->connect_fails = 0;
     h->addr_fails = 0;
-    return;
+    if(h->limit < f->per_host) {
+      /* Back up one at a time, as TCP grows its window after a loss:
+       * doubling went straight back into the burst that failed. */
+      h->limit++;
+      host_make_ready(h);
+    }
+    return CR_CONN_OK;
   }
+  if(h->dead)
+    return CR_CONN_DEAD;
+  if(it->host_epoch != h->epoch)
+    /* Started before the limit last came down: one more of the burst
+     * that brought it down, not news about the host. */
+    return CR_CONN_ECHO;
+  if(h->limit > 1) {
+    /* Many connections failing together is what an overwhelmed server
+     * looks like (a full accept queue, handshakes timing out under load):
+     * fewer at once, and nothing counted against the host yet.  A timeout
+     * or refusal of the TCP connection drops to one; a TLS handshake that
+     * failed on a connected socket halves. */
+    h->limit = how == CR_CONN_UNREACHABLE ? 1 : h->limit / 2;
+    h->epoch++;
+    return CR_CONN_ECHO;
+  }
+  if(how != CR_CONN_UNREACHABLE)
+    return CR_CONN_FAILED;
+  /* One at a time, and still failing: that is evidence. */
   h->connect_fails++;
-  if(f->cfg.dead_after && h->connect_fails >= f->cfg.dead_after && !h->dead) {
+  if(f->cfg.dead_after && h->connect_fails >= f->cfg.dead_after) {
     h->dead = 1;
     host_flush(h, "host unreachable");
+    return CR_CONN_DEAD;
   }
+  return CR_CONN_FAILED;
 }
 
 int cr_frontier_has_ready(const struct cr_frontier *f)

@@ -76,6 +76,8 @@ struct cr_item {
   unsigned attempts;
   unsigned failovers;         /* next-address retries since the last attempt */
   unsigned addr_seq;          /* cr_host_addr_seq when the transfer started */
+  unsigned host_epoch;        /* its host's epoch when it started (frontier) */
+  unsigned free_retries;      /* retries not counted as attempts (engine) */
   unsigned redirects;
   int keep_body;
   int checked;
@@ -176,10 +178,31 @@ void cr_frontier_robots_done(struct cr_frontier *f, struct cr_host *h,
  * again. */
 int cr_frontier_addr_failed(struct cr_frontier *f, struct cr_host *h, unsigned seq);
 
-/* Reports how a transfer to h ended at the connection level: a host whose
- * connects failed dead_after times in a row is declared dead and its queue
- * flushed with reason "host unreachable". */
-void cr_frontier_connect_result(struct cr_frontier *f, struct cr_host *h, int ok);
+/* How a transfer's connection went, for cr_frontier_connect_result. */
+enum {
+  CR_CONN_OK,           /* connected (TCP, and TLS where there was one) */
+  CR_CONN_UNREACHABLE,  /* TCP refused, unreachable, or timed out */
+  CR_CONN_TLS,          /* TCP connected, the TLS handshake failed or timed out */
+};
+/* What the caller does with the URL, returned by it. */
+enum {
+  CR_CONN_FAILED = 3,   /* a failure like any other: retry or fail it */
+  CR_CONN_ECHO,         /* part of a burst already answered: retry it
+                           without counting an attempt */
+  CR_CONN_DEAD,         /* the host is dead: fail it "host unreachable" */
+};
+
+/* Reports how the transfer of it (just released) to h ended at the
+ * connection level.  A host is never judged on a burst: failures lower how
+ * many transfers it may run at once (to one after a TCP failure, halved
+ * after a TLS one), transfers started before that are "echoes", and only
+ * TCP failures with one transfer at a time count towards dead_after in a
+ * row, which declares the host dead and flushes its queue with reason
+ * "host unreachable".  Each success raises the limit by one, up to
+ * --per-host.
+ * Returns how (CR_CONN_OK) or one of CR_CONN_FAILED, _ECHO, _DEAD. */
+int cr_frontier_connect_result(struct cr_frontier *f, struct cr_item *it, struct cr_host *h,
+                               int how);
 
 /* Puts back an item the engine holds, at the front of the queue of the host
  * of it->cur (which may have changed after a redirect).  Returns 0, CR_EURL,

@@ -67,6 +67,13 @@ enum {
   OPT_RESUME,
   OPT_FRESH,
   OPT_NO_STATE,
+  OPT_CA_CERTIFICATE,
+  OPT_CA_DIRECTORY,
+  OPT_NO_CHECK_CERTIFICATE,
+  OPT_CERTIFICATE,
+  OPT_PRIVATE_KEY,
+  OPT_HTTP11,
+  OPT_HTTP2,
 };
 
 static const struct option long_opts[] = {
@@ -86,6 +93,13 @@ static const struct option long_opts[] = {
   {"user-agent", required_argument, NULL, OPT_USER_AGENT},
   {"dns-servers", required_argument, NULL, OPT_DNS_SERVERS},
   {"dns-concurrency", required_argument, NULL, OPT_DNS_CONCURRENCY},
+  {"ca-certificate", required_argument, NULL, OPT_CA_CERTIFICATE},
+  {"ca-directory", required_argument, NULL, OPT_CA_DIRECTORY},
+  {"no-check-certificate", no_argument, NULL, OPT_NO_CHECK_CERTIFICATE},
+  {"certificate", required_argument, NULL, OPT_CERTIFICATE},
+  {"private-key", required_argument, NULL, OPT_PRIVATE_KEY},
+  {"http1.1", no_argument, NULL, OPT_HTTP11},
+  {"http2", no_argument, NULL, OPT_HTTP2},
   {"recursive", no_argument, NULL, 'r'},
   {"depth", required_argument, NULL, 'l'},
   {"span-hosts", no_argument, NULL, OPT_SPAN_HOSTS},
@@ -144,7 +158,26 @@ static void usage(FILE *out)
     "      --user-agent STR      User-Agent header (default: crawler/%s)\n"
     "      --dns-servers LIST    DNS servers, host[:port][,...] (default: the\n"
     "                            system's resolv.conf)\n"
-    "      --dns-concurrency N   DNS lookups in flight (default: %u)\n"
+    "      --dns-concurrency N   DNS lookups in flight (default: %u)\n",
+    d.concurrency, d.per_host, d.timeout, d.connect_timeout, d.low_speed_time,
+    d.retries, d.retry_after_max, d.max_redirects, CR_VERSION, d.dns_in_flight);
+  fputs(
+    "\n"
+    "HTTPS:\n"
+    "      --ca-certificate FILE trust the CA certificates in FILE (PEM) instead\n"
+    "                            of the system's bundle (default: $SSL_CERT_FILE,\n"
+    "                            then $CURL_CA_BUNDLE)\n"
+    "      --ca-directory DIR    also trust the CAs in DIR, hashed as c_rehash\n"
+    "                            makes it (default: $SSL_CERT_DIR)\n"
+    "      --no-check-certificate\n"
+    "                            INSECURE: accept any certificate, for any name;\n"
+    "                            anyone on the path can read and change pages\n"
+    "      --certificate FILE    client certificate (PEM) for servers that ask\n"
+    "      --private-key FILE    its private key (PEM; default: in --certificate)\n"
+    "      --http1.1             speak HTTP/1.1 only\n"
+    "      --http2               HTTP/2 where TLS offers it, else 1.1 (the default)\n",
+    out);
+  fprintf(out,
     "\n"
     "Recursive crawling:\n"
     "  -r, --recursive           follow links in HTML and CSS (robots.txt obeyed)\n"
@@ -186,8 +219,6 @@ static void usage(FILE *out)
     "Exit status: 0 every URL was saved; 1 finished, some URLs failed;\n"
     "2 usage error; 3 fatal error (output not writable, disk full);\n"
     "130 interrupted (SIGINT or SIGTERM).\n",
-    d.concurrency, d.per_host, d.timeout, d.connect_timeout, d.low_speed_time,
-    d.retries, d.retry_after_max, d.max_redirects, CR_VERSION, d.dns_in_flight,
     d.max_depth, (unsigned long long)d.host_page_cap, d.max_url_len, d.max_path_segments,
     d.max_crawl_delay);
 }
@@ -206,6 +237,66 @@ static int bad_value(const char *opt, const char *val, const char *why)
   fprintf(stderr, "crawler: invalid value '%s' for %s: %s\n", val, opt, why);
   fprintf(stderr, "Try 'crawler --help' for more information.\n");
   return -1;
+}
+
+/* A file (dir: a directory) given to a TLS flag must be readable now, not
+ * fail every transfer later. */
+static int check_path(const char *opt, const char *path, int dir)
+{
+  struct stat sb;
+
+  if(stat(path, &sb) < 0 || access(path, R_OK | (dir ? X_OK : 0)) < 0) {
+    fprintf(stderr, "crawler: %s %s: %s\n", opt, path, strerror(errno));
+    return -1;
+  }
+  if(dir ? !S_ISDIR(sb.st_mode) : S_ISDIR(sb.st_mode)) {
+    fprintf(stderr, "crawler: %s %s: %s\n", opt, path,
+            dir ? "not a directory" : "is a directory");
+    return -1;
+  }
+  return 0;
+}
+
+/* Where no flag says, the trust store comes from the environment, as
+ * OpenSSL's own tools and curl read it: SSL_CERT_FILE (then curl's
+ * CURL_CA_BUNDLE) and SSL_CERT_DIR.  A variable naming nothing readable is
+ * reported and ignored: it may be set for the whole system. */
+static void tls_from_env(struct cr_config *cfg)
+{
+  static const char *const files[] = {"SSL_CERT_FILE", "CURL_CA_BUNDLE"};
+  const char *v;
+  size_t i;
+
+  for(i = 0; !cfg->ca_file && i < sizeof(files) / sizeof(files[0]); i++) {
+    v = getenv(files[i]);
+    if(!v || !*v)
+      continue;
+    if(access(v, R_OK) == 0)
+      cfg->ca_file = v;
+    else
+      fprintf(stderr, "crawler: ignoring %s=%s: %s\n", files[i], v, strerror(errno));
+  }
+  v = getenv("SSL_CERT_DIR");
+  if(!cfg->ca_dir && v && *v) {
+    /* OpenSSL takes a list; libcurl one directory: the first. */
+    static char first[PATH_MAX];
+    const char *colon = strchr(v, ':');
+
+    if(colon) {
+      size_t n = (size_t)(colon - v) < sizeof(first) - 1 ? (size_t)(colon - v)
+                                                          : sizeof(first) - 1;
+
+      fprintf(stderr, "crawler: SSL_CERT_DIR lists several directories; using the "
+              "first\n");
+      memcpy(first, v, n);
+      first[n] = '\0';
+      v = first;
+    }
+    if(access(v, R_OK | X_OK) == 0)
+      cfg->ca_dir = v;
+    else
+      fprintf(stderr, "crawler: ignoring SSL_CERT_DIR=%s: %s\n", v, strerror(errno));
+  }
 }
 
 /* Parses an unsigned integer in [min, max]. */
@@ -683,6 +774,40 @@ int main(int argc, char **argv)
       cfg.state = m;
       break;
     }
+    case OPT_CA_CERTIFICATE:
+      if(check_path("--ca-certificate", optarg, 0))
+        goto usage_out;
+      cfg.ca_file = optarg;
+      break;
+    case OPT_CA_DIRECTORY:
+      if(check_path("--ca-directory", optarg, 1))
+        goto usage_out;
+      cfg.ca_dir = optarg;
+      break;
+    case OPT_CERTIFICATE:
+      if(check_path("--certificate", optarg, 0))
+        goto usage_out;
+      cfg.client_cert = optarg;
+      break;
+    case OPT_PRIVATE_KEY:
+      if(check_path("--private-key", optarg, 0))
+        goto usage_out;
+      cfg.client_key = optarg;
+      break;
+    case OPT_NO_CHECK_CERTIFICATE:
+      cfg.insecure = 1;
+      break;
+    case OPT_HTTP11:
+    case OPT_HTTP2: {
+      enum cr_http_version hv = opt == OPT_HTTP11 ? CR_HTTP_1_1 : CR_HTTP_2;
+
+      if(cfg.http_version != CR_HTTP_AUTO && cfg.http_version != hv) {
+        fprintf(stderr, "crawler: --http1.1 and --http2 exclude each other\n");
+        goto usage;
+      }
+      cfg.http_version = hv;
+      break;
+    }
     case 'q':
       quiet = 1;
       break;
@@ -704,6 +829,15 @@ int main(int argc, char **argv)
   }
   fd.args = argv + optind;
   fd.nargs = argc - optind;
+  if(cfg.client_key && !cfg.client_cert) {
+    fprintf(stderr, "crawler: --private-key needs --certificate\n");
+    goto usage;
+  }
+  tls_from_env(&cfg);
+  if(cfg.insecure)
+    /* Said even with -q: every page of the crawl is exposed. */
+    fprintf(stderr, "crawler: WARNING: --no-check-certificate: certificates are not "
+            "checked; anyone on the path can read and change the pages\n");
   if(quiet)
     cfg.progress = CR_PROGRESS_NONE;
   else if(force_progress || isatty(STDERR_FILENO))

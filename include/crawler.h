@@ -61,6 +61,13 @@ enum cr_state_mode {
 /* Engine settings.  cr_config_defaults() fills every field with the default
  * documented beside it; the caller then overrides what it wants.  Strings are
  * borrowed and must outlive the engine. */
+/* Which HTTP versions a crawl speaks. */
+enum cr_http_version {
+  CR_HTTP_AUTO,       /* HTTP/2 over TLS when the server offers it (ALPN), else 1.1 */
+  CR_HTTP_1_1,        /* HTTP/1.1 only */
+  CR_HTTP_2,          /* as AUTO, stated: h2 over TLS, 1.1 for plain http:// */
+};
+
 struct cr_config {
   const char *output_dir;      /* where pages go; required (default NULL) */
   const char *manifest_path;   /* default NULL: OUTPUT_DIR/manifest.jsonl;
@@ -85,6 +92,13 @@ struct cr_config {
   const char *user_agent;      /* default "crawler/VERSION" */
   const char *dns_servers;     /* "host[:port],..." for c-ares; default NULL:
                                   the system's resolv.conf */
+  /* TLS.  NULL: libcurl's built-in default (the system's CA store). */
+  const char *ca_file;         /* CA certificates, PEM; default NULL */
+  const char *ca_dir;          /* a hashed CA directory (c_rehash); default NULL */
+  const char *client_cert;     /* client certificate, PEM; default NULL */
+  const char *client_key;      /* its private key, PEM; default NULL */
+  int insecure;                /* do not verify certificates; default 0 */
+  enum cr_http_version http_version; /* default CR_HTTP_AUTO */
   /* Recursion (all off unless recursive is set). */
   int recursive;               /* follow links found in HTML and CSS; default 0 */
   int max_depth;               /* links followed from a seed, -1 = no limit;
