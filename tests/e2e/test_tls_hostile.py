@@ -258,7 +258,8 @@ def crawl(ctx, srv, certs):
                  % (name, len(saved), len(wanted), h.show(rec)))
         else:
             err = rec["error"] or ""
-            want(rec["path"] is None and err and re.search(reason, err, re.I),
+            want(rec["path"] is None and rec["bytes"] == 0 and err
+                 and re.search(reason, err, re.I),
                  "%s: expected a failure matching /%s/:\n  %s"
                  % (name, reason, h.show(rec)))
 
