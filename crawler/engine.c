@@ -769,6 +769,10 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   }
   curl_easy_setopt(ez->h, CURLOPT_URL, it->cur);
   curl_easy_setopt(ez->h, CURLOPT_RESOLVE, it->resolve);
+  /* Per transfer: a pooled handle may come from one that fell back. */
+  curl_easy_setopt(ez->h, CURLOPT_HTTP_VERSION,
+                   it->h1_fallback || e->cfg.http_version == CR_HTTP_1_1
+                   ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
   /* Each address of a sweep gets an equal share of the connect timeout
    * (at least a second), as libcurl shares it among the addresses it is
    * given: a host whose first address drops SYNs still answers in time. */
@@ -1220,7 +1224,13 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
 
     curl_easy_getinfo(ez->h, CURLINFO_REQUEST_SIZE, &sent);
     curl_easy_getinfo(ez->h, CURLINFO_CONNECT_TIME_T, &tcp_us);
-    tcp_connected = tcp_us > 0;
+    /* libcurl 7.88 leaves the connect time at 0 when a TLS handshake
+     * fails or times out, TCP connected or not; its message tells them
+     * apart: a TCP connect that failed says "Failed to connect". */
+    tcp_connected = tcp_us > 0 ||
+                    (result == CURLE_OPERATION_TIMEDOUT && ez->errbuf[0] &&
+                     strncmp(ez->errbuf, "Failed to connect", 17) != 0) ||
+                    result == CURLE_SSL_CONNECT_ERROR;
     nothing_sent = !status && !sent;
     handshaking = tcp_connected && nothing_sent && !strncmp(it->cur, "https:", 6);
   }
@@ -1268,12 +1278,26 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
       goto done;
     }
   }
+  if((result == CURLE_GOT_NOTHING || result == CURLE_HTTP2) && !status && !it->h1_fallback &&
+     e->cfg.http_version != CR_HTTP_1_1 && !strncmp(it->cur, "https:", 6)) {
+    /* Nothing came back over TLS: a server that takes h2 in ALPN and then
+     * does not speak it looks like this.  Once more over HTTP/1.1 (not
+     * counted as an attempt), as browsers fall back; if that fails too,
+     * the reason says so. */
+    it->h1_fallback = 1;
+    it->attempts--;
+    retry_later(e, it, 0);
+    goto done;
+  }
   if(result != CURLE_OK) {
     if(retryable_curl(result) && it->attempts <= e->cfg.retries) {
       retry_later(e, it, backoff_ms(e, it->attempts));
       goto done;
     }
-    if(!cr_fetch_tls_reason(ez, result, handshaking, msg, sizeof(msg)))
+    if(it->h1_fallback && (result == CURLE_GOT_NOTHING || result == CURLE_HTTP2))
+      snprintf(msg, sizeof(msg), "no reply over HTTP/2 nor HTTP/1.1: %s",
+               ez->errbuf[0] ? ez->errbuf : curl_easy_strerror(result));
+    else if(!cr_fetch_tls_reason(ez, result, handshaking, msg, sizeof(msg)))
       snprintf(msg, sizeof(msg), "%s", ez->errbuf[0] ? ez->errbuf : curl_easy_strerror(result));
     fail(e, it, NULL, msg);
     goto done;

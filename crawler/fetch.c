@@ -286,7 +286,9 @@ int cr_fetch_tls_reason(const struct cr_easy *e, CURLcode result, int handshakin
     snprintf(out, n, "TLS: %s", p ? p + sizeof("SSL certificate problem: ") - 1 : msg);
     return 1;
   case CURLE_SSL_CONNECT_ERROR:
-    if(strstr(msg, "wrong version number") || strstr(msg, "packet length too long") ||
+    if(strstr(msg, "excessive message size"))
+      snprintf(out, n, "TLS: handshake failed: the server's certificate chain is too large");
+    else if(strstr(msg, "wrong version number") || strstr(msg, "packet length too long") ||
        strstr(msg, "record layer failure"))
       snprintf(out, n, "TLS: handshake failed: the server does not speak TLS here");
     else if(strstr(msg, "SSL_ERROR_SYSCALL") || strstr(msg, "unexpected eof"))

@@ -961,22 +961,28 @@ int cr_frontier_connect_result(struct cr_frontier *f, struct cr_item *it, struct
   }
   if(h->dead)
     return CR_CONN_DEAD;
+  if(how == CR_CONN_TLS) {
+    /* The server accepted but the handshake failed or stalled: fewer at
+     * once, but the URL pays an attempt, so a server that stalls every
+     * handshake costs --retries tries a URL, not more. */
+    if(it->host_epoch == h->epoch && h->limit > 1) {
+      h->limit /= 2;
+      h->epoch++;
+    }
+    return CR_CONN_FAILED;
+  }
   if(it->host_epoch != h->epoch)
     /* Started before the limit last came down: one more of the burst
      * that brought it down, not news about the host. */
     return CR_CONN_ECHO;
   if(h->limit > 1) {
     /* Many connections failing together is what an overwhelmed server
-     * looks like (a full accept queue, handshakes timing out under load):
-     * fewer at once, and nothing counted against the host yet.  A timeout
-     * or refusal of the TCP connection drops to one; a TLS handshake that
-     * failed on a connected socket halves. */
-    h->limit = how == CR_CONN_UNREACHABLE ? 1 : h->limit / 2;
+     * looks like (a full accept queue drops SYNs): one at a time, and
+     * nothing counted against the host yet. */
+    h->limit = 1;
     h->epoch++;
     return CR_CONN_ECHO;
   }
-  if(how != CR_CONN_UNREACHABLE)
-    return CR_CONN_FAILED;
   /* One at a time, and still failing: that is evidence. */
   h->connect_fails++;
   if(f->cfg.dead_after && h->connect_fails >= f->cfg.dead_after) {

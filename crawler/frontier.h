@@ -78,6 +78,7 @@ struct cr_item {
   unsigned addr_seq;          /* cr_host_addr_seq when the transfer started */
   unsigned host_epoch;        /* its host's epoch when it started (frontier) */
   unsigned free_retries;      /* retries not counted as attempts (engine) */
+  int h1_fallback;            /* nothing came back over h2: HTTP/1.1 (engine) */
   unsigned redirects;
   int keep_body;
   int checked;
@@ -193,12 +194,13 @@ enum {
 };
 
 /* Reports how the transfer of it (just released) to h ended at the
- * connection level.  A host is never judged on a burst: failures lower how
- * many transfers it may run at once (to one after a TCP failure, halved
- * after a TLS one), transfers started before that are "echoes", and only
- * TCP failures with one transfer at a time count towards dead_after in a
- * row, which declares the host dead and flushes its queue with reason
- * "host unreachable".  Each success raises the limit by one, up to
+ * connection level.  A host is never judged on a burst: a TCP failure
+ * lowers how many transfers it may run at once to one, and the failures of
+ * transfers started before that are "echoes" (retried without counting an
+ * attempt); only TCP failures with one transfer at a time count towards
+ * dead_after in a row, which declares the host dead and flushes its queue
+ * with reason "host unreachable".  A failed TLS handshake on a connected
+ * socket halves the limit and costs the URL an attempt, never the host.  Each success raises the limit by one, up to
  * --per-host.
  * Returns how (CR_CONN_OK) or one of CR_CONN_FAILED, _ECHO, _DEAD. */
 int cr_frontier_connect_result(struct cr_frontier *f, struct cr_item *it, struct cr_host *h,
