@@ -3,11 +3,12 @@
 # what is missing (apt-get update runs only when something is).
 set -euo pipefail
 
+# libssl-dev: the crawler builds its TLS trust store itself (fetch.c).
 # openssl and python3-h2: tests/hostile/tls_hostile.py (its certificates,
 # its HTTP/2); a pyenv python3 does not see python3-h2, the test then runs
 # the server with /usr/bin/python3.
 pkgs=(meson ninja-build pkg-config gcc libcurl4-openssl-dev libc-ares-dev
-      libxml2-dev zlib1g-dev liburing-dev python3 curl strace wget
+      libxml2-dev zlib1g-dev liburing-dev libssl-dev python3 curl strace wget
       openssl python3-h2)
 # Extra tools for sanitizer builds and benchmarks are asked for by name.
 pkgs+=("$@")

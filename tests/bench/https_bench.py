@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""HTTPS benchmark (issue 13): the crawler, curl -Z and wget2 on the same
+URL lists over HTTP/1.1 with TLS, HTTP/2, and plain HTTP for reference,
+against the fixture's TLS listeners with certificates from a private CA
+(tests/fixture/certs.py).  Runs alternate between tools; each tool's output
+goes to tmpfs and to the disk (--fs).  Reported per tool: wall seconds
+(median), CPU seconds per 1,000 pages, full TLS handshakes per page (the
+fixture's counters: handshakes minus resumed), and the crawler's ratios.
+
+Workloads:
+  throughput  N URLs, no delay, 8 KiB, 64 connections (keep-alive)
+  list        N URLs, delays U(0,1000) ms, 2 KiB, as many connections as
+              the tool takes (crawler -c N, curl -Z 300, wget2 500)
+
+Usage: tests/bench/https_bench.py [--crawler PATH] [--fixture PATH]
+           [--runs 3] [--n-throughput 20000] [--n-list 2000]
+           [--fs tmpfs,disk] [--output FILE]
+"""
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+class Fixture:
+    def __init__(self, exe, tmp, certs):
+        self.dir = tempfile.mkdtemp(prefix="fx-", dir=tmp)
+        pf = os.path.join(self.dir, "ports")
+        self.proc = subprocess.Popen(
+            [exe, "--quiet", "--port-file", pf, "--lifetime", "3600",
+             "--https-port", "0", "--h2-port", "0",
+             "--cert", os.path.join(certs, "good.pem"),
+             "--key", os.path.join(certs, "good.key")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(pf):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("fixture did not start")
+            time.sleep(0.02)
+        with open(pf) as f:
+            self.ports = {k: int(v) for k, v in (l.split("=", 1) for l in f.read().split())}
+
+    def stats(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/_stats" % self.ports["http"],
+                                    timeout=20) as r:
+            return json.loads(r.read())
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def targets(kind, n, rng):
+    if kind == "throughput":
+        return ["/p/%d?s=8192" % i for i in range(n)]
+    return ["/p/%d?d=%d&s=2048" % (i, rng.randint(0, 1000)) for i in range(n)]
+
+
+def command(tool, proto, urls, out, work, ca, conc):
+    lst = os.path.join(work, "urls")
+    with open(lst, "w") as f:
+        f.write("".join(u + "\n" for u in urls))
+    if tool == "crawler":
+        cmd = [ARGS.crawler, "-q", "--no-state", "-i", lst, "-o", out, "-c", str(conc),
+               "--per-host", str(conc), "--ca-certificate", ca]
+        if proto == "https":
+            cmd.append("--http1.1")
+        return cmd
+    if tool == "curl":
+        cfg = os.path.join(work, "curl.cfg")
+        with open(cfg, "w") as f:
+            for i, u in enumerate(urls):
+                f.write('url = "%s"\noutput = "%d"\n' % (u, i))
+        cmd = ["curl", "-s", "-Z", "--parallel-max", str(min(conc, 300)),
+               "--parallel-immediate", "--output-dir", out, "--cacert", ca, "-K", cfg]
+        cmd.append("--http2" if proto == "h2" else "--http1.1")
+        return cmd
+    if tool == "wget2":
+        cmd = ["wget2", "-q", "--no-config", "-i", lst, "-P", out, "--max-threads",
+               str(min(conc, 500)), "--ca-certificate", ca, "--tries", "3"]
+        if proto != "h2":
+            cmd.append("--no-http2")
+        return cmd
+    raise ValueError(tool)
+
+
+def one_run(fx, tool, proto, kind, urls, outbase, ca, conc):
+    work = tempfile.mkdtemp(prefix="run-", dir=ARGS.tmp)
+    out = tempfile.mkdtemp(prefix="out-", dir=outbase)
+    try:
+        cmd = command(tool, proto, urls, out, work, ca, conc)
+        before = fx.stats()
+        if outbase != ARGS.tmp:
+            os.sync()
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           timeout=600)
+        wall = time.monotonic() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        after = fx.stats()
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+        hs = after.get("tls_handshakes", 0) - before.get("tls_handshakes", 0)
+        res = after.get("tls_resumed", 0) - before.get("tls_resumed", 0)
+        files = sum(len(fs) for _, _, fs in os.walk(out))
+        return {"wall": wall, "cpu": cpu, "full": hs - res, "hs": hs, "rc": p.returncode,
+                "files": files}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--crawler", default=os.path.join(TOP, "build-bench", "crawler", "crawler"))
+    ap.add_argument("--fixture", default=os.path.join(TOP, "build-bench", "tests", "fixture",
+                                                      "crawler-fixture"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--n-throughput", type=int, default=20000)
+    ap.add_argument("--n-list", type=int, default=2000)
+    ap.add_argument("--fs", default="tmpfs,disk")
+    ap.add_argument("--tmp", default="/dev/shm" if os.path.isdir("/dev/shm") else "/tmp")
+    ap.add_argument("--disk", default="/var/tmp")
+    ap.add_argument("--tools", default="crawler,curl,wget2")
+    ap.add_argument("--output", default=os.path.join(TOP, "tests", "bench", "results-https.md"))
+    ARGS = ap.parse_args()
+    tools = [t for t in ARGS.tools.split(",") if t == "crawler" or shutil.which(t)]
+    tmp = tempfile.mkdtemp(prefix="https-bench-", dir=ARGS.tmp)
+    ARGS.tmp = tmp
+    disk = tempfile.mkdtemp(prefix="https-bench-", dir=ARGS.disk)
+    certs = os.path.join(tmp, "certs")
+    subprocess.run([sys.executable, os.path.join(TOP, "tests", "fixture", "certs.py"), certs],
+                   check=True)
+    ca = os.path.join(certs, "ca.pem")
+    fx = Fixture(ARGS.fixture, tmp, certs)
+    rng = random.Random(1)
+    rows = []
+    try:
+        plans = [("throughput", "http", 64), ("throughput", "https", 64),
+                 ("throughput", "h2", 64), ("list", "https", ARGS.n_list),
+                 ("list", "h2", ARGS.n_list)]
+        for kind, proto, conc in plans:
+            n = ARGS.n_throughput if kind == "throughput" else ARGS.n_list
+            tg = targets(kind, n, rng)
+            port = fx.ports["http" if proto == "http" else proto]
+            scheme = "http" if proto == "http" else "https"
+            urls = ["%s://127.0.0.1:%d%s" % (scheme, port, t) for t in tg]
+            for fs in ARGS.fs.split(","):
+                outbase = tmp if fs == "tmpfs" else disk
+                runs = {t: [] for t in tools}
+                for k in range(ARGS.runs):
+                    for t in tools:
+                        if t != "crawler" and proto == "http" and kind == "throughput" \
+                                and t == "wget2":
+                            continue
+                        r = one_run(fx, t, proto, kind, urls, outbase, ca, conc)
+                        log("https-bench: %s %s %s %s run %d: %.2f s, %.2f s CPU, %d full "
+                            "handshakes, %d files, exit %d" % (kind, proto, fs, t, k + 1,
+                                                              r["wall"], r["cpu"], r["full"],
+                                                              r["files"], r["rc"]))
+                        runs[t].append(r)
+                for t in tools:
+                    if not runs[t]:
+                        continue
+                    rs = runs[t]
+                    rows.append({"kind": kind, "proto": proto, "fs": fs, "tool": t, "n": n,
+                                 "wall": statistics.median(r["wall"] for r in rs),
+                                 "cpu": statistics.median(r["cpu"] for r in rs),
+                                 "full": statistics.median(r["full"] for r in rs),
+                                 "files": min(r["files"] for r in rs)})
+    finally:
+        fx.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(disk, ignore_errors=True)
+        os.sync()
+    lines = ["# HTTPS benchmark", "",
+             "`tests/bench/https_bench.py --runs %d --n-throughput %d --n-list %d --fs %s`"
+             % (ARGS.runs, ARGS.n_throughput, ARGS.n_list, ARGS.fs), "",
+             "| workload | protocol | output | tool | wall s | CPU ms / 1,000 pages | "
+             "full handshakes / page | files | crawler/peer wall |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    by = {(r["kind"], r["proto"], r["fs"], r["tool"]): r for r in rows}
+    for r in rows:
+        c = by.get((r["kind"], r["proto"], r["fs"], "crawler"))
+        ratio = "%.2f" % (c["wall"] / r["wall"]) if c and r["tool"] != "crawler" else ""
+        lines.append("| %s | %s | %s | %s | %.2f | %.0f | %.3f | %d | %s |" % (
+            r["kind"], r["proto"], r["fs"], r["tool"], r["wall"], r["cpu"] / r["n"] * 1e6,
+            r["full"] / r["n"], r["files"], ratio))
+    for fs in ARGS.fs.split(","):
+        h = by.get(("throughput", "http", fs, "crawler"))
+        for proto in ("https", "h2"):
+            t = by.get(("throughput", proto, fs, "crawler"))
+            if h and t:
+                lines.append("")
+                lines.append("crawler CPU per page, throughput over %s / plain HTTP (%s): "
+                             "%.2fx" % (proto, fs, t["cpu"] / h["cpu"]))
+    text = "\n".join(lines) + "\n"
+    sys.stdout.write(text)
+    with open(ARGS.output, "w") as f:
+        f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
