@@ -87,6 +87,28 @@ def _stop_all_fixtures():
 atexit.register(_stop_all_fixtures)
 
 
+def wait_port_file(proc, path, timeout, what, stderr_fn):
+    """Waits for a server's port file (NAME=PORT lines, written by temp file
+    and rename) and returns {NAME: PORT}; fails if the server exits first or
+    writes none within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        rc = proc.poll()
+        if rc is not None:
+            raise Failure("%s exited with %d before writing its port file:\n%s"
+                          % (what, rc, stderr_fn()))
+        if time.monotonic() > deadline:
+            raise Failure("%s wrote no port file within %.0f s" % (what, timeout))
+        time.sleep(0.02)
+    ports = {}
+    with open(path) as f:
+        for line in f:
+            k, _, v = line.strip().partition("=")
+            if v:
+                ports[k] = int(v)
+    return ports
+
+
 class Fixture:
     """The fixture HTTP + DNS server in its own temporary directory.
 
@@ -124,29 +146,13 @@ class Fixture:
             raise
 
     def _wait_ports(self, dns, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            if os.path.exists(self.port_file):
-                ports = {}
-                with open(self.port_file) as f:
-                    for line in f:
-                        k, _, v = line.strip().partition("=")
-                        if v:
-                            ports[k] = int(v)
-                self.http_port = ports.get("http")
-                self.dns_port = ports.get("dns")
-                check(self.http_port, "fixture port file has no http= line")
-                check(not dns or self.dns_port,
-                      "fixture port file has no dns= line")
-                return
-            rc = self.proc.poll()
-            if rc is not None:
-                raise Failure("fixture exited with %d before writing its "
-                              "port file:\n%s" % (rc, self.stderr_text()))
-            if time.monotonic() > deadline:
-                raise Failure("fixture wrote no port file within %.0f s"
-                              % timeout)
-            time.sleep(0.02)
+        ports = wait_port_file(self.proc, self.port_file, timeout, "fixture",
+                               self.stderr_text)
+        self.ports = ports
+        self.http_port = ports.get("http")
+        self.dns_port = ports.get("dns")
+        check(self.http_port, "fixture port file has no http= line")
+        check(not dns or self.dns_port, "fixture port file has no dns= line")
 
     def stderr_text(self):
         try:

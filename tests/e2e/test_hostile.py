@@ -141,15 +141,8 @@ class Hostile:
              "--http-port", "0", "--port-file", ports, "--lifetime",
              str(lifetime), "--quiet"],
             stdin=subprocess.DEVNULL, stdout=self.err, stderr=self.err)
-        deadline = time.monotonic() + 20
-        while not os.path.exists(ports):
-            h.check(self.proc.poll() is None, lambda: "hostile server exited:"
-                    "\n" + self.stderr())
-            h.check(time.monotonic() < deadline, "hostile server wrote no "
-                    "port file in 20 s")
-            time.sleep(0.02)
-        with open(ports) as f:
-            self.port = int(f.read().strip().partition("=")[2])
+        self.port = h.wait_port_file(self.proc, ports, 20, "hostile server",
+                                     self.stderr)["http"]
 
     def stderr(self):
         with open(os.path.join(self.dir, "stderr"), "rb") as f:

@@ -53,19 +53,12 @@ class TlsFixture:
                "--https-port", "0", "--cert", cert, "--key", key] + list(extra)
         self.err = open(os.path.join(self.dir, "stderr"), "w+")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.err)
-        self.ports = {}
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if os.path.exists(pf):
-                with open(pf) as f:
-                    self.ports = dict(l.split("=", 1) for l in f.read().split())
-                self.ports = {k: int(v) for k, v in self.ports.items()}
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
+        self.ports = h.wait_port_file(self.proc, pf, 10, "TLS fixture " + name,
+                                      self.stderr)
+
+    def stderr(self):
         self.err.seek(0)
-        raise h.Failure("TLS fixture %s did not start: %s" % (name, self.err.read()))
+        return h.tail(self.err.read())
 
     def url(self, kind, target, host="127.0.0.1"):
         scheme = "http" if kind.startswith("http") and not kind.startswith("https") else "https"

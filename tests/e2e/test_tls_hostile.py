@@ -108,18 +108,8 @@ class TlsHostile:
              str(lifetime), "--quiet"],
             stdin=subprocess.DEVNULL, stdout=self.err, stderr=self.err)
         # Making the certificates (65 openssl runs) comes first.
-        deadline = time.monotonic() + 90
-        while not os.path.exists(ports):
-            h.check(self.proc.poll() is None, lambda: "tls_hostile.py "
-                    "exited:\n" + self.stderr())
-            h.check(time.monotonic() < deadline, "tls_hostile.py wrote no "
-                    "port file in 90 s")
-            time.sleep(0.05)
-        self.ports = {}
-        with open(ports) as f:
-            for line in f:
-                k, _, v = line.strip().partition("=")
-                self.ports[k] = int(v)
+        self.ports = h.wait_port_file(self.proc, ports, 90, "tls_hostile.py",
+                                      self.stderr)
         h.check(set(self.ports) == set(PAGES), "listeners %s, expected %s"
                 % (sorted(self.ports), sorted(PAGES)))
 

@@ -45,6 +45,18 @@ REDIRECT_CHAIN = 20            # longer than the tests' --max-redirects 5
 # ------------------------------------------------------------------ content
 
 
+def reset_writer(writer):
+    """Closes an asyncio stream with RST instead of FIN (SO_LINGER 0)."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    writer.transport.abort()
+
+
 def page_body(host, target, size=None):
     """The body of a healthy page: names its host and target (so no two
     URLs share a body and an overwritten file is caught), then filler that
@@ -124,14 +136,7 @@ class Conn:
 
     def reset(self):
         """Closes with RST instead of FIN."""
-        sock = self.writer.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                struct.pack("ii", 1, 0))
-            except OSError:
-                pass
-        self.writer.transport.abort()
+        reset_writer(self.writer)
 
     def close(self):
         self.writer.close()

@@ -26,9 +26,7 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import ssl
-import struct
 import subprocess
 import sys
 import tempfile
@@ -42,7 +40,7 @@ import h2.settings
 import hyperframe.frame
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hostile import page_body  # noqa: E402
+from hostile import page_body, reset_writer  # noqa: E402
 
 HEAD_MAX = 64 * 1024            # an HTTP/1.1 request head larger is refused
 HELLO_CAP = 64 * 1024           # most bytes of a ClientHello read
@@ -220,16 +218,6 @@ def h1_response(status, ctype, body, keep):
                "keep-alive" if keep else "close")).encode() + body
 
 
-def reset(writer):
-    """Closes with RST instead of FIN."""
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                            struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-    writer.transport.abort()
 
 
 async def drain_until_gone(reader, cap):
@@ -341,7 +329,7 @@ class Server:
         elif name == "tls_close":
             writer.close()
         elif name == "tls_reset":
-            reset(writer)
+            reset_writer(writer)
 
     # ---- TLS listeners
 
