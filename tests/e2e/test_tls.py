@@ -21,8 +21,6 @@ Checked:
 
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
 
