@@ -1163,6 +1163,16 @@ static void redirect(struct cr_engine *e, struct cr_item *it, const char *locati
     fail(e, it, NULL, "cannot requeue redirect");
 }
 
+/* cr_fetch_ready_cb: the transfer's connection is up. */
+static void on_ready(void *arg, struct cr_easy *ez)
+{
+  struct cr_engine *e = arg;
+  struct cr_item *it = ez->owner;
+
+  if(it && it->host)
+    cr_frontier_connected(e->fr, it->host);
+}
+
 static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
 {
   struct cr_engine *e = arg;
@@ -2009,6 +2019,7 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   rc = cr_fetch_new(e->loop, &e->cfg, on_body, on_done, e, &e->fetch);
   if(rc)
     goto fail;
+  cr_fetch_set_ready_cb(e->fetch, on_ready);
   {
     struct cr_frontier_config fc;
 

@@ -30,6 +30,7 @@ struct cr_fetch {
   const struct cr_config *cfg;
   cr_fetch_write_cb write_cb;
   cr_fetch_done_cb done_cb;
+  cr_fetch_ready_cb ready_cb;
   void *arg;
   struct cr_easy *pool;
   char user_agent[256];
@@ -348,6 +349,25 @@ unsigned cr_fetch_buffer_size(const struct cr_config *cfg)
   return size;
 }
 
+static int fetch_on_prereq(void *arg, char *conn_primary_ip, char *conn_local_ip,
+                           int conn_primary_port, int conn_local_port)
+{
+  struct cr_easy *e = arg;
+
+  (void)conn_primary_ip;
+  (void)conn_local_ip;
+  (void)conn_primary_port;
+  (void)conn_local_port;
+  if(e->fetch->ready_cb)
+    e->fetch->ready_cb(e->fetch->arg, e);
+  return CURL_PREREQFUNC_OK;
+}
+
+void cr_fetch_set_ready_cb(struct cr_fetch *f, cr_fetch_ready_cb cb)
+{
+  f->ready_cb = cb;
+}
+
 static CURLcode fetch_on_ssl_ctx(CURL *h, void *ssl_ctx, void *arg)
 {
   (void)h;
@@ -526,6 +546,7 @@ struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f)
   if(!e)
     return NULL;
   e->h = curl_easy_init();
+  e->fetch = f;
   if(!e->h) {
     free(e);
     return NULL;
@@ -548,6 +569,8 @@ struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f)
    * learn whether it speaks HTTP/2 and multiplexes on it, rather than
    * opening a connection of its own: one connection per h2 host. */
   EASY_SET(CURLOPT_PIPEWAIT, 1L);
+  EASY_SET(CURLOPT_PREREQFUNCTION, fetch_on_prereq);
+  EASY_SET(CURLOPT_PREREQDATA, e);
   EASY_SET(CURLOPT_SHARE, f->share);
   if(f->store) {
     /* Nothing for libcurl to load: every connection gets our store. */

@@ -27,6 +27,7 @@ struct cr_fetch;
  * this struct; owner is the caller's, for its per-transfer state. */
 struct cr_easy {
   CURL *h;
+  struct cr_fetch *fetch;
   void *owner;
   char errbuf[CURL_ERROR_SIZE];
   struct cr_easy *next_free;
@@ -45,6 +46,12 @@ typedef void (*cr_fetch_done_cb)(void *arg, struct cr_easy *easy, CURLcode resul
 /* Body chunks; returns n to go on, anything else aborts the transfer
  * (CURLE_WRITE_ERROR).  userdata is what CURLOPT_WRITEDATA was set to. */
 typedef size_t (*cr_fetch_write_cb)(char *p, size_t size, size_t n, void *userdata);
+
+/* Called when a transfer's connection is ready (TCP connected, TLS
+ * handshake done, or a connection reused), just before its request goes
+ * out.  Set with cr_fetch_set_ready_cb; arg as given to cr_fetch_new. */
+typedef void (*cr_fetch_ready_cb)(void *arg, struct cr_easy *easy);
+void cr_fetch_set_ready_cb(struct cr_fetch *f, cr_fetch_ready_cb cb);
 
 /* Most header bytes of one transfer, 1xx responses and trailers counted.
  * libcurl 7.88 stores every header for its header API and, unpatched, has

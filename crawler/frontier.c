@@ -79,6 +79,8 @@ struct cr_host {
   unsigned limit;             /* transfers it may run at once: --per-host,
                                  lowered by connection failures */
   unsigned epoch;             /* bumped each time limit comes down */
+  int cold;                   /* https, no connection ready yet: one at a
+                                 time, so the rest can resume its session */
   int dead;
 };
 
@@ -529,6 +531,10 @@ static int host_for(struct cr_frontier *f, const char *url, struct cr_host **out
     return CR_ENOMEM;
   h->f = f;
   h->limit = f->per_host;
+  if(!strncmp(f->key.data, "https:", 6) && f->per_host > 1) {
+    h->cold = 1;
+    h->limit = 1;
+  }
   h->key = strdup(f->key.data);
   /* IPv6 literals carry brackets in URLs but not in DNS or RESOLVE. */
   if(v.host[0] == '[')
@@ -943,6 +949,17 @@ int cr_frontier_addr_failed(struct cr_frontier *f, struct cr_host *h, unsigned s
    * the next attempt sweeps again. */
   h->addr_fails = 0;
   return 0;
+}
+
+void cr_frontier_connected(struct cr_frontier *f, struct cr_host *h)
+{
+  (void)f;
+  if(!h->cold)
+    return;
+  h->cold = 0;
+  if(h->limit < f->per_host && !h->epoch)
+    h->limit = f->per_host;
+  host_make_ready(h);
 }
 
 int cr_frontier_connect_result(struct cr_frontier *f, struct cr_item *it, struct cr_host *h,

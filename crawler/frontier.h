@@ -179,6 +179,13 @@ void cr_frontier_robots_done(struct cr_frontier *f, struct cr_host *h,
  * again. */
 int cr_frontier_addr_failed(struct cr_frontier *f, struct cr_host *h, unsigned seq);
 
+/* Tells the frontier that a transfer to h has a ready connection (TCP up,
+ * TLS handshake done).  An https host starts with one transfer at a time
+ * until then, so its other connections resume the first one's TLS
+ * session instead of each paying a full handshake (300 connections at
+ * once to one host: 300 full handshakes); after it, --per-host. */
+void cr_frontier_connected(struct cr_frontier *f, struct cr_host *h);
+
 /* How a transfer's connection went, for cr_frontier_connect_result. */
 enum {
   CR_CONN_OK,           /* connected (TCP, and TLS where there was one) */
