@@ -9,6 +9,11 @@ fetched.  Prints a table (pages, wall seconds) and every difference.
 
 Usage: tests/compare/wget_compare.py [--crawler PATH] [--root DIR]
                                      [--install] [--runs N] [--tmp DIR]
+                                     [--https]
+--https serves the site over HTTPS (HTTP/2 by ALPN, nginx's session cache
+on) with a certificate from a private CA made by tests/fixture/certs.py;
+every tool is given that CA, and the crawler also crawls the plain-HTTP
+port, so the table shows whether HTTPS gives the same page set as HTTP.
 --tmp picks where the outputs go (default $TMPDIR or /tmp; here /tmp is on
 the ext4 root, /dev/shm is tmpfs); the table names its file system.
 Exit status: 0 when the crawler's HTML page set equals wget's, 1 otherwise,
@@ -39,8 +44,20 @@ def free_port():
     return port
 
 
-def start_nginx(root, work):
+def start_nginx(root, work, certs=None):
     port = free_port()
+    tls = ""
+    tls_port = None
+    if certs:
+        tls_port = free_port()
+        tls = """
+  ssl_certificate %(c)s/good.pem;
+  ssl_certificate_key %(c)s/good.key;
+  ssl_session_cache shared:crawler:10m;
+  server {
+    listen 127.0.0.1:%(t)d ssl http2;
+    root %(r)s;
+  }""" % {"c": certs, "t": tls_port, "r": root}
     conf = os.path.join(work, "nginx.conf")
     with open(conf, "w") as f:
         f.write("""worker_processes 1;
@@ -60,16 +77,18 @@ http {
   server {
     listen 127.0.0.1:%(p)d;
     root %(r)s;
-  }
+  }%(tls)s
 }
-""" % {"w": work, "p": port, "r": root})
+""" % {"w": work, "p": port, "r": root, "tls": tls})
     proc = subprocess.Popen(["nginx", "-c", conf, "-p", work],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
+            for p in (port, tls_port):
+                if p:
+                    socket.create_connection(("127.0.0.1", p), timeout=0.2).close()
+            return proc, port, tls_port
         except OSError:
             time.sleep(0.05)
     proc.kill()
@@ -125,6 +144,8 @@ def main():
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--tmp", default=tempfile.gettempdir(),
                     help="directory for nginx's files and every tool's output")
+    ap.add_argument("--https", action="store_true",
+                    help="crawl over HTTPS and HTTP/2 with a private CA")
     a = ap.parse_args()
     if a.install:
         subprocess.run(["apt-get", "install", "-y", "-qq", "nginx", "wget", "wget2",
@@ -137,17 +158,33 @@ def main():
         print("SKIP: %s does not exist (apt-get install python3.11-doc)" % a.root)
         return 77
     work = tempfile.mkdtemp(prefix="crawler-cmp-", dir=a.tmp)
-    nginx, port = start_nginx(a.root, work)
+    certs = None
+    if a.https:
+        certs = os.path.join(work, "certs")
+        subprocess.run([sys.executable, os.path.join(TOP, "tests", "fixture", "certs.py"),
+                        certs], check=True, timeout=60)
+    nginx, port, tls_port = start_nginx(a.root, work, certs)
     try:
         seed = "http://127.0.0.1:%d/index.html" % port
+        trust = {}
+        if a.https:
+            plain_seed = seed
+            seed = "https://127.0.0.1:%d/index.html" % tls_port
+            ca = os.path.join(certs, "ca.pem")
+            trust = {"wget": ["--ca-certificate", ca], "wget2": ["--ca-certificate", ca],
+                     "crawler": ["--ca-certificate", ca]}
         results = {}
         tools = [
-            ("wget", ["wget", "-q", "-r", "-l", "inf", "-np", "-P", "out", seed]),
+            ("wget", ["wget", "-q", "-r", "-l", "inf", "-np", "-P", "out", seed]
+             + trust.get("wget", [])),
             ("wget2", ["wget2", "-q", "--no-config", "-r", "-l", "inf", "-np",
-                       "-P", "out", seed]),
+                       "-P", "out", seed] + trust.get("wget2", [])),
             ("crawler", [a.crawler, "-q", "-r", "-l", "inf", "--no-parent",
-                         "-o", "out", seed]),
+                         "-o", "out", seed] + trust.get("crawler", [])),
         ]
+        if a.https:
+            tools.append(("crawler-http", [a.crawler, "-q", "-r", "-l", "inf", "--no-parent",
+                                           "-o", "out", plain_seed]))
         tools = [(n, c) for n, c in tools
                  if shutil.which(c[0]) or os.access(c[0], os.X_OK)]
         times = {name: [] for name, _ in tools}
@@ -164,7 +201,7 @@ def main():
                 os.sync()
                 secs, rc, err = timed(cmd, d)
                 times[name].append(secs)
-                if name == "crawler":
+                if name.startswith("crawler"):
                     pages = html_paths_in_manifest(os.path.join(d, "out", "manifest.jsonl"))
                 else:
                     pages = html_paths_on_disk(os.path.join(d, "out"))
@@ -188,6 +225,15 @@ def main():
                 print("  only crawler: %s" % p)
             ok = not only_w and not only_c
             print("same page set as wget: %s" % ("yes" if ok else "NO"))
+        if "crawler-http" in results:
+            s, p = results["crawler"][0], results["crawler-http"][0]
+            for x in sorted(s - p)[:50]:
+                print("  only over https: %s" % x)
+            for x in sorted(p - s)[:50]:
+                print("  only over http:  %s" % x)
+            same = s == p
+            print("same page set over HTTPS as over HTTP: %s" % ("yes" if same else "NO"))
+            ok = ok and same
         return 0 if ok else 1
     finally:
         nginx.send_signal(signal.SIGTERM)
