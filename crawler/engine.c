@@ -1164,13 +1164,13 @@ static void redirect(struct cr_engine *e, struct cr_item *it, const char *locati
 }
 
 /* cr_fetch_ready_cb: the transfer's connection is up. */
-static void on_ready(void *arg, struct cr_easy *ez)
+static void on_ready(void *arg, struct cr_easy *ez, int h2)
 {
   struct cr_engine *e = arg;
   struct cr_item *it = ez->owner;
 
   if(it && it->host)
-    cr_frontier_connected(e->fr, it->host);
+    cr_frontier_connected(e->fr, it->host, h2);
 }
 
 static void on_done(void *arg, struct cr_easy *ez, CURLcode result)

@@ -349,6 +349,22 @@ unsigned cr_fetch_buffer_size(const struct cr_config *cfg)
   return size;
 }
 
+/* libcurl 7.88 tells the HTTP version only once a response arrives; the
+ * frontier wants it before the host's next transfers start, and ALPN has
+ * settled it by the time the request can go out. */
+static int fetch_alpn_h2(CURL *h)
+{
+  struct curl_tlssessioninfo *ti = NULL;
+  const unsigned char *proto = NULL;
+  unsigned len = 0;
+
+  if(curl_easy_getinfo(h, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || !ti ||
+     ti->backend != CURLSSLBACKEND_OPENSSL || !ti->internals)
+    return 0;
+  SSL_get0_alpn_selected(ti->internals, &proto, &len);
+  return len == 2 && !memcmp(proto, "h2", 2);
+}
+
 static int fetch_on_prereq(void *arg, char *conn_primary_ip, char *conn_local_ip,
                            int conn_primary_port, int conn_local_port)
 {
@@ -359,7 +375,7 @@ static int fetch_on_prereq(void *arg, char *conn_primary_ip, char *conn_local_ip
   (void)conn_primary_port;
   (void)conn_local_port;
   if(e->fetch->ready_cb)
-    e->fetch->ready_cb(e->fetch->arg, e);
+    e->fetch->ready_cb(e->fetch->arg, e, fetch_alpn_h2(e->h));
   return CURL_PREREQFUNC_OK;
 }
 

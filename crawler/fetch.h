@@ -49,8 +49,9 @@ typedef size_t (*cr_fetch_write_cb)(char *p, size_t size, size_t n, void *userda
 
 /* Called when a transfer's connection is ready (TCP connected, TLS
  * handshake done, or a connection reused), just before its request goes
- * out.  Set with cr_fetch_set_ready_cb; arg as given to cr_fetch_new. */
-typedef void (*cr_fetch_ready_cb)(void *arg, struct cr_easy *easy);
+ * out; h2 is 1 when TLS negotiated HTTP/2 for it.  Set with
+ * cr_fetch_set_ready_cb; arg as given to cr_fetch_new. */
+typedef void (*cr_fetch_ready_cb)(void *arg, struct cr_easy *easy, int h2);
 void cr_fetch_set_ready_cb(struct cr_fetch *f, cr_fetch_ready_cb cb);
 
 /* Most header bytes of one transfer, 1xx responses and trailers counted.

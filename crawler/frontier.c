@@ -76,8 +76,9 @@ struct cr_host {
                                  robots.txt Crawl-delay, whichever is longer */
   uint64_t pages;             /* URLs accepted for this host */
   unsigned connect_fails;     /* in a row, at a limit of 1 */
-  unsigned limit;             /* transfers it may run at once: --per-host,
+  unsigned limit;             /* transfers it may run at once: ceiling,
                                  lowered by connection failures */
+  unsigned ceiling;           /* --per-host, or less for an HTTP/2 host */
   unsigned epoch;             /* bumped each time limit comes down */
   int cold;                   /* https, no connection ready yet: one at a
                                  time, so the rest can resume its session */
@@ -531,6 +532,7 @@ static int host_for(struct cr_frontier *f, const char *url, struct cr_host **out
     return CR_ENOMEM;
   h->f = f;
   h->limit = f->per_host;
+  h->ceiling = f->per_host;
   if(!strncmp(f->key.data, "https:", 6) && f->per_host > 1) {
     h->cold = 1;
     h->limit = 1;
@@ -951,14 +953,18 @@ int cr_frontier_addr_failed(struct cr_frontier *f, struct cr_host *h, unsigned s
   return 0;
 }
 
-void cr_frontier_connected(struct cr_frontier *f, struct cr_host *h)
+void cr_frontier_connected(struct cr_frontier *f, struct cr_host *h, int h2)
 {
-  (void)f;
+  if(h2 && h->ceiling > CR_H2_STREAMS) {
+    h->ceiling = CR_H2_STREAMS;
+    if(h->limit > h->ceiling)
+      h->limit = h->ceiling;
+  }
   if(!h->cold)
     return;
   h->cold = 0;
-  if(h->limit < f->per_host && !h->epoch)
-    h->limit = f->per_host;
+  if(h->limit < h->ceiling && !h->epoch)
+    h->limit = h->ceiling;
   host_make_ready(h);
 }
 
@@ -968,7 +974,7 @@ int cr_frontier_connect_result(struct cr_frontier *f, struct cr_item *it, struct
   if(how == CR_CONN_OK) {
     h->connect_fails = 0;
     h->addr_fails = 0;
-    if(h->limit < f->per_host) {
+    if(h->limit < h->ceiling) {
       /* Back up one at a time, as TCP grows its window after a loss:
        * doubling went straight back into the burst that failed. */
       h->limit++;

@@ -180,11 +180,21 @@ void cr_frontier_robots_done(struct cr_frontier *f, struct cr_host *h,
 int cr_frontier_addr_failed(struct cr_frontier *f, struct cr_host *h, unsigned seq);
 
 /* Tells the frontier that a transfer to h has a ready connection (TCP up,
- * TLS handshake done).  An https host starts with one transfer at a time
- * until then, so its other connections resume the first one's TLS
- * session instead of each paying a full handshake (300 connections at
- * once to one host: 300 full handshakes); after it, --per-host. */
-void cr_frontier_connected(struct cr_frontier *f, struct cr_host *h);
+ * TLS handshake done); h2: it speaks HTTP/2.  An https host starts with
+ * one transfer at a time until then, so its other connections resume the
+ * first one's TLS session instead of each paying a full handshake (300
+ * connections at once to one host: 300 full handshakes); after it,
+ * --per-host, but at most CR_H2_STREAMS for an HTTP/2 host. */
+void cr_frontier_connected(struct cr_frontier *f, struct cr_host *h, int h2);
+
+/* Streams at once to one HTTP/2 host: what libcurl puts on one connection
+ * (CURLMOPT_MAX_CONCURRENT_STREAMS' default) and what most servers allow
+ * (nginx 128, Apache and h2o 100).  Past the server's limit libcurl opens
+ * another connection for each transfer that does not fit while the others
+ * wait for theirs: 2,000 URLs at --per-host 500 against nginx took 148
+ * connections (curl -Z --parallel-max 500: 159), where 100 streams take
+ * one, and are what the server offered in the first place. */
+#define CR_H2_STREAMS 100
 
 /* How a transfer's connection went, for cr_frontier_connect_result. */
 enum {
