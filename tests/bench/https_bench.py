@@ -8,13 +8,16 @@ goes to tmpfs and to the disk (--fs).  Reported per tool: wall seconds
 fixture's counters: handshakes minus resumed), and the crawler's ratios.
 
 Workloads:
-  throughput  N URLs, no delay, 8 KiB, 64 connections (keep-alive)
+  throughput  N URLs, no delay, 8 KiB, 64 connections (keep-alive); with
+              --nginx also against nginx (the same certificates, one
+              worker, every /p/N answered from one 8 KiB file), so that the
+              figures do not rest on our own server alone
   list        N URLs, delays U(0,1000) ms, 2 KiB, as many connections as
               the tool takes (crawler -c N, curl -Z 300, wget2 500)
 
 Usage: tests/bench/https_bench.py [--crawler PATH] [--fixture PATH]
            [--runs 3] [--n-throughput 20000] [--n-list 2000]
-           [--fs tmpfs,disk] [--output FILE]
+           [--fs tmpfs,disk] [--nginx] [--output FILE]
 """
 
 import argparse
@@ -23,6 +26,7 @@ import os
 import random
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -67,6 +71,85 @@ class Fixture:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Nginx:
+    """nginx on loopback with plain, TLS and h2 ports.  Handshakes are
+    counted from its access log: a connection whose first request shows
+    $ssl_session_reused "r" resumed, "." was a full handshake."""
+
+    def __init__(self, tmp, certs):
+        self.dir = tempfile.mkdtemp(prefix="nginx-", dir=tmp)
+        root = os.path.join(self.dir, "root")
+        os.mkdir(root)
+        body = (b"<!doctype html><title>x</title>" + b"nginx page " * 800)[:8192]
+        with open(os.path.join(root, "page.html"), "wb") as f:
+            f.write(body)
+        self.ports = {k: free_port() for k in ("http", "https", "h2")}
+        self.log = os.path.join(self.dir, "access.log")
+        conf = os.path.join(self.dir, "nginx.conf")
+        loc = "root %s; location / { try_files /page.html =404; }" % root
+        with open(conf, "w") as f:
+            f.write("""worker_processes 1;
+daemon off;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log;
+events { worker_connections 8192; }
+http {
+  default_type text/html;
+  log_format c "$connection $ssl_session_reused";
+  access_log %(log)s c;
+  keepalive_requests 1000000;
+  client_body_temp_path %(d)s;
+  proxy_temp_path %(d)s;
+  fastcgi_temp_path %(d)s;
+  uwsgi_temp_path %(d)s;
+  scgi_temp_path %(d)s;
+  ssl_certificate %(c)s/good.pem;
+  ssl_certificate_key %(c)s/good.key;
+  ssl_session_cache shared:bench:20m;
+  server { listen 127.0.0.1:%(http)d; %(loc)s }
+  server { listen 127.0.0.1:%(https)d ssl; %(loc)s }
+  server { listen 127.0.0.1:%(h2)d ssl http2; %(loc)s }
+}
+""" % dict(self.ports, d=self.dir, log=self.log, c=certs, loc=loc))
+        self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", self.dir],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                for p in self.ports.values():
+                    socket.create_connection(("127.0.0.1", p), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("nginx did not start")
+                time.sleep(0.05)
+
+    def stats(self):
+        first = {}
+        with open(self.log) as f:
+            for line in f:
+                conn, _, reused = line.strip().partition(" ")
+                first.setdefault(conn, reused)
+        tls = [r for r in first.values() if r in ("r", ".")]
+        return {"tls_handshakes": len(tls), "tls_resumed": sum(r == "r" for r in tls)}
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def targets(kind, n, rng):
@@ -141,6 +224,8 @@ def main():
     ap.add_argument("--tmp", default="/dev/shm" if os.path.isdir("/dev/shm") else "/tmp")
     ap.add_argument("--disk", default="/var/tmp")
     ap.add_argument("--tools", default="crawler,curl,wget2")
+    ap.add_argument("--nginx", action="store_true",
+                    help="also run the throughput workload against nginx")
     ap.add_argument("--output", default=os.path.join(TOP, "tests", "bench", "results-https.md"))
     ARGS = ap.parse_args()
     tools = [t for t in ARGS.tools.split(",") if t == "crawler" or shutil.which(t)]
@@ -151,14 +236,19 @@ def main():
     subprocess.run([sys.executable, os.path.join(TOP, "tests", "fixture", "certs.py"), certs],
                    check=True)
     ca = os.path.join(certs, "ca.pem")
-    fx = Fixture(ARGS.fixture, tmp, certs)
+    servers = {"fixture": Fixture(ARGS.fixture, tmp, certs)}
     rng = random.Random(1)
     rows = []
     try:
-        plans = [("throughput", "http", 64), ("throughput", "https", 64),
-                 ("throughput", "h2", 64), ("list", "https", ARGS.n_list),
-                 ("list", "h2", ARGS.n_list)]
-        for kind, proto, conc in plans:
+        if ARGS.nginx:
+            servers["nginx"] = Nginx(tmp, certs)
+        plans = [("fixture", "throughput", "http", 64), ("fixture", "throughput", "https", 64),
+                 ("fixture", "throughput", "h2", 64), ("fixture", "list", "https", ARGS.n_list),
+                 ("fixture", "list", "h2", ARGS.n_list)]
+        if ARGS.nginx:
+            plans += [("nginx", "throughput", p, 64) for p in ("http", "https", "h2")]
+        for server, kind, proto, conc in plans:
+            fx = servers[server]
             n = ARGS.n_throughput if kind == "throughput" else ARGS.n_list
             tg = targets(kind, n, rng)
             port = fx.ports["http" if proto == "http" else proto]
@@ -169,12 +259,12 @@ def main():
                 runs = {t: [] for t in tools}
                 for k in range(ARGS.runs):
                     for t in tools:
-                        if t != "crawler" and proto == "http" and kind == "throughput" \
-                                and t == "wget2":
+                        if t == "wget2" and proto == "http":
+                            # Plain HTTP is the crawler's own reference row.
                             continue
                         r = one_run(fx, t, proto, kind, urls, outbase, ca, conc)
-                        log("https-bench: %s %s %s %s run %d: %.2f s, %.2f s CPU, %d full "
-                            "handshakes, %d files, exit %d" % (kind, proto, fs, t, k + 1,
+                        log("https-bench: %s %s %s %s %s run %d: %.2f s, %.2f s CPU, %d full "
+                            "handshakes, %d files, exit %d" % (server, kind, proto, fs, t, k + 1,
                                                               r["wall"], r["cpu"], r["full"],
                                                               r["files"], r["rc"]))
                         runs[t].append(r)
@@ -182,37 +272,41 @@ def main():
                     if not runs[t]:
                         continue
                     rs = runs[t]
-                    rows.append({"kind": kind, "proto": proto, "fs": fs, "tool": t, "n": n,
+                    rows.append({"server": server, "kind": kind, "proto": proto, "fs": fs,
+                                 "tool": t, "n": n,
                                  "wall": statistics.median(r["wall"] for r in rs),
                                  "cpu": statistics.median(r["cpu"] for r in rs),
                                  "full": statistics.median(r["full"] for r in rs),
                                  "files": min(r["files"] for r in rs)})
     finally:
-        fx.stop()
+        for fx in servers.values():
+            fx.stop()
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(disk, ignore_errors=True)
         os.sync()
     lines = ["# HTTPS benchmark", "",
-             "`tests/bench/https_bench.py --runs %d --n-throughput %d --n-list %d --fs %s`"
-             % (ARGS.runs, ARGS.n_throughput, ARGS.n_list, ARGS.fs), "",
-             "| workload | protocol | output | tool | wall s | CPU ms / 1,000 pages | "
+             "`tests/bench/https_bench.py --runs %d --n-throughput %d --n-list %d --fs %s%s`"
+             % (ARGS.runs, ARGS.n_throughput, ARGS.n_list, ARGS.fs,
+                " --nginx" if ARGS.nginx else ""), "",
+             "| server | workload | protocol | output | tool | wall s | CPU ms / 1,000 pages | "
              "full handshakes / page | files | crawler/peer wall |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    by = {(r["kind"], r["proto"], r["fs"], r["tool"]): r for r in rows}
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    by = {(r["server"], r["kind"], r["proto"], r["fs"], r["tool"]): r for r in rows}
     for r in rows:
-        c = by.get((r["kind"], r["proto"], r["fs"], "crawler"))
+        c = by.get((r["server"], r["kind"], r["proto"], r["fs"], "crawler"))
         ratio = "%.2f" % (c["wall"] / r["wall"]) if c and r["tool"] != "crawler" else ""
-        lines.append("| %s | %s | %s | %s | %.2f | %.0f | %.3f | %d | %s |" % (
-            r["kind"], r["proto"], r["fs"], r["tool"], r["wall"], r["cpu"] / r["n"] * 1e6,
-            r["full"] / r["n"], r["files"], ratio))
-    for fs in ARGS.fs.split(","):
-        h = by.get(("throughput", "http", fs, "crawler"))
-        for proto in ("https", "h2"):
-            t = by.get(("throughput", proto, fs, "crawler"))
-            if h and t:
-                lines.append("")
-                lines.append("crawler CPU per page, throughput over %s / plain HTTP (%s): "
-                             "%.2fx" % (proto, fs, t["cpu"] / h["cpu"]))
+        lines.append("| %s | %s | %s | %s | %s | %.2f | %.0f | %.3f | %d | %s |" % (
+            r["server"], r["kind"], r["proto"], r["fs"], r["tool"], r["wall"],
+            r["cpu"] / r["n"] * 1e6, r["full"] / r["n"], r["files"], ratio))
+    lines.append("")
+    for server in servers:
+        for fs in ARGS.fs.split(","):
+            h = by.get((server, "throughput", "http", fs, "crawler"))
+            for proto in ("https", "h2"):
+                t = by.get((server, "throughput", proto, fs, "crawler"))
+                if h and t:
+                    lines.append("- crawler CPU per page, throughput over %s / plain HTTP "
+                                 "(%s, %s): %.2fx" % (proto, server, fs, t["cpu"] / h["cpu"]))
     text = "\n".join(lines) + "\n"
     sys.stdout.write(text)
     with open(ARGS.output, "w") as f:
