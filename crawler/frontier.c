@@ -79,6 +79,8 @@ struct cr_host {
   unsigned limit;             /* transfers it may run at once: ceiling,
                                  lowered by connection failures */
   unsigned ceiling;           /* --per-host, or less for an HTTP/2 host */
+  int speaks;                 /* 0 until a connection is ready, then 1
+                                 (HTTP/1.x) or 2 (HTTP/2) */
   unsigned epoch;             /* bumped each time limit comes down */
   int cold;                   /* https, no connection ready yet: one at a
                                  time, so the rest can resume its session */
@@ -953,8 +955,14 @@ int cr_frontier_addr_failed(struct cr_frontier *f, struct cr_host *h, unsigned s
   return 0;
 }
 
+int cr_host_speaks(const struct cr_host *h)
+{
+  return h->speaks;
+}
+
 void cr_frontier_connected(struct cr_frontier *f, struct cr_host *h, int h2)
 {
+  h->speaks = h2 ? 2 : 1;
   if(h2 && h->ceiling > CR_H2_STREAMS) {
     h->ceiling = CR_H2_STREAMS;
     if(h->limit > h->ceiling)

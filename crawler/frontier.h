@@ -122,6 +122,10 @@ int cr_host_take_idle(struct cr_host *h);
 /* Notes that a transfer to h ended with its connection probably kept. */
 void cr_host_put_idle(struct cr_host *h);
 
+/* What h's last ready connection spoke: 0 none yet, 1 HTTP/1.x, 2 HTTP/2
+ * (see cr_frontier_connected). */
+int cr_host_speaks(const struct cr_host *h);
+
 /* Nonzero once h was declared dead (see cr_frontier_connect_result). */
 int cr_host_dead(const struct cr_host *h);
 
