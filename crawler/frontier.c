@@ -996,7 +996,15 @@ int cr_frontier_connect_result(struct cr_frontier *f, struct cr_item *it, struct
     /* The server accepted but the handshake failed or stalled: fewer at
      * once, but the URL pays an attempt, so a server that stalls every
      * handshake costs --retries tries a URL, not more. */
-    if(it->host_epoch == h->epoch && h->limit > 1) {
+    if(h->cold) {
+      /* No session came of it to resume, so one at a time saves nothing:
+       * a server that stalls every handshake would take them in series. */
+      h->cold = 0;
+      h->limit = h->ceiling > 1 ? h->ceiling / 2 : 1;
+      h->epoch++;
+      host_make_ready(h);
+    }
+    else if(it->host_epoch == h->epoch && h->limit > 1) {
       h->limit /= 2;
       h->epoch++;
     }
