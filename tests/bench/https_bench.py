@@ -9,15 +9,15 @@ fixture's counters: handshakes minus resumed), and the crawler's ratios.
 
 Workloads:
   throughput  N URLs, no delay, 8 KiB, 64 connections (keep-alive); with
-              --nginx also against nginx (the same certificates, one
-              worker, every /p/N answered from one 8 KiB file), so that the
-              figures do not rest on our own server alone
+              --servers fixture,nginx also against nginx (the same
+              certificates, one worker, every /p/N answered from one 8 KiB
+              file), so that the figures do not rest on our own server alone
   list        N URLs, delays U(0,1000) ms, 2 KiB, as many connections as
               the tool takes (crawler -c N, curl -Z 300, wget2 500)
 
 Usage: tests/bench/https_bench.py [--crawler PATH] [--fixture PATH]
            [--runs 3] [--n-throughput 20000] [--n-list 2000]
-           [--fs tmpfs,disk] [--nginx] [--output FILE]
+           [--fs tmpfs,disk] [--servers fixture,nginx] [--output FILE]
 """
 
 import argparse
@@ -90,7 +90,9 @@ class Nginx:
         conf = os.path.join(self.dir, "nginx.conf")
         loc = "root %s; location / { try_files /page.html =404; }" % root
         with open(conf, "w") as f:
-            f.write("""worker_processes 1;
+            # user root: the workers must read a private temporary directory.
+            f.write("""user root;
+worker_processes 1;
 daemon off;
 pid %(d)s/nginx.pid;
 error_log %(d)s/error.log;
@@ -224,8 +226,8 @@ def main():
     ap.add_argument("--tmp", default="/dev/shm" if os.path.isdir("/dev/shm") else "/tmp")
     ap.add_argument("--disk", default="/var/tmp")
     ap.add_argument("--tools", default="crawler,curl,wget2")
-    ap.add_argument("--nginx", action="store_true",
-                    help="also run the throughput workload against nginx")
+    ap.add_argument("--servers", default="fixture",
+                    help="fixture, nginx or both (nginx: the throughput workload only)")
     ap.add_argument("--output", default=os.path.join(TOP, "tests", "bench", "results-https.md"))
     ARGS = ap.parse_args()
     tools = [t for t in ARGS.tools.split(",") if t == "crawler" or shutil.which(t)]
@@ -236,16 +238,20 @@ def main():
     subprocess.run([sys.executable, os.path.join(TOP, "tests", "fixture", "certs.py"), certs],
                    check=True)
     ca = os.path.join(certs, "ca.pem")
-    servers = {"fixture": Fixture(ARGS.fixture, tmp, certs)}
+    servers = {}
     rng = random.Random(1)
     rows = []
+    plans = []
     try:
-        if ARGS.nginx:
+        if "fixture" in ARGS.servers.split(","):
+            servers["fixture"] = Fixture(ARGS.fixture, tmp, certs)
+            plans += [("fixture", "throughput", "http", 64),
+                      ("fixture", "throughput", "https", 64),
+                      ("fixture", "throughput", "h2", 64),
+                      ("fixture", "list", "https", ARGS.n_list),
+                      ("fixture", "list", "h2", ARGS.n_list)]
+        if "nginx" in ARGS.servers.split(","):
             servers["nginx"] = Nginx(tmp, certs)
-        plans = [("fixture", "throughput", "http", 64), ("fixture", "throughput", "https", 64),
-                 ("fixture", "throughput", "h2", 64), ("fixture", "list", "https", ARGS.n_list),
-                 ("fixture", "list", "h2", ARGS.n_list)]
-        if ARGS.nginx:
             plans += [("nginx", "throughput", p, 64) for p in ("http", "https", "h2")]
         for server, kind, proto, conc in plans:
             fx = servers[server]
@@ -285,9 +291,9 @@ def main():
         shutil.rmtree(disk, ignore_errors=True)
         os.sync()
     lines = ["# HTTPS benchmark", "",
-             "`tests/bench/https_bench.py --runs %d --n-throughput %d --n-list %d --fs %s%s`"
-             % (ARGS.runs, ARGS.n_throughput, ARGS.n_list, ARGS.fs,
-                " --nginx" if ARGS.nginx else ""), "",
+             "`tests/bench/https_bench.py --runs %d --n-throughput %d --n-list %d --fs %s "
+             "--servers %s`" % (ARGS.runs, ARGS.n_throughput, ARGS.n_list, ARGS.fs,
+                                ARGS.servers), "",
              "| server | workload | protocol | output | tool | wall s | CPU ms / 1,000 pages | "
              "full handshakes / page | files | crawler/peer wall |",
              "|---|---|---|---|---|---|---|---|---|---|"]
