@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "cr_version.h"
 #include "crawler.h"
 #include "input.h"
@@ -74,6 +75,8 @@ enum {
   OPT_PRIVATE_KEY,
   OPT_HTTP11,
   OPT_HTTP2,
+  OPT_CONFIG,
+  OPT_NO_CONFIG,
 };
 
 static const struct option long_opts[] = {
@@ -120,6 +123,8 @@ static const struct option long_opts[] = {
   {"no-state", no_argument, NULL, OPT_NO_STATE},
   {"progress", no_argument, NULL, OPT_PROGRESS},
   {"quiet", no_argument, NULL, 'q'},
+  {"config", required_argument, NULL, OPT_CONFIG},
+  {"no-config", no_argument, NULL, OPT_NO_CONFIG},
   {"help", no_argument, NULL, 'h'},
   {"version", no_argument, NULL, 'V'},
   {NULL, 0, NULL, 0},
@@ -217,6 +222,11 @@ static void usage(FILE *out)
     "      --progress            show the status line even when stderr is not a\n"
     "                            terminal\n"
     "  -q, --quiet               no status line and no summary\n"
+    "      --config FILE         read long options from FILE, one a line\n"
+    "                            ('name = value', 'name' for a flag) before\n"
+    "                            the command line (default:\n"
+    "                            ~/.config/crawler/config if it exists)\n"
+    "      --no-config           read no config file\n"
     "  -h, --help                show this help and exit\n"
     "  -V, --version             show versions and exit\n"
     "\n"
@@ -588,6 +598,9 @@ int main(int argc, char **argv)
   int rc;
   size_t k;
 
+  /* Before anything else: the file's options are parsed as if typed. */
+  if(cr_config_argv(argc, argv, long_opts, &argc, &argv))
+    return EXIT_USAGE;
   memset(&fd, 0, sizeof(fd));
   fd.all_regular = 1;
   cr_config_defaults(&cfg);
@@ -823,6 +836,10 @@ int main(int argc, char **argv)
       version();
       status = EXIT_ALL_OK;
       goto done;
+    case OPT_CONFIG:
+    case OPT_NO_CONFIG:
+      /* Read by cr_config_argv already. */
+      break;
     default:
       goto usage;
     }

@@ -269,6 +269,10 @@ def run_crawler(exe, args, timeout=60, stdin=None, cwd=None, env=None,
     stdin is bytes or None.  Returns a Result; a run that does not end in
     time is killed and fails the test."""
     cmd = list(wrapper) + [exe] + list(args)
+    if env is None or "XDG_CONFIG_HOME" not in env:
+        # The user's own ~/.config/crawler/config must not change a test.
+        env = dict(os.environ if env is None else env,
+                   XDG_CONFIG_HOME=os.path.join(tempfile.gettempdir(), "crawler-e2e-no-config"))
     t0 = time.monotonic()
     try:
         p = subprocess.run(cmd, input=stdin if stdin is not None else b"",
