@@ -7,11 +7,12 @@ set -euo pipefail
 # openssl and python3-h2: tests/hostile/tls_hostile.py (its certificates,
 # its HTTP/2); a pyenv python3 does not see python3-h2, the test then runs
 # the server with /usr/bin/python3.
+# libnghttp2-dev: the fixture's HTTP/2 listener.
 # help2man: the man page is made from --help (doc/meson.build), and e2e-docs
 # checks it lists every flag.
 pkgs=(meson ninja-build pkg-config gcc libcurl4-openssl-dev libc-ares-dev
       libxml2-dev zlib1g-dev liburing-dev libssl-dev python3 curl strace wget
-      openssl python3-h2 help2man)
+      openssl python3-h2 help2man libnghttp2-dev)
 # Extra tools for sanitizer builds and benchmarks are asked for by name.
 pkgs+=("$@")
 
