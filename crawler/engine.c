@@ -706,6 +706,11 @@ static void keep_alive_policy(struct cr_engine *e, struct cr_item *it)
     free_now = global_free;
   it->keep_conn = cr_host_queued(h) > free_now &&
                   (https || e->in_flight < KEEP_MAX_INFLIGHT);
+  /* An HTTP/2 connection carries the host's other streams: closing it
+   * after this one would send them all to new connections (a slow feed of
+   * URLs made one h2 host take 33 connections). */
+  if(cr_host_speaks(h) == 2)
+    it->keep_conn = 1;
   curl_easy_setopt(c, CURLOPT_FORBID_REUSE, it->keep_conn ? 0L : 1L);
   /* Saying so lets the server close first, so TIME_WAIT stays on its side
    * and does not pile up on ours, where it slows every later connect()
