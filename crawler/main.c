@@ -125,6 +125,209 @@ static const struct option long_opts[] = {
   {NULL, 0, NULL, 0},
 };
 
+/* The short options, as getopt takes them. */
+static const char short_opts[] = "i:o:c:rl:qhV";
+
+/* Flags of wget and curl that the crawler does not have, with what to use
+ * instead where there is an equivalent: a habit typed without thinking
+ * gets an answer rather than "unknown option". */
+struct foreign {
+  const char *flag;           /* as typed, with its dashes */
+  const char *tool;
+  const char *instead;        /* what to do instead; NULL: no equivalent */
+};
+
+static const struct foreign foreign_flags[] = {
+  {"--mirror", "wget", "use -r -l inf"},
+  {"-m", "wget", "use -r -l inf"},
+  {"--convert-links", "wget", NULL},
+  {"--page-requisites", "wget", NULL},
+  {"-p", "wget", NULL},
+  {"--adjust-extension", "wget", NULL},
+  {"--html-extension", "wget", NULL},
+  {"-E", "wget or curl", "use --certificate FILE (curl's -E); wget's --adjust-extension "
+   "is not supported"},
+  {"--timestamping", "wget", NULL},
+  {"-N", "wget", NULL},
+  {"--no-clobber", "wget", NULL},
+  {"-nc", "wget", NULL},
+  {"--continue", "wget", "use --resume (to continue an interrupted crawl)"},
+  {"--wait", "wget", "use --delay MS (milliseconds between requests to a host)"},
+  {"-w", "wget", "use --delay MS (milliseconds between requests to a host)"},
+  {"--random-wait", "wget", "use --jitter"},
+  {"--tries", "wget", "use --retries N"},
+  {"-t", "wget", "use --retries N"},
+  {"-T", "wget", "use --timeout SEC"},
+  {"--read-timeout", "wget", "use --low-speed-time SEC"},
+  {"--level", "wget", "use -l/--depth N"},
+  {"-np", "wget", "use --no-parent"},
+  {"-H", "wget or curl", "use --span-hosts (wget's -H) or --header (curl's -H)"},
+  {"-D", "wget", "use --domains LIST"},
+  {"--input-file", "wget", "use -i/--input FILE"},
+  {"--directory-prefix", "wget", "use -o/--output DIR"},
+  {"-P", "wget", "use -o/--output DIR"},
+  {"--output-dir", "curl", "use -o/--output DIR"},
+  {"--output-document", "wget", "use -o/--output DIR (pages are saved under it)"},
+  {"-O", "wget or curl", "use -o/--output DIR (pages are saved under it)"},
+  {"--remote-name", "curl", "use -o/--output DIR (pages are saved under it)"},
+  {"--no-directories", "wget", NULL},
+  {"-nd", "wget", NULL},
+  {"--no-host-directories", "wget", NULL},
+  {"-nH", "wget", NULL},
+  {"--cut-dirs", "wget", NULL},
+  {"--location", "curl", "redirects are always followed (--max-redirects N)"},
+  {"-L", "curl", "redirects are always followed (--max-redirects N)"},
+  {"--compressed", "curl", "gzip, deflate, br and zstd are always accepted"},
+  {"--silent", "curl", "use -q/--quiet"},
+  {"-s", "curl", "use -q/--quiet"},
+  {"--no-verbose", "wget", "use -q/--quiet"},
+  {"-nv", "wget", "use -q/--quiet"},
+  {"--verbose", "wget or curl", "use --progress"},
+  {"-v", "wget or curl", "use --progress"},
+  {"--insecure", "curl", "use --no-check-certificate"},
+  {"-k", "wget or curl", "use --no-check-certificate (curl's -k; wget's --convert-links "
+   "is not supported)"},
+  {"--cacert", "curl", "use --ca-certificate FILE"},
+  {"--capath", "curl", "use --ca-directory DIR"},
+  {"--cert", "curl", "use --certificate FILE"},
+  {"--key", "curl", "use --private-key FILE"},
+  {"--max-filesize", "curl", "use --max-size BYTES"},
+  {"--quota", "wget", "use --max-size BYTES (per page) or --max-pages N"},
+  {"-Q", "wget", "use --max-size BYTES (per page) or --max-pages N"},
+  {"--retry", "curl", "use --retries N"},
+  {"--cookie", "curl", "use --load-cookies FILE"},
+  {"-b", "curl", "use --load-cookies FILE"},
+  {"--cookie-jar", "curl", "use --save-cookies FILE"},
+  {"--http-user", "wget", "use --user USER"},
+  {"--http-password", "wget", "use --password PASS"},
+  {"--http-passwd", "wget", "use --password PASS"},
+  {"-u", "curl", "use --user USER --password PASS"},
+  {"--proxy-user", "wget or curl", "use --proxy http://USER:PASS@HOST:PORT"},
+  {"-x", "curl", "use --proxy URL"},
+  {"--noproxy", "curl", "use the no_proxy environment variable"},
+  {"--ipv4", "curl", "use -4/--inet4-only"},
+  {"--ipv6", "curl", "use -6/--inet6-only"},
+  {"-U", "wget", "use --user-agent STR"},
+  {"--referer", "wget or curl", NULL},
+  {"-e", "wget", "use --no-robots for -e robots=off"},
+  {"--execute", "wget", "use --no-robots for -e robots=off"},
+  {"--exclude-directories", "wget", "use --reject-regex RE"},
+  {"-X", "wget or curl", "use --reject-regex RE (wget's -X); only GET is sent (curl's -X)"},
+  {"--include-directories", "wget", "use --accept-regex RE"},
+  {"-I", "wget or curl", "use --accept-regex RE (wget's -I)"},
+  {"--request", "curl", NULL},
+  {"--data", "curl", NULL},
+  {"-d", "curl", NULL},
+  {"--post-data", "wget", NULL},
+  {"--head", "curl", NULL},
+  {"--spider", "wget", NULL},
+  {"--server-response", "wget", NULL},
+  {"-S", "wget", NULL},
+  {"--include", "curl", NULL},
+  {"--fail", "curl", "HTTP errors are never saved"},
+  {"-f", "curl", "HTTP errors are never saved"},
+  {"--create-dirs", "curl", "directories are always created"},
+  {"--resolve", "curl", "use --dns-servers LIST"},
+  {"-C", "curl", "use --resume (to continue an interrupted crawl)"},
+};
+
+/* Looks a flag up in foreign_flags: name is the token up to any '='. */
+static const struct foreign *find_foreign(const char *name, size_t n)
+{
+  size_t i;
+
+  for(i = 0; i < sizeof(foreign_flags) / sizeof(foreign_flags[0]); i++) {
+    const struct foreign *f = &foreign_flags[i];
+
+    if(f->tool && strlen(f->flag) == n && !memcmp(f->flag, name, n))
+      return f;
+  }
+  return NULL;
+}
+
+/* Says that a flag is not ours.  Returns -1. */
+static int unknown_flag(const char *name, size_t n)
+{
+  const struct foreign *f = find_foreign(name, n);
+
+  if(!f)
+    fprintf(stderr, "crawler: unknown option '%.*s' (see --help)\n", (int)n, name);
+  else if(f->instead)
+    fprintf(stderr, "crawler: '%.*s' is a %s option the crawler does not have; %s\n",
+            (int)n, name, f->tool, f->instead);
+  else
+    fprintf(stderr, "crawler: '%.*s' is a %s option the crawler does not have (see "
+            "--help)\n", (int)n, name, f->tool);
+  return -1;
+}
+
+/* Checks the whole command line before getopt_long sees it.  getopt_long
+ * takes any unambiguous prefix of a long name, so `--user=u` (a wget and
+ * curl habit) once set the User-Agent to "u" and the crawl went on: here
+ * a long option must be spelt out in full, a short one must be ours, and
+ * the values are where they belong.  Operands may come anywhere (getopt
+ * permutes); "--" ends the options.  Returns 0, or -1 after a message. */
+static int check_args(int argc, char **argv, const struct option *longs)
+{
+  int i;
+
+  for(i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *p;
+
+    if(!strcmp(a, "--"))
+      break;
+    if(a[0] != '-' || !a[1])
+      continue;
+    if(a[1] == '-') {
+      const char *name = a + 2;
+      const char *eq = strchr(name, '=');
+      size_t n = eq ? (size_t)(eq - name) : strlen(name);
+      const struct option *o;
+
+      for(o = longs; o->name; o++) {
+        if(strlen(o->name) == n && !memcmp(o->name, name, n))
+          break;
+      }
+      if(!o->name)
+        return unknown_flag(a, n + 2);
+      if(o->has_arg == no_argument && eq) {
+        fprintf(stderr, "crawler: option '--%s' takes no value\n", o->name);
+        return -1;
+      }
+      if(o->has_arg == required_argument && !eq) {
+        if(i + 1 >= argc) {
+          fprintf(stderr, "crawler: option '--%s' needs a value\n", o->name);
+          return -1;
+        }
+        i++;
+      }
+      continue;
+    }
+    /* wget's two-letter short flags (-nc, -np, -nH...) come whole. */
+    if(strlen(a) == 3 && a[1] == 'n' && find_foreign(a, 3))
+      return unknown_flag(a, 3);
+    for(p = a + 1; *p; p++) {
+      const char *s = *p == ':' ? NULL : strchr(short_opts, *p);
+      char flag[3] = {'-', *p, '\0'};
+
+      if(!s)
+        return unknown_flag(flag, 2);
+      if(s[1] == ':') {
+        if(!p[1]) {
+          if(i + 1 >= argc) {
+            fprintf(stderr, "crawler: option '-%c' needs a value\n", *p);
+            return -1;
+          }
+          i++;
+        }
+        break;
+      }
+    }
+  }
+  return 0;
+}
+
 static void usage(FILE *out)
 {
   struct cr_config d;
@@ -588,8 +791,13 @@ int main(int argc, char **argv)
   fd.all_regular = 1;
   cr_config_defaults(&cfg);
   cfg.output_dir = ".";
+  if(check_args(argc, argv, long_opts))
+    goto usage_out;
+  /* check_args said everything getopt would; anything it still finds is
+   * reported below. */
+  opterr = 0;
   for(;;) {
-    opt = getopt_long(argc, argv, "i:o:c:rl:qhV", long_opts, NULL);
+    opt = getopt_long(argc, argv, short_opts, long_opts, NULL);
     if(opt == -1)
       break;
     switch(opt) {
@@ -820,7 +1028,9 @@ int main(int argc, char **argv)
       status = EXIT_ALL_OK;
       goto done;
     default:
-      goto usage;
+      fprintf(stderr, "crawler: bad option '%s' (see --help)\n",
+              optind > 0 && optind <= argc ? argv[optind - 1] : "?");
+      goto usage_out;
     }
   }
   if(!fd.n && optind >= argc) {
