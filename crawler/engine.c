@@ -86,7 +86,12 @@ struct cr_engine {
   int signals_blocked;
   struct cr_timer progress;
   struct cr_timer kick;        /* wakes the loop when work is ready */
-  struct curl_slist *conn_close; /* "Connection: close", lent to libcurl */
+  int creds;                   /* credentials to send (user, netrc, or a
+                                  credential header) */
+  struct cr_hset seed_origins; /* hashes of the seeds' origins: where
+                                  credentials may go */
+  struct cr_hset basic_origins; /* of those, the ones known to ask for
+                                  Basic: credentials go at once */
   int line_shown;
   uint64_t rng;
   struct cr_buf scratch;
@@ -670,6 +675,69 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
   return len;
 }
 
+/* ---- credentials ----
+ *
+ * The crawler follows redirects itself, so libcurl's own rule (credentials
+ * only to the host of the first request) cannot apply: a transfer gets the
+ * credentials only if its URL's origin (scheme, host and port) is one of
+ * the seeds'.  A link or a redirect to any other origin goes without, as
+ * curl does with its own redirects. */
+
+/* The hash of url's origin, or 0 if url cannot be split. */
+static uint64_t origin_key(const char *url)
+{
+  struct cr_url_view v;
+
+  if(cr_url_view(url, &v))
+    return 0;
+  return cr_hash64(v.origin, v.origin_len) | 1;
+}
+
+/* A seed: its origin may get the credentials. */
+static int note_seed(struct cr_engine *e, const char *url)
+{
+  uint64_t k;
+
+  if(!e->creds)
+    return 0;
+  k = origin_key(url);
+  if(!k)
+    return 0;
+  return cr_hset_add(&e->seed_origins, k) < 0 ? CR_ENOMEM : 0;
+}
+
+static enum cr_auth auth_for(const struct cr_engine *e, const char *url)
+{
+  uint64_t k;
+
+  if(!e->creds)
+    return CR_AUTH_NONE;
+  k = origin_key(url);
+  if(!k || !cr_hset_has(&e->seed_origins, k))
+    return CR_AUTH_NONE;
+  return cr_hset_has(&e->basic_origins, k) ? CR_AUTH_BASIC : CR_AUTH_ASK;
+}
+
+/* After a transfer that had credentials to offer: an origin that answered
+ * a challenge with Basic only will get them with the first request from
+ * now on, as wget remembers such hosts. */
+static void auth_learn(struct cr_engine *e, struct cr_item *it, CURL *h, long status)
+{
+  long avail = 0;
+  uint64_t k;
+
+  if(it->auth != CR_AUTH_ASK || status == 401 || status < 200)
+    return;
+  if(curl_easy_getinfo(h, CURLINFO_HTTPAUTH_AVAIL, &avail) != CURLE_OK)
+    return;
+  if(!(avail & CURLAUTH_BASIC) || (avail & CURLAUTH_DIGEST))
+    return;
+  k = origin_key(it->cur);
+  /* Without memory the next transfer asks first again: nothing lost. */
+  if(k)
+    (void)cr_hset_add(&e->basic_origins, k);
+}
+
 /* ---- starting ---- */
 
 /* Decides, as a transfer starts, whether its connection is worth keeping
@@ -706,7 +774,8 @@ static void keep_alive_policy(struct cr_engine *e, struct cr_item *it)
   /* Saying so lets the server close first, so TIME_WAIT stays on its side
    * and does not pile up on ours, where it slows every later connect()
    * searching for a free local port. */
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, it->keep_conn ? NULL : e->conn_close);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER,
+                   cr_fetch_headers(e->fetch, !it->keep_conn, it->auth != CR_AUTH_NONE));
   if(!https) {
     curl_easy_setopt(c, CURLOPT_PIPEWAIT, 0L);
     curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, cr_host_take_idle(h) ? 0L : 1L);
@@ -779,6 +848,8 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   it->addr_seq = cr_host_addr_seq(it->host);
   curl_easy_setopt(ez->h, CURLOPT_CONNECTTIMEOUT_MS, connect_share(e, naddrs));
   curl_easy_setopt(ez->h, CURLOPT_WRITEDATA, it);
+  it->auth = auth_for(e, it->cur);
+  cr_fetch_set_auth(e->fetch, ez, it->auth);
   keep_alive_policy(e, it);
   if(cr_fetch_start(e->fetch, ez)) {
     err = "libcurl refused the transfer";
@@ -1194,6 +1265,7 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
   e->in_flight--;
   curl_easy_getinfo(ez->h, CURLINFO_RESPONSE_CODE, &status);
   it->status = status;
+  auth_learn(e, it, ez->h, status);
   /* A complete response usually leaves its connection in curl's cache. */
   if(result == CURLE_OK && it->keep_conn && host)
     cr_host_put_idle(host);
@@ -1661,7 +1733,8 @@ static int replay_add(struct replay *rp, const char *p, size_t len)
   /* A seed widens the scope.  The front end gives its seeds again, but
    * only once the restored queue runs low, and links found before then
    * must be judged against every seed. */
-  if(!depth && rp->e->scope && cr_scope_add_seed(rp->e->scope, pe->url)) {
+  if(!depth && ((rp->e->scope && cr_scope_add_seed(rp->e->scope, pe->url)) ||
+                 note_seed(rp->e, pe->url))) {
     free(pe->referrer);
     free(pe);
     return CR_ENOMEM;
@@ -1975,10 +2048,17 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   e->reparse_tail = &e->reparse_head;
   cr_buf_init(&e->last_mapped, CR_RELPATH_MAX + 1);
   e->manifest_start = -1;
-  e->conn_close = curl_slist_append(NULL, "Connection: close");
-  if(!e->conn_close) {
-    rc = CR_ENOMEM;
-    goto fail;
+  cr_hset_init(&e->seed_origins);
+  cr_hset_init(&e->basic_origins);
+  e->creds = cfg->user || cfg->password || cfg->netrc;
+  {
+    const char *const *hd;
+
+    for(hd = cfg->headers; hd && *hd; hd++) {
+      if(!strncasecmp(*hd, "authorization:", 14) || !strncasecmp(*hd, "cookie:", 7) ||
+         !strncasecmp(*hd, "proxy-authorization:", 20))
+        e->creds = 1;
+    }
   }
   rc = cr_loop_new(&e->loop);
   if(rc) {
@@ -2119,6 +2199,11 @@ int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *
       return rc;
     }
   }
+  rc = note_seed(e, norm);
+  if(rc) {
+    free(norm);
+    return rc;
+  }
   rc = cr_frontier_add(e->fr, norm, 0, NULL);
   free(norm);
   return rc;
@@ -2223,6 +2308,9 @@ int cr_engine_run(struct cr_engine *e)
   if(rc)
     fprintf(stderr, "crawler: event loop failed: %s\n", strerror(errno));
   cancel_all(e);
+  /* The jar as the crawl leaves it, interrupted or not: cookies earned
+   * are worth keeping either way. */
+  cr_fetch_save_cookies(e->fetch);
   /* Pages being published finish first (their buffers are the kernel's
    * until then); their lines and records join the final flush.  The
    * wait is bounded: the crawl is over. */
@@ -2347,7 +2435,8 @@ void cr_engine_free(struct cr_engine **pe)
   cr_aio_free(&e->aio);
   cr_loop_free(&e->loop);
   cr_buf_cleanup(&e->scratch);
-  curl_slist_free_all(e->conn_close);
+  cr_hset_cleanup(&e->seed_origins);
+  cr_hset_cleanup(&e->basic_origins);
   free(e);
   *pe = NULL;
 }

@@ -79,6 +79,7 @@ struct cr_item {
   unsigned host_epoch;        /* its host's epoch when it started (frontier) */
   unsigned free_retries;      /* retries not counted as attempts (engine) */
   int h1_fallback;            /* nothing came back over h2: HTTP/1.1 (engine) */
+  int auth;                   /* enum cr_auth of the transfer (engine) */
   unsigned redirects;
   int keep_body;
   int checked;

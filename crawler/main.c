@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <limits.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -74,7 +75,17 @@ enum {
   OPT_PRIVATE_KEY,
   OPT_HTTP11,
   OPT_HTTP2,
+  OPT_HEADER,
+  OPT_USER,
+  OPT_PASSWORD,
+  OPT_NETRC,
+  OPT_NETRC_FILE,
+  OPT_COOKIES,
+  OPT_LOAD_COOKIES,
+  OPT_SAVE_COOKIES,
 };
+
+#define MAX_HEADERS 64
 
 static const struct option long_opts[] = {
   {"input", required_argument, NULL, 'i'},
@@ -100,6 +111,14 @@ static const struct option long_opts[] = {
   {"private-key", required_argument, NULL, OPT_PRIVATE_KEY},
   {"http1.1", no_argument, NULL, OPT_HTTP11},
   {"http2", no_argument, NULL, OPT_HTTP2},
+  {"header", required_argument, NULL, OPT_HEADER},
+  {"user", required_argument, NULL, OPT_USER},
+  {"password", required_argument, NULL, OPT_PASSWORD},
+  {"netrc", no_argument, NULL, OPT_NETRC},
+  {"netrc-file", required_argument, NULL, OPT_NETRC_FILE},
+  {"cookies", no_argument, NULL, OPT_COOKIES},
+  {"load-cookies", required_argument, NULL, OPT_LOAD_COOKIES},
+  {"save-cookies", required_argument, NULL, OPT_SAVE_COOKIES},
   {"recursive", no_argument, NULL, 'r'},
   {"depth", required_argument, NULL, 'l'},
   {"span-hosts", no_argument, NULL, OPT_SPAN_HOSTS},
@@ -378,7 +397,21 @@ static void usage(FILE *out)
     "      --certificate FILE    client certificate (PEM) for servers that ask\n"
     "      --private-key FILE    its private key (PEM; default: in --certificate)\n"
     "      --http1.1             speak HTTP/1.1 only\n"
-    "      --http2               HTTP/2 where TLS offers it, else 1.1 (the default)\n",
+    "      --http2               HTTP/2 where TLS offers it, else 1.1 (the default)\n"
+    "\n"
+    "Requests:\n"
+    "      --header 'NAME: VALUE' add a request header (may be repeated; one\n"
+    "                            for User-Agent replaces --user-agent)\n"
+    "      --user USER           HTTP user name, Basic or Digest as the server\n"
+    "                            asks, sent only to the seeds' origins\n"
+    "      --password PASS       its password (visible to other local users in\n"
+    "                            the process list: --netrc-file is safer)\n"
+    "      --netrc               credentials from ~/.netrc, for the seeds' origins\n"
+    "      --netrc-file FILE     credentials from FILE (implies --netrc)\n"
+    "      --cookies             keep the cookies sites set, for the whole crawl\n"
+    "                            (default: off; on with the next two)\n"
+    "      --load-cookies FILE   start with the cookies in FILE (Netscape format)\n"
+    "      --save-cookies FILE   write the cookies to FILE when the crawl ends\n",
     out);
   fprintf(out,
     "\n"
@@ -455,6 +488,61 @@ static int check_path(const char *opt, const char *path, int dir)
   if(dir ? !S_ISDIR(sb.st_mode) : S_ISDIR(sb.st_mode)) {
     fprintf(stderr, "crawler: %s %s: %s\n", opt, path,
             dir ? "not a directory" : "is a directory");
+    return -1;
+  }
+  return 0;
+}
+
+/* A file to be written at the end must have a directory that takes it
+ * now, not fail after the whole crawl. */
+static int check_writable(const char *opt, const char *path)
+{
+  char dir[PATH_MAX];
+  const char *slash = strrchr(path, '/');
+  size_t n = slash ? (size_t)(slash - path) : 0;
+  struct stat sb;
+
+  if(!*path || n >= sizeof(dir)) {
+    fprintf(stderr, "crawler: %s '%s': not a usable file name\n", opt, path);
+    return -1;
+  }
+  if(!slash)
+    memcpy(dir, ".", 2);
+  else if(!n)
+    memcpy(dir, "/", 2);
+  else {
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+  }
+  if(access(dir, W_OK | X_OK) < 0) {
+    fprintf(stderr, "crawler: %s %s: %s: %s\n", opt, path, dir, strerror(errno));
+    return -1;
+  }
+  if(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    fprintf(stderr, "crawler: %s %s: is a directory\n", opt, path);
+    return -1;
+  }
+  return 0;
+}
+
+/* A --header line: a field name (RFC 9110 token characters), a colon,
+ * a value without line breaks.  libcurl would send anything. */
+static int check_header(const char *h)
+{
+  static const char tchar[] = "!#$%&'*+-.^_`|~";
+  const char *p;
+
+  for(p = h; *p && *p != ':'; p++) {
+    if(!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+         (*p >= '0' && *p <= '9') || strchr(tchar, *p)))
+      break;
+  }
+  if(p == h || *p != ':') {
+    bad_value("--header", h, "expected 'Name: value'");
+    return -1;
+  }
+  if(strpbrk(p, "\r\n")) {
+    bad_value("--header", h, "a line break in the value");
     return -1;
   }
   return 0;
@@ -778,6 +866,9 @@ int main(int argc, char **argv)
   struct cr_stats st;
   struct feeder fd;
   char *inputs[MAX_INPUTS];
+  char *headers[MAX_HEADERS + 1];
+  size_t n_headers = 0;
+  const char *header_agent = NULL;
   char *identity = NULL;
   unsigned long v;
   int quiet = 0;
@@ -1016,6 +1107,54 @@ int main(int argc, char **argv)
       cfg.http_version = hv;
       break;
     }
+    case OPT_HEADER:
+      if(check_header(optarg))
+        goto usage_out;
+      if(n_headers == MAX_HEADERS) {
+        fprintf(stderr, "crawler: at most %d --header options\n", MAX_HEADERS);
+        goto usage;
+      }
+      headers[n_headers++] = optarg;
+      headers[n_headers] = NULL;
+      cfg.headers = (const char *const *)headers;
+      /* robots.txt groups are matched on the User-Agent sent. */
+      if(!strncasecmp(optarg, "user-agent:", 11)) {
+        const char *ua = optarg + 11;
+
+        while(*ua == ' ' || *ua == '\t')
+          ua++;
+        if(*ua)
+          header_agent = ua;
+      }
+      break;
+    case OPT_USER:
+      cfg.user = optarg;
+      break;
+    case OPT_PASSWORD:
+      cfg.password = optarg;
+      break;
+    case OPT_NETRC:
+      cfg.netrc = 1;
+      break;
+    case OPT_NETRC_FILE:
+      if(check_path("--netrc-file", optarg, 0))
+        goto usage_out;
+      cfg.netrc = 1;
+      cfg.netrc_file = optarg;
+      break;
+    case OPT_COOKIES:
+      cfg.cookies = 1;
+      break;
+    case OPT_LOAD_COOKIES:
+      if(check_path("--load-cookies", optarg, 0))
+        goto usage_out;
+      cfg.load_cookies = optarg;
+      break;
+    case OPT_SAVE_COOKIES:
+      if(check_writable("--save-cookies", optarg))
+        goto usage_out;
+      cfg.save_cookies = optarg;
+      break;
     case 'q':
       quiet = 1;
       break;
@@ -1039,6 +1178,12 @@ int main(int argc, char **argv)
   }
   fd.args = argv + optind;
   fd.nargs = argc - optind;
+  if(header_agent)
+    cfg.user_agent = header_agent;
+  if(cfg.password && !cfg.user) {
+    fprintf(stderr, "crawler: --password needs --user\n");
+    goto usage;
+  }
   if(cfg.client_key && !cfg.client_cert) {
     fprintf(stderr, "crawler: --private-key needs --certificate\n");
     goto usage;

@@ -99,6 +99,40 @@ struct cr_config {
   const char *client_key;      /* its private key, PEM; default NULL */
   int insecure;                /* do not verify certificates; default 0 */
   enum cr_http_version http_version; /* default CR_HTTP_AUTO */
+  /* What requests carry.  Secrets (passwords, credential headers, cookie
+   * files' contents) never reach the manifest, the crawl state or the
+   * progress line. */
+  const char *const *headers;  /* extra request headers, "Name: value", a
+                                  NULL-terminated list; Authorization, Cookie
+                                  and Proxy-Authorization go only where
+                                  credentials go (below); default NULL */
+  const char *user;            /* HTTP authentication, Basic or Digest as the
+                                  server asks, sent only to the origins
+                                  (scheme, host, port) of the seeds, never
+                                  to another host a redirect or link leads
+                                  to; default NULL */
+  const char *password;        /* default NULL */
+  int netrc;                   /* credentials from a netrc file, for the
+                                  seeds' origins; default 0 */
+  const char *netrc_file;      /* that file; default NULL: ~/.netrc */
+  int cookies;                 /* keep the cookies sites set, for the whole
+                                  crawl (on with either file below);
+                                  default 0 */
+  const char *load_cookies;    /* Netscape cookie file read at start;
+                                  default NULL */
+  const char *save_cookies;    /* cookie file written when the run ends;
+                                  default NULL */
+  /* Proxies, URLs as libcurl takes them ("http://host:port").  A proxied
+   * URL's host name is resolved by the proxy, never by us. */
+  const char *http_proxy;      /* for http:// URLs; default NULL: none */
+  const char *https_proxy;     /* for https:// URLs; default NULL: none */
+  const char *no_proxy;        /* hosts reached directly: "*", or names and
+                                  domains, comma-separated; default NULL */
+  int ip_family;               /* 4: IPv4 only, 6: IPv6 only; default 0:
+                                  both */
+  int64_t limit_rate;          /* bytes/s per transfer, 0 = none; default 0 */
+  double max_time;             /* for the whole crawl, seconds, 0 = none;
+                                  default 0 */
   /* Recursion (all off unless recursive is set). */
   int recursive;               /* follow links found in HTML and CSS; default 0 */
   int max_depth;               /* links followed from a seed, -1 = no limit;
