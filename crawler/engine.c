@@ -2,6 +2,7 @@
  * engine.c - the life of a URL: frontier -> DNS -> transfer -> store and
  * manifest, with retries and redirects, all on one loop.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -55,6 +56,22 @@
 #define PASS_BATCH 64
 #define REPARSE_CHUNK (64 * 1024)
 
+/* A proxy of the configuration and how libcurl reaches it without
+ * resolving a name itself: a host name is looked up once through c-ares
+ * when the run starts (no transfer starts before), and every transfer
+ * through the proxy carries the answer as a CURLOPT_RESOLVE entry, which
+ * libcurl consults for the proxy's name as for any other. */
+struct proxy {
+  struct cr_engine *e;
+  const char *url;             /* the configuration's */
+  char *host;                  /* without brackets; NULL: no proxy */
+  unsigned port;
+  int is_ip;
+  int waiting;                 /* the lookup is out */
+  char *resolve;               /* "host:port:addr", or NULL (an IP) */
+  struct cr_dns_req req;
+};
+
 struct cr_engine {
   struct cr_config cfg;
   char *manifest_path;
@@ -92,6 +109,8 @@ struct cr_engine {
                                   credentials may go */
   struct cr_hset basic_origins; /* of those, the ones known to ask for
                                   Basic: credentials go at once */
+  struct proxy proxies[2];     /* for http:// [0] and https:// [1] URLs */
+  unsigned proxy_wait;         /* proxy lookups out: nothing starts */
   int line_shown;
   uint64_t rng;
   struct cr_buf scratch;
@@ -144,7 +163,8 @@ static int may_start(const struct cr_engine *e)
 {
   unsigned c = e->cfg.concurrency;
 
-  return e->in_flight < c && e->saving + e->unw_pending + e->unw_inflight < c;
+  return !e->proxy_wait && e->in_flight < c &&
+         e->saving + e->unw_pending + e->unw_inflight < c;
 }
 
 /* ---- the running list ---- */
@@ -738,6 +758,186 @@ static void auth_learn(struct cr_engine *e, struct cr_item *it, CURL *h, long st
     (void)cr_hset_add(&e->basic_origins, k);
 }
 
+/* ---- proxies ---- */
+
+/* Whether host (len bytes, IPv6 literals bracketed) matches the no_proxy
+ * list: "*", or a name or domain, with or without a leading dot, matched
+ * on label boundaries, case-insensitively, ports ignored, as curl does
+ * (without its CIDR ranges). */
+static int no_proxy_match(const char *list, const char *host, size_t len)
+{
+  const char *p = list;
+
+  if(len >= 2 && host[0] == '[') {
+    host++;
+    len -= 2;
+  }
+  while(*p) {
+    size_t n = strcspn(p, ",");
+    const char *t = p;
+    size_t tn = n;
+
+    p += n;
+    if(*p == ',')
+      p++;
+    while(tn && (*t == ' ' || *t == '\t')) {
+      t++;
+      tn--;
+    }
+    while(tn && (t[tn - 1] == ' ' || t[tn - 1] == '\t'))
+      tn--;
+    if(tn == 1 && *t == '*')
+      return 1;
+    if(tn && *t == '[') {
+      const char *rb = memchr(t, ']', tn);
+
+      if(!rb)
+        continue;
+      t++;
+      tn = (size_t)(rb - t);
+    }
+    else if(tn && memchr(t, ':', tn) && memchr(t, ':', tn) == memrchr(t, ':', tn))
+      tn = (size_t)((const char *)memchr(t, ':', tn) - t);  /* host:port */
+    if(tn && *t == '.') {
+      t++;
+      tn--;
+    }
+    if(!tn || tn > len)
+      continue;
+    if(!strncasecmp(host + len - tn, t, tn) && (tn == len || host[len - tn - 1] == '.'))
+      return 1;
+  }
+  return 0;
+}
+
+/* The proxy for a URL of host (len bytes), or NULL to go direct. */
+static const struct proxy *proxy_for(const struct cr_engine *e, const char *host, size_t len,
+                                     int https)
+{
+  const struct proxy *px = &e->proxies[https ? 1 : 0];
+
+  if(!px->host)
+    return NULL;
+  if(e->cfg.no_proxy && no_proxy_match(e->cfg.no_proxy, host, len))
+    return NULL;
+  return px;
+}
+
+/* The frontier's proxied callback. */
+static int host_proxied(void *arg, const char *name, size_t len, int https)
+{
+  return proxy_for(arg, name, len, https) != NULL;
+}
+
+/* Splits a proxy URL (checked by the front end).  Returns 0, CR_EURL or
+ * CR_ENOMEM. */
+static int proxy_init(struct cr_engine *e, struct proxy *px, const char *url)
+{
+  CURLU *u = curl_url();
+  char *host = NULL;
+  char *port = NULL;
+  unsigned char buf[16];
+  int rc = CR_EURL;
+
+  px->e = e;
+  px->url = url;
+  px->req.cb = NULL;
+  if(!u)
+    return CR_ENOMEM;
+  /* A proxy without a scheme speaks http, on port 1080, as curl says. */
+  if(curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) ||
+     curl_url_get(u, CURLUPART_HOST, &host, 0))
+    goto done;
+  if(curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK) {
+    char *end;
+    unsigned long v = strtoul(port, &end, 10);
+
+    if(*end || !v || v > 65535)
+      goto done;
+    px->port = (unsigned)v;
+  }
+  else
+    px->port = 1080;
+  if(host[0] == '[')
+    px->host = strndup(host + 1, strlen(host) - 2);
+  else
+    px->host = strdup(host);
+  rc = px->host ? 0 : CR_ENOMEM;
+  if(!rc)
+    px->is_ip = inet_pton(AF_INET, px->host, buf) == 1 ||
+                inet_pton(AF_INET6, px->host, buf) == 1;
+
+done:
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+static void proxy_cleanup(struct proxy *px)
+{
+  free(px->host);
+  free(px->resolve);
+  px->host = NULL;
+  px->resolve = NULL;
+}
+
+/* cr_dns_cb: the proxy's address, or the end of the crawl. */
+static void proxy_on_dns(struct cr_dns_req *req, int status, const char *addrs,
+                         const char *reason)
+{
+  struct proxy *px = req->arg;
+  struct cr_engine *e = px->e;
+  struct cr_buf b;
+
+  px->waiting = 0;
+  e->proxy_wait--;
+  cr_buf_init(&b, 512);
+  if(!status && addrs && *addrs &&
+     !cr_buf_printf(&b, "%s:%u:%.*s", px->host, px->port, (int)strcspn(addrs, ","), addrs)) {
+    free(px->resolve);
+    px->resolve = b.data;
+    cr_timer_start(e->loop, &e->kick, 0);
+    return;
+  }
+  cr_buf_cleanup(&b);
+  if(!e->fatal)
+    fprintf(stderr, "%scrawler: cannot resolve the proxy %s: %s\n", e->line_shown ? "\n" : "",
+            px->host, status ? (reason ? reason : cr_strerror(status)) : "out of memory");
+  e->line_shown = 0;
+  engine_fatal(e, CR_EDNS, "no proxy");
+}
+
+/* Starts the lookups of the proxies' names; called as the run starts. */
+static void proxy_lookups(struct cr_engine *e)
+{
+  unsigned i;
+
+  for(i = 0; i < 2; i++) {
+    struct proxy *px = &e->proxies[i];
+    const char *addrs = NULL;
+    const char *reason = NULL;
+    int rc;
+
+    if(!px->host || px->is_ip || px->resolve || px->waiting)
+      continue;
+    /* The other scheme's proxy may be this one. */
+    if(i == 1 && e->proxies[0].host && !strcmp(px->host, e->proxies[0].host) &&
+       e->proxies[0].port == px->port && e->proxies[0].resolve) {
+      px->resolve = strdup(e->proxies[0].resolve);
+      if(px->resolve)
+        continue;
+    }
+    px->req.cb = proxy_on_dns;
+    px->req.arg = px;
+    rc = cr_dns_lookup(e->dns, px->host, &px->req, &addrs, &reason);
+    px->waiting = 1;
+    e->proxy_wait++;
+    if(rc != 1)
+      proxy_on_dns(&px->req, rc, addrs, reason);
+  }
+}
+
 /* ---- starting ---- */
 
 /* Decides, as a transfer starts, whether its connection is worth keeping
@@ -801,6 +1001,7 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
 {
   const char *addr = cr_host_addr(it->host);
   unsigned naddrs = cr_host_naddrs(it->host);
+  const struct proxy *px;
   struct cr_easy *ez;
   const char *err = "out of memory";
 
@@ -822,7 +1023,20 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
     goto fail;
   it->easy = ez;
   ez->owner = it;
-  if(addr) {
+  {
+    struct cr_url_view v;
+
+    px = cr_url_view(it->cur, &v) ? NULL : proxy_for(e, v.host, v.host_len, v.https);
+  }
+  if(px) {
+    /* The proxy resolves the URL's host; we resolved the proxy's. */
+    if(px->resolve) {
+      it->resolve = curl_slist_append(NULL, px->resolve);
+      if(!it->resolve)
+        goto fail;
+    }
+  }
+  else if(addr) {
     /* "+" makes curl's copy expire like a normal cache entry; every transfer
      * re-adds it, with the answer c-ares has now.  One address, not the
      * list: the crawler does the failover itself (on_done), at once after
@@ -838,6 +1052,10 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   }
   curl_easy_setopt(ez->h, CURLOPT_URL, it->cur);
   curl_easy_setopt(ez->h, CURLOPT_RESOLVE, it->resolve);
+  /* Always set: an empty string keeps libcurl from reading the proxy
+   * variables itself (main read them), and from a name it would resolve
+   * on a thread. */
+  curl_easy_setopt(ez->h, CURLOPT_PROXY, px ? px->url : "");
   /* Per transfer: a pooled handle may come from one that fell back. */
   curl_easy_setopt(ez->h, CURLOPT_HTTP_VERSION,
                    it->h1_fallback || e->cfg.http_version == CR_HTTP_1_1
@@ -1546,7 +1764,9 @@ static void on_pass(struct cr_loop *loop, void *arg)
     cr_timer_start(loop, &e->kick, 0);
   /* The loop's stall figures count only while something waits on it. */
   cr_loop_set_busy(loop, e->in_flight > 0);
-  if(e->reparse_head)
+  if(e->fatal)
+    cr_loop_break(loop);
+  else if(e->reparse_head)
     cr_timer_start(loop, &e->kick, 0);
   else if(!e->in_flight && !e->waiting && !e->saving && !cr_frontier_pending(e->fr) &&
           !e->feed)
@@ -2096,10 +2316,19 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   rc = cr_dns_new(e->loop, cfg->dns_servers, cfg->dns_in_flight, &e->dns);
   if(rc)
     goto fail;
+  cr_dns_set_family(e->dns, cfg->ip_family);
   rc = cr_fetch_new(e->loop, &e->cfg, on_body, on_done, e, &e->fetch);
   if(rc)
     goto fail;
   cr_fetch_set_ready_cb(e->fetch, on_ready);
+  if(cfg->http_proxy)
+    rc = proxy_init(e, &e->proxies[0], cfg->http_proxy);
+  if(!rc && cfg->https_proxy)
+    rc = proxy_init(e, &e->proxies[1], cfg->https_proxy);
+  if(rc) {
+    fprintf(stderr, "crawler: cannot use the proxy: %s\n", cr_strerror(rc));
+    goto fail;
+  }
   {
     struct cr_frontier_config fc;
 
@@ -2111,6 +2340,10 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
     fc.max_delay_ms = (uint64_t)(cfg->max_crawl_delay * 1000.0);
     fc.host_page_cap = cfg->recursive ? cfg->host_page_cap : 0;
     fc.dead_after = DEAD_AFTER;
+    if(e->proxies[0].host || e->proxies[1].host) {
+      fc.proxied = host_proxied;
+      fc.proxied_arg = e;
+    }
     rc = cr_frontier_new(e->loop, e->dns, &fc, on_frontier_fail, e, &e->fr);
     if(rc)
       goto fail;
@@ -2301,6 +2534,7 @@ int cr_engine_run(struct cr_engine *e)
     cr_manifest_hold(e->man);
   }
   cr_loop_set_pass(e->loop, on_pass, e);
+  proxy_lookups(e);
   rc = cr_loop_run(e->loop);
   cr_loop_set_pass(e->loop, NULL, NULL);
   cr_timer_stop(e->loop, &e->progress);
@@ -2429,6 +2663,8 @@ void cr_engine_free(struct cr_engine **pe)
   cr_buf_cleanup(&e->last_mapped);
   cr_fetch_free(&e->fetch);
   cr_dns_free(&e->dns);
+  proxy_cleanup(&e->proxies[0]);
+  proxy_cleanup(&e->proxies[1]);
   cr_manifest_free(&e->man);
   free(e->manifest_path);
   cr_store_free(&e->store);

@@ -144,6 +144,12 @@ struct cr_frontier_config {
   uint64_t max_delay_ms;    /* cap on a robots.txt Crawl-delay */
   uint64_t host_page_cap;   /* URLs accepted per host, 0 = no cap */
   unsigned dead_after;      /* consecutive connect failures that kill a host */
+  /* Whether a host's URLs go through a proxy, which resolves the name:
+   * such a host is never looked up, and cr_host_addr gives NULL for it.
+   * name is not NUL-terminated (IPv6 literals keep their brackets).
+   * NULL: no proxy. */
+  int (*proxied)(void *arg, const char *name, size_t len, int https);
+  void *proxied_arg;
 };
 
 /* Creates a frontier.  Returns 0 or CR_ENOMEM. */

@@ -83,6 +83,10 @@ enum {
   OPT_COOKIES,
   OPT_LOAD_COOKIES,
   OPT_SAVE_COOKIES,
+  OPT_PROXY,
+  OPT_NO_PROXY,
+  OPT_LIMIT_RATE,
+  OPT_MAX_TIME,
 };
 
 #define MAX_HEADERS 64
@@ -119,6 +123,12 @@ static const struct option long_opts[] = {
   {"cookies", no_argument, NULL, OPT_COOKIES},
   {"load-cookies", required_argument, NULL, OPT_LOAD_COOKIES},
   {"save-cookies", required_argument, NULL, OPT_SAVE_COOKIES},
+  {"proxy", required_argument, NULL, OPT_PROXY},
+  {"no-proxy", no_argument, NULL, OPT_NO_PROXY},
+  {"inet4-only", no_argument, NULL, '4'},
+  {"inet6-only", no_argument, NULL, '6'},
+  {"limit-rate", required_argument, NULL, OPT_LIMIT_RATE},
+  {"max-time", required_argument, NULL, OPT_MAX_TIME},
   {"recursive", no_argument, NULL, 'r'},
   {"depth", required_argument, NULL, 'l'},
   {"span-hosts", no_argument, NULL, OPT_SPAN_HOSTS},
@@ -145,7 +155,7 @@ static const struct option long_opts[] = {
 };
 
 /* The short options, as getopt takes them. */
-static const char short_opts[] = "i:o:c:rl:qhV";
+static const char short_opts[] = "i:o:c:rl:qhV46";
 
 /* Flags of wget and curl that the crawler does not have, with what to use
  * instead where there is an equivalent: a habit typed without thinking
@@ -411,7 +421,19 @@ static void usage(FILE *out)
     "      --cookies             keep the cookies sites set, for the whole crawl\n"
     "                            (default: off; on with the next two)\n"
     "      --load-cookies FILE   start with the cookies in FILE (Netscape format)\n"
-    "      --save-cookies FILE   write the cookies to FILE when the crawl ends\n",
+    "      --save-cookies FILE   write the cookies to FILE when the crawl ends\n"
+    "      --proxy URL           send every request through this proxy\n"
+    "                            (http://HOST:PORT); the proxy resolves the\n"
+    "                            names (default: $http_proxy, $https_proxy,\n"
+    "                            except hosts in $no_proxy)\n"
+    "      --no-proxy            ignore the proxy variables\n"
+    "  -4, --inet4-only          connect over IPv4 only (A lookups only)\n"
+    "  -6, --inet6-only          connect over IPv6 only (AAAA lookups only)\n"
+    "      --limit-rate RATE     at most RATE bytes/s per transfer, as wget's is\n"
+    "                            per download; suffixes k, M (default: none)\n"
+    "      --max-time SEC        stop the whole crawl after SEC seconds: transfers\n"
+    "                            in flight are recorded as not done, exit 4, and\n"
+    "                            --resume continues (default: none)\n",
     out);
   fprintf(out,
     "\n"
@@ -545,6 +567,76 @@ static int check_header(const char *h)
     bad_value("--header", h, "a line break in the value");
     return -1;
   }
+  return 0;
+}
+
+/* A proxy URL libcurl can use without resolving a name of its own:
+ * http:// or https://, or no scheme (http), and a host. */
+static int check_proxy(const char *opt, const char *url)
+{
+  CURLU *u = curl_url();
+  char *scheme = NULL;
+  char *host = NULL;
+  int rc = -1;
+
+  if(!u) {
+    fprintf(stderr, "crawler: out of memory\n");
+    return -1;
+  }
+  if(!*url)
+    bad_value(opt, url, "empty");
+  else if(curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) ||
+          curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+          curl_url_get(u, CURLUPART_HOST, &host, 0) || !*host)
+    bad_value(opt, url, "not a proxy URL (http://HOST:PORT)");
+  else if(strcasecmp(scheme, "http") && strcasecmp(scheme, "https"))
+    bad_value(opt, url, "only http:// and https:// proxies");
+  else
+    rc = 0;
+  curl_free(scheme);
+  curl_free(host);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+/* The proxies, decided here once rather than by libcurl per transfer (the
+ * engine always sets CURLOPT_PROXY): --proxy for both schemes, else the
+ * variables curl reads, http_proxy (lower case only: a CGI program's
+ * HTTP_PROXY can come from a request header) and https_proxy or
+ * HTTPS_PROXY; no_proxy or NO_PROXY names hosts reached directly, for
+ * --proxy too.  --no-proxy: none of them.  Returns 0 or -1 after a
+ * message. */
+static int proxy_from_env(struct cr_config *cfg, const char *proxy, int none)
+{
+  const char *v;
+
+  if(none)
+    return 0;
+  if(proxy) {
+    cfg->http_proxy = proxy;
+    cfg->https_proxy = proxy;
+  }
+  else {
+    v = getenv("http_proxy");
+    if(v && *v) {
+      if(check_proxy("http_proxy", v))
+        return -1;
+      cfg->http_proxy = v;
+    }
+    v = getenv("https_proxy");
+    if(!v || !*v)
+      v = getenv("HTTPS_PROXY");
+    if(v && *v) {
+      if(check_proxy("https_proxy", v))
+        return -1;
+      cfg->https_proxy = v;
+    }
+  }
+  v = getenv("no_proxy");
+  if(!v || !*v)
+    v = getenv("NO_PROXY");
+  if(v && *v)
+    cfg->no_proxy = v;
   return 0;
 }
 
@@ -869,6 +961,8 @@ int main(int argc, char **argv)
   char *headers[MAX_HEADERS + 1];
   size_t n_headers = 0;
   const char *header_agent = NULL;
+  const char *proxy = NULL;
+  int no_proxy = 0;
   char *identity = NULL;
   unsigned long v;
   int quiet = 0;
@@ -1155,6 +1249,30 @@ int main(int argc, char **argv)
         goto usage_out;
       cfg.save_cookies = optarg;
       break;
+    case OPT_PROXY:
+      if(check_proxy("--proxy", optarg))
+        goto usage_out;
+      proxy = optarg;
+      break;
+    case OPT_NO_PROXY:
+      no_proxy = 1;
+      break;
+    case '4':
+    case '6':
+      if(cfg.ip_family && cfg.ip_family != opt - '0') {
+        fprintf(stderr, "crawler: -4 and -6 exclude each other\n");
+        goto usage;
+      }
+      cfg.ip_family = opt - '0';
+      break;
+    case OPT_LIMIT_RATE:
+      if(parse_size("--limit-rate", optarg, &cfg.limit_rate))
+        goto usage_out;
+      break;
+    case OPT_MAX_TIME:
+      if(parse_secs("--max-time", optarg, 365 * 86400.0, &cfg.max_time))
+        goto usage_out;
+      break;
     case 'q':
       quiet = 1;
       break;
@@ -1188,6 +1306,12 @@ int main(int argc, char **argv)
     fprintf(stderr, "crawler: --private-key needs --certificate\n");
     goto usage;
   }
+  if(proxy && no_proxy) {
+    fprintf(stderr, "crawler: --proxy and --no-proxy exclude each other\n");
+    goto usage;
+  }
+  if(proxy_from_env(&cfg, proxy, no_proxy))
+    goto usage;
   tls_from_env(&cfg);
   if(cfg.insecure)
     /* Said even with -q: every page of the crawl is exposed. */
