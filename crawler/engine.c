@@ -103,6 +103,8 @@ struct cr_engine {
   int signals_blocked;
   struct cr_timer progress;
   struct cr_timer kick;        /* wakes the loop when work is ready */
+  struct cr_timer deadline;    /* --max-time */
+  int time_up;                 /* it fired */
   int creds;                   /* credentials to send (user, netrc, or a
                                   credential header) */
   struct cr_hset seed_origins; /* hashes of the seeds' origins: where
@@ -660,6 +662,45 @@ static int robots_cut(const struct cr_item *it, CURLcode result)
          it->robots_body->len >= CR_ROBOTS_MAX;
 }
 
+/* --limit-rate: the pace timer fired; the body may flow again.  Outside
+ * any libcurl callback, so curl_easy_pause may deliver the held chunk
+ * to on_body right here. */
+static void on_pace(struct cr_loop *loop, struct cr_timer *t)
+{
+  struct cr_item *it = t->arg;
+
+  (void)loop;
+  if(it->easy)
+    curl_easy_pause(it->easy->h, CURLPAUSE_CONT);
+}
+
+/* --limit-rate, per transfer as wget's is per download.  libcurl 7.88's
+ * own limit (CURLOPT_MAX_RECV_SPEED_LARGE) reads up to 100 buffers before
+ * it looks at the clock, so a body under 1.6 MB was never slowed at all.
+ * Here a chunk that would run ahead of the rate pauses the transfer
+ * (libcurl keeps the chunk and stops reading the socket, so the sender is
+ * held back by TCP) and a loop timer resumes it when the chunk is due.
+ * Returns nonzero when the chunk must wait. */
+static int pace(struct cr_engine *e, struct cr_item *it, size_t len)
+{
+  double rate = (double)e->cfg.limit_rate;
+  double now = cr_clock();
+  double due;
+
+  if(!it->pace_bytes && it->pace_t0 <= 0.0)
+    it->pace_t0 = now;
+  due = it->pace_t0 + (double)(it->pace_bytes + (int64_t)len) / rate;
+  /* A chunk is let through when at most a quarter second early. */
+  if(it->pace_bytes && due - now > 0.25) {
+    it->pace.cb = on_pace;
+    it->pace.arg = it;
+    cr_timer_start(e->loop, &it->pace, (uint64_t)((due - now) * 1000.0));
+    return 1;
+  }
+  it->pace_bytes += (int64_t)len;
+  return 0;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 {
   struct cr_item *it = userdata;
@@ -672,6 +713,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
     it->checked = 1;
     it->keep_body = it->status >= 200 && it->status < 300;
   }
+  if(e->cfg.limit_rate && pace(e, it, len))
+    return CURL_WRITEFUNC_PAUSE;
   /* Error pages and redirect bodies are not saved. */
   if(!it->keep_body)
     return len;
@@ -1017,6 +1060,8 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   it->links_started = 0;
   it->links_cut = 0;
   it->links_css = 0;
+  it->pace_t0 = 0.0;
+  it->pace_bytes = 0;
   it->engine = e;
   ez = cr_fetch_easy_take(e->fetch);
   if(!ez)
@@ -1479,6 +1524,7 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
 
   it->resolve = NULL;
   it->easy = NULL;
+  cr_timer_stop(e->loop, &it->pace);
   run_unlink(e, it);
   e->in_flight--;
   curl_easy_getinfo(ez->h, CURLINFO_RESPONSE_CODE, &status);
@@ -1682,6 +1728,17 @@ static void on_progress(struct cr_loop *loop, struct cr_timer *t)
 static void on_kick(struct cr_loop *loop, struct cr_timer *t)
 {
   /* Nothing to do: firing made the loop run another pass. */
+}
+
+/* --max-time: the way SIGINT stops a crawl, and then the transfers in
+ * flight get their lines (cancel_all). */
+static void on_deadline(struct cr_loop *loop, struct cr_timer *t)
+{
+  struct cr_engine *e = t->arg;
+
+  e->time_up = 1;
+  e->interrupted = 1;
+  cr_loop_break(loop);
 }
 
 static void on_signal(struct cr_loop *loop, int fd, unsigned events, void *arg)
@@ -2260,6 +2317,8 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   e->progress.arg = e;
   e->kick.cb = on_kick;
   e->kick.arg = e;
+  e->deadline.cb = on_deadline;
+  e->deadline.arg = e;
   cr_buf_init(&e->scratch, CR_URL_MAX + 8);
   cr_hset_init(&e->link_memo);
   cr_hset_init(&e->bad_seen);
@@ -2488,6 +2547,33 @@ void cr_engine_reject(struct cr_engine *e, const char *raw, size_t len, const ch
   e->st.failed++;
 }
 
+/* A transfer --max-time cut short: its manifest line says so, but no DONE
+ * record goes to the crawl state, so a resumed crawl fetches it again and
+ * rewrites the manifest from the state, without this line.  Not counted
+ * as done. */
+static void record_undone(struct cr_engine *e, struct cr_item *it)
+{
+  struct cr_record r;
+  int rc;
+
+  if(it->robots_for)
+    return;
+  memset(&r, 0, sizeof(r));
+  r.url = it->url;
+  r.final_url = it->cur;
+  r.status = it->status;
+  r.seconds = it->t0 > 0.0 ? (double)(int64_t)((cr_clock() - it->t0) * 1e6) / 1e6 : 0.0;
+  r.attempts = it->attempts;
+  r.redirects = it->redirects;
+  r.error = e->jr ? "not done: --max-time reached (--resume fetches it)"
+                  : "not done: --max-time reached";
+  r.depth = it->depth;
+  r.referrer = it->referrer;
+  rc = cr_manifest_write(e->man, &r);
+  if(rc)
+    engine_fatal(e, rc, "cannot write the manifest");
+}
+
 /* Drops every transfer in flight or waiting to retry. */
 static void cancel_all(struct cr_engine *e)
 {
@@ -2495,7 +2581,10 @@ static void cancel_all(struct cr_engine *e)
     struct cr_item *it = e->running;
 
     run_unlink(e, it);
+    if(e->time_up)
+      record_undone(e, it);
     if(it->easy) {
+      cr_timer_stop(e->loop, &it->pace);
       cr_fetch_cancel(e->fetch, it->easy);
       it->easy->owner = NULL;
       cr_fetch_easy_give(e->fetch, it->easy);
@@ -2523,6 +2612,8 @@ int cr_engine_run(struct cr_engine *e)
   e->t_start = cr_clock();
   if(e->cfg.progress == CR_PROGRESS_LIVE)
     cr_timer_start(e->loop, &e->progress, PROGRESS_MS);
+  if(e->cfg.max_time > 0)
+    cr_timer_start(e->loop, &e->deadline, (uint64_t)(e->cfg.max_time * 1000.0));
   if(e->jr) {
     /* Lines replayed from the journal go now; from here on a line waits
      * for its record's write (on_pass). */
@@ -2539,6 +2630,12 @@ int cr_engine_run(struct cr_engine *e)
   cr_loop_set_pass(e->loop, NULL, NULL);
   cr_timer_stop(e->loop, &e->progress);
   cr_timer_stop(e->loop, &e->kick);
+  cr_timer_stop(e->loop, &e->deadline);
+  if(e->time_up && e->cfg.progress != CR_PROGRESS_NONE) {
+    fprintf(stderr, "%scrawler: --max-time %g s reached; stopping\n", e->line_shown ? "\n" : "",
+            e->cfg.max_time);
+    e->line_shown = 0;
+  }
   if(rc)
     fprintf(stderr, "crawler: event loop failed: %s\n", strerror(errno));
   cancel_all(e);
@@ -2614,6 +2711,8 @@ int cr_engine_run(struct cr_engine *e)
     return e->fatal;
   if(rc)
     return rc;
+  if(e->time_up)
+    return CR_ETIMEUP;
   return e->interrupted ? CR_ESTOPPED : 0;
 }
 

@@ -742,8 +742,6 @@ struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f)
    * file; it switches on the cookie engine. */
   if(f->cookies)
     EASY_SET(CURLOPT_COOKIEFILE, "");
-  if(cfg->limit_rate)
-    EASY_SET(CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)cfg->limit_rate);
   /* Addresses come from c-ares, already of the family asked for; this
    * keeps libcurl to it for IP literals too. */
   if(cfg->ip_family)

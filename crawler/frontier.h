@@ -80,6 +80,9 @@ struct cr_item {
   unsigned free_retries;      /* retries not counted as attempts (engine) */
   int h1_fallback;            /* nothing came back over h2: HTTP/1.1 (engine) */
   int auth;                   /* enum cr_auth of the transfer (engine) */
+  struct cr_timer pace;       /* --limit-rate: resumes a paused body */
+  double pace_t0;             /* its first body byte (cr_clock) */
+  int64_t pace_bytes;         /* body bytes taken since */
   unsigned redirects;
   int keep_body;
   int checked;

@@ -29,6 +29,7 @@ enum {
   EXIT_SOME_FAILED = 1,
   EXIT_USAGE = 2,
   EXIT_FATAL = 3,
+  EXIT_TIME_UP = 4,
   EXIT_INTERRUPTED = 130,
 };
 
@@ -476,7 +477,7 @@ static void usage(FILE *out)
     "\n"
     "Exit status: 0 every URL was saved; 1 finished, some URLs failed;\n"
     "2 usage error; 3 fatal error (output not writable, disk full);\n"
-    "130 interrupted (SIGINT or SIGTERM).\n",
+    "4 --max-time reached; 130 interrupted (SIGINT or SIGTERM).\n",
     d.max_depth, (unsigned long long)d.host_page_cap, d.max_url_len, d.max_path_segments,
     d.max_crawl_delay);
 }
@@ -1349,6 +1350,8 @@ int main(int argc, char **argv)
   cr_engine_stats(e, &st);
   if(rc == CR_ESTOPPED)
     status = EXIT_INTERRUPTED;
+  else if(rc == CR_ETIMEUP)
+    status = EXIT_TIME_UP;
   else if(rc)
     status = EXIT_FATAL;
   else if(fd.failed)

@@ -37,6 +37,7 @@ enum {
   CR_EDNS = -14,      /* the host name did not resolve */
   CR_EMFILE = -15,    /* out of file descriptors for now */
   CR_ESTATE = -16,    /* saved crawl state in the way (see cr_config.state) */
+  CR_ETIMEUP = -17,   /* cr_config.max_time elapsed; the crawl stopped */
 };
 
 /* Returns a static, human-readable name for a CR_E* code. */
@@ -218,8 +219,11 @@ void cr_engine_set_feed(struct cr_engine *e, cr_feed_cb cb, void *arg);
 /* Records a bad input line in the manifest without fetching anything. */
 void cr_engine_reject(struct cr_engine *e, const char *raw, size_t len, const char *reason);
 
-/* Runs the loop until every URL is done or cr_engine_stop() / a signal ends
- * it.  Returns 0, CR_ESTOPPED when interrupted, or a fatal CR_E* code (the
+/* Runs the loop until every URL is done or cr_engine_stop() / a signal /
+ * max_time ends it.  Returns 0, CR_ESTOPPED when interrupted, CR_ETIMEUP
+ * when max_time elapsed (transfers in flight then get a manifest line
+ * saying so, but no record in the crawl state, so a resume fetches them
+ * and its lines replace those), or a fatal CR_E* code (the
  * output cannot be written; CR_ENOSPC: the disk is full).  A complete crawl
  * removes its saved state; an interrupted or failed one leaves it synced
  * for a resume. */
