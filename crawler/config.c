@@ -15,6 +15,15 @@
 /* The rebuilt argv: kept reachable for the life of the process. */
 static char **built;
 
+static void free_built(void)
+{
+  char **v;
+
+  for(v = built; v && *v; v++)
+    free(*v);
+  free(built);
+}
+
 struct args {
   char **v;
   int n;
@@ -236,6 +245,7 @@ int cr_config_argv(int argc, char **argv, const struct option *opts, int *out_ar
     if(args_push(&a, strdup(argv[i])))
       goto oom;
   built = a.v;
+  atexit(free_built);
   *out_argc = a.n;
   *out_argv = a.v;
   return 0;

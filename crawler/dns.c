@@ -88,6 +88,7 @@ struct sock_watch {
 
 struct cr_dns {
   struct cr_loop *loop;
+  int family;                /* AF_UNSPEC, AF_INET or AF_INET6 */
   struct dns_server *servers;
   unsigned nservers;
   unsigned pref;             /* server of the next lookup's first try */
@@ -238,6 +239,11 @@ static int channel_open(struct cr_dns *d, struct dns_server *srv, const char *se
   return 0;
 }
 
+void cr_dns_set_family(struct cr_dns *d, int ip_version)
+{
+  d->family = ip_version == 4 ? AF_INET : ip_version == 6 ? AF_INET6 : AF_UNSPEC;
+}
+
 int cr_dns_new(struct cr_loop *loop, const char *servers, unsigned max_in_flight,
                struct cr_dns **out)
 {
@@ -262,6 +268,7 @@ int cr_dns_new(struct cr_loop *loop, const char *servers, unsigned max_in_flight
   }
   memset(&probe, 0, sizeof(probe));
   d->loop = loop;
+  d->family = AF_UNSPEC;
   d->max_in_flight = max_in_flight ? max_in_flight : 1;
   d->cwnd = DNS_CWND_INIT < d->max_in_flight ? DNS_CWND_INIT : d->max_in_flight;
   d->ssthresh = d->max_in_flight;
@@ -589,7 +596,8 @@ static void dns_send_try(struct cr_dns *d, struct dns_entry *e, unsigned srv)
   e->pending++;
   d->queries++;
   memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
+  /* -4/-6: one query per try instead of an A and an AAAA. */
+  hints.ai_family = d->family;
   /* Without NOSORT, c-ares 1.18 connects a UDP socket per address to sort
    * them (RFC 6724): a blocking-ish syscall storm for nothing. */
   hints.ai_flags = ARES_AI_NOSORT;

@@ -57,6 +57,10 @@ struct cr_dns_req {
 int cr_dns_new(struct cr_loop *loop, const char *servers, unsigned max_in_flight,
                struct cr_dns **out);
 
+/* Asks only for IPv4 (ip_version 4: A records) or IPv6 (6: AAAA) addresses,
+ * or both (0, the default).  Call before the first lookup. */
+void cr_dns_set_family(struct cr_dns *d, int ip_version);
+
 /* Cancels everything (callbacks are not called) and frees; clears *d. */
 void cr_dns_free(struct cr_dns **d);
 

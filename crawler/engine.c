@@ -2,6 +2,7 @@
  * engine.c - the life of a URL: frontier -> DNS -> transfer -> store and
  * manifest, with retries and redirects, all on one loop.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -55,6 +56,22 @@
 #define PASS_BATCH 64
 #define REPARSE_CHUNK (64 * 1024)
 
+/* A proxy of the configuration and how libcurl reaches it without
+ * resolving a name itself: a host name is looked up once through c-ares
+ * when the run starts (no transfer starts before), and every transfer
+ * through the proxy carries the answer as a CURLOPT_RESOLVE entry, which
+ * libcurl consults for the proxy's name as for any other. */
+struct proxy {
+  struct cr_engine *e;
+  const char *url;             /* the configuration's */
+  char *host;                  /* without brackets; NULL: no proxy */
+  unsigned port;
+  int is_ip;
+  int waiting;                 /* the lookup is out */
+  char *resolve;               /* "host:port:addr", or NULL (an IP) */
+  struct cr_dns_req req;
+};
+
 struct cr_engine {
   struct cr_config cfg;
   char *manifest_path;
@@ -86,7 +103,16 @@ struct cr_engine {
   int signals_blocked;
   struct cr_timer progress;
   struct cr_timer kick;        /* wakes the loop when work is ready */
-  struct curl_slist *conn_close; /* "Connection: close", lent to libcurl */
+  struct cr_timer deadline;    /* --max-time */
+  int time_up;                 /* it fired */
+  int creds;                   /* credentials to send (user, netrc, or a
+                                  credential header) */
+  struct cr_hset seed_origins; /* hashes of the seeds' origins: where
+                                  credentials may go */
+  struct cr_hset basic_origins; /* of those, the ones known to ask for
+                                  Basic: credentials go at once */
+  struct proxy proxies[2];     /* for http:// [0] and https:// [1] URLs */
+  unsigned proxy_wait;         /* proxy lookups out: nothing starts */
   int line_shown;
   uint64_t rng;
   struct cr_buf scratch;
@@ -139,7 +165,8 @@ static int may_start(const struct cr_engine *e)
 {
   unsigned c = e->cfg.concurrency;
 
-  return e->in_flight < c && e->saving + e->unw_pending + e->unw_inflight < c;
+  return !e->proxy_wait && e->in_flight < c &&
+         e->saving + e->unw_pending + e->unw_inflight < c;
 }
 
 /* ---- the running list ---- */
@@ -635,6 +662,45 @@ static int robots_cut(const struct cr_item *it, CURLcode result)
          it->robots_body->len >= CR_ROBOTS_MAX;
 }
 
+/* --limit-rate: the pace timer fired; the body may flow again.  Outside
+ * any libcurl callback, so curl_easy_pause may deliver the held chunk
+ * to on_body right here. */
+static void on_pace(struct cr_loop *loop, struct cr_timer *t)
+{
+  struct cr_item *it = t->arg;
+
+  (void)loop;
+  if(it->easy)
+    curl_easy_pause(it->easy->h, CURLPAUSE_CONT);
+}
+
+/* --limit-rate, per transfer as wget's is per download.  libcurl 7.88's
+ * own limit (CURLOPT_MAX_RECV_SPEED_LARGE) reads up to 100 buffers before
+ * it looks at the clock, so a body under 1.6 MB was never slowed at all.
+ * Here a chunk that would run ahead of the rate pauses the transfer
+ * (libcurl keeps the chunk and stops reading the socket, so the sender is
+ * held back by TCP) and a loop timer resumes it when the chunk is due.
+ * Returns nonzero when the chunk must wait. */
+static int pace(struct cr_engine *e, struct cr_item *it, size_t len)
+{
+  double rate = (double)e->cfg.limit_rate;
+  double now = cr_clock();
+  double due;
+
+  if(!it->pace_bytes && it->pace_t0 <= 0.0)
+    it->pace_t0 = now;
+  due = it->pace_t0 + (double)(it->pace_bytes + (int64_t)len) / rate;
+  /* A chunk is let through when at most a quarter second early. */
+  if(it->pace_bytes && due - now > 0.25) {
+    it->pace.cb = on_pace;
+    it->pace.arg = it;
+    cr_timer_start(e->loop, &it->pace, (uint64_t)((due - now) * 1000.0));
+    return 1;
+  }
+  it->pace_bytes += (int64_t)len;
+  return 0;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 {
   struct cr_item *it = userdata;
@@ -647,6 +713,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
     it->checked = 1;
     it->keep_body = it->status >= 200 && it->status < 300;
   }
+  if(e->cfg.limit_rate && pace(e, it, len))
+    return CURL_WRITEFUNC_PAUSE;
   /* Error pages and redirect bodies are not saved. */
   if(!it->keep_body)
     return len;
@@ -668,6 +736,249 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
   if(it->links)
     cr_links_feed(it->links, p, len);
   return len;
+}
+
+/* ---- credentials ----
+ *
+ * The crawler follows redirects itself, so libcurl's own rule (credentials
+ * only to the host of the first request) cannot apply: a transfer gets the
+ * credentials only if its URL's origin (scheme, host and port) is one of
+ * the seeds'.  A link or a redirect to any other origin goes without, as
+ * curl does with its own redirects. */
+
+/* The hash of url's origin, or 0 if url cannot be split. */
+static uint64_t origin_key(const char *url)
+{
+  struct cr_url_view v;
+
+  if(cr_url_view(url, &v))
+    return 0;
+  return cr_hash64(v.origin, v.origin_len) | 1;
+}
+
+/* A seed: its origin may get the credentials. */
+static int note_seed(struct cr_engine *e, const char *url)
+{
+  uint64_t k;
+
+  if(!e->creds)
+    return 0;
+  k = origin_key(url);
+  if(!k)
+    return 0;
+  return cr_hset_add(&e->seed_origins, k) < 0 ? CR_ENOMEM : 0;
+}
+
+static enum cr_auth auth_for(const struct cr_engine *e, const char *url)
+{
+  uint64_t k;
+
+  if(!e->creds)
+    return CR_AUTH_NONE;
+  k = origin_key(url);
+  if(!k || !cr_hset_has(&e->seed_origins, k))
+    return CR_AUTH_NONE;
+  return cr_hset_has(&e->basic_origins, k) ? CR_AUTH_BASIC : CR_AUTH_ASK;
+}
+
+/* After a transfer that had credentials to offer: an origin that answered
+ * a challenge with Basic only will get them with the first request from
+ * now on, as wget remembers such hosts. */
+static void auth_learn(struct cr_engine *e, struct cr_item *it, CURL *h, long status)
+{
+  long avail = 0;
+  uint64_t k;
+
+  if(it->auth != CR_AUTH_ASK || status == 401 || status < 200)
+    return;
+  if(curl_easy_getinfo(h, CURLINFO_HTTPAUTH_AVAIL, &avail) != CURLE_OK)
+    return;
+  if(!(avail & CURLAUTH_BASIC) || (avail & CURLAUTH_DIGEST))
+    return;
+  k = origin_key(it->cur);
+  /* Without memory the next transfer asks first again: nothing lost. */
+  if(k)
+    (void)cr_hset_add(&e->basic_origins, k);
+}
+
+/* ---- proxies ---- */
+
+/* Whether host (len bytes, IPv6 literals bracketed) matches the no_proxy
+ * list: "*", or a name or domain, with or without a leading dot, matched
+ * on label boundaries, case-insensitively, ports ignored, as curl does
+ * (without its CIDR ranges). */
+static int no_proxy_match(const char *list, const char *host, size_t len)
+{
+  const char *p = list;
+
+  if(len >= 2 && host[0] == '[') {
+    host++;
+    len -= 2;
+  }
+  while(*p) {
+    size_t n = strcspn(p, ",");
+    const char *t = p;
+    size_t tn = n;
+
+    p += n;
+    if(*p == ',')
+      p++;
+    while(tn && (*t == ' ' || *t == '\t')) {
+      t++;
+      tn--;
+    }
+    while(tn && (t[tn - 1] == ' ' || t[tn - 1] == '\t'))
+      tn--;
+    if(tn == 1 && *t == '*')
+      return 1;
+    if(tn && *t == '[') {
+      const char *rb = memchr(t, ']', tn);
+
+      if(!rb)
+        continue;
+      t++;
+      tn = (size_t)(rb - t);
+    }
+    else if(tn && memchr(t, ':', tn) && memchr(t, ':', tn) == memrchr(t, ':', tn))
+      tn = (size_t)((const char *)memchr(t, ':', tn) - t);  /* host:port */
+    if(tn && *t == '.') {
+      t++;
+      tn--;
+    }
+    if(!tn || tn > len)
+      continue;
+    if(!strncasecmp(host + len - tn, t, tn) && (tn == len || host[len - tn - 1] == '.'))
+      return 1;
+  }
+  return 0;
+}
+
+/* The proxy for a URL of host (len bytes), or NULL to go direct. */
+static const struct proxy *proxy_for(const struct cr_engine *e, const char *host, size_t len,
+                                     int https)
+{
+  const struct proxy *px = &e->proxies[https ? 1 : 0];
+
+  if(!px->host)
+    return NULL;
+  if(e->cfg.no_proxy && no_proxy_match(e->cfg.no_proxy, host, len))
+    return NULL;
+  return px;
+}
+
+/* The frontier's proxied callback. */
+static int host_proxied(void *arg, const char *name, size_t len, int https)
+{
+  return proxy_for(arg, name, len, https) != NULL;
+}
+
+/* Splits a proxy URL (checked by the front end).  Returns 0, CR_EURL or
+ * CR_ENOMEM. */
+static int proxy_init(struct cr_engine *e, struct proxy *px, const char *url)
+{
+  CURLU *u = curl_url();
+  char *host = NULL;
+  char *port = NULL;
+  unsigned char buf[16];
+  int rc = CR_EURL;
+
+  px->e = e;
+  px->url = url;
+  px->req.cb = NULL;
+  if(!u)
+    return CR_ENOMEM;
+  /* A proxy without a scheme speaks http, on port 1080, as curl says. */
+  if(curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) ||
+     curl_url_get(u, CURLUPART_HOST, &host, 0))
+    goto done;
+  if(curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK) {
+    char *end;
+    unsigned long v = strtoul(port, &end, 10);
+
+    if(*end || !v || v > 65535)
+      goto done;
+    px->port = (unsigned)v;
+  }
+  else
+    px->port = 1080;
+  if(host[0] == '[')
+    px->host = strndup(host + 1, strlen(host) - 2);
+  else
+    px->host = strdup(host);
+  rc = px->host ? 0 : CR_ENOMEM;
+  if(!rc)
+    px->is_ip = inet_pton(AF_INET, px->host, buf) == 1 ||
+                inet_pton(AF_INET6, px->host, buf) == 1;
+
+done:
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+static void proxy_cleanup(struct proxy *px)
+{
+  free(px->host);
+  free(px->resolve);
+  px->host = NULL;
+  px->resolve = NULL;
+}
+
+/* cr_dns_cb: the proxy's address, or the end of the crawl. */
+static void proxy_on_dns(struct cr_dns_req *req, int status, const char *addrs,
+                         const char *reason)
+{
+  struct proxy *px = req->arg;
+  struct cr_engine *e = px->e;
+  struct cr_buf b;
+
+  px->waiting = 0;
+  e->proxy_wait--;
+  cr_buf_init(&b, 512);
+  if(!status && addrs && *addrs &&
+     !cr_buf_printf(&b, "%s:%u:%.*s", px->host, px->port, (int)strcspn(addrs, ","), addrs)) {
+    free(px->resolve);
+    px->resolve = b.data;
+    cr_timer_start(e->loop, &e->kick, 0);
+    return;
+  }
+  cr_buf_cleanup(&b);
+  if(!e->fatal)
+    fprintf(stderr, "%scrawler: cannot resolve the proxy %s: %s\n", e->line_shown ? "\n" : "",
+            px->host, status ? (reason ? reason : cr_strerror(status)) : "out of memory");
+  e->line_shown = 0;
+  engine_fatal(e, CR_EDNS, "no proxy");
+}
+
+/* Starts the lookups of the proxies' names; called as the run starts. */
+static void proxy_lookups(struct cr_engine *e)
+{
+  unsigned i;
+
+  for(i = 0; i < 2; i++) {
+    struct proxy *px = &e->proxies[i];
+    const char *addrs = NULL;
+    const char *reason = NULL;
+    int rc;
+
+    if(!px->host || px->is_ip || px->resolve || px->waiting)
+      continue;
+    /* The other scheme's proxy may be this one. */
+    if(i == 1 && e->proxies[0].host && !strcmp(px->host, e->proxies[0].host) &&
+       e->proxies[0].port == px->port && e->proxies[0].resolve) {
+      px->resolve = strdup(e->proxies[0].resolve);
+      if(px->resolve)
+        continue;
+    }
+    px->req.cb = proxy_on_dns;
+    px->req.arg = px;
+    rc = cr_dns_lookup(e->dns, px->host, &px->req, &addrs, &reason);
+    px->waiting = 1;
+    e->proxy_wait++;
+    if(rc != 1)
+      proxy_on_dns(&px->req, rc, addrs, reason);
+  }
 }
 
 /* ---- starting ---- */
@@ -715,7 +1026,8 @@ static void keep_alive_policy(struct cr_engine *e, struct cr_item *it)
   /* Saying so lets the server close first, so TIME_WAIT stays on its side
    * and does not pile up on ours, where it slows every later connect()
    * searching for a free local port. */
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, it->keep_conn ? NULL : e->conn_close);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER,
+                   cr_fetch_headers(e->fetch, !it->keep_conn, it->auth != CR_AUTH_NONE));
   if(!https || cr_host_speaks(h) == 1 || e->cfg.http_version == CR_HTTP_1_1) {
     curl_easy_setopt(c, CURLOPT_PIPEWAIT, 0L);
     curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, cr_host_take_idle(h) ? 0L : 1L);
@@ -741,6 +1053,7 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
 {
   const char *addr = cr_host_addr(it->host);
   unsigned naddrs = cr_host_naddrs(it->host);
+  const struct proxy *px;
   struct cr_easy *ez;
   const char *err = "out of memory";
 
@@ -756,13 +1069,28 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   it->links_started = 0;
   it->links_cut = 0;
   it->links_css = 0;
+  it->pace_t0 = 0.0;
+  it->pace_bytes = 0;
   it->engine = e;
   ez = cr_fetch_easy_take(e->fetch);
   if(!ez)
     goto fail;
   it->easy = ez;
   ez->owner = it;
-  if(addr) {
+  {
+    struct cr_url_view v;
+
+    px = cr_url_view(it->cur, &v) ? NULL : proxy_for(e, v.host, v.host_len, v.https);
+  }
+  if(px) {
+    /* The proxy resolves the URL's host; we resolved the proxy's. */
+    if(px->resolve) {
+      it->resolve = curl_slist_append(NULL, px->resolve);
+      if(!it->resolve)
+        goto fail;
+    }
+  }
+  else if(addr) {
     /* "+" makes curl's copy expire like a normal cache entry; every transfer
      * re-adds it, with the answer c-ares has now.  One address, not the
      * list: the crawler does the failover itself (on_done), at once after
@@ -778,6 +1106,10 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   }
   curl_easy_setopt(ez->h, CURLOPT_URL, it->cur);
   curl_easy_setopt(ez->h, CURLOPT_RESOLVE, it->resolve);
+  /* Always set: an empty string keeps libcurl from reading the proxy
+   * variables itself (main read them), and from a name it would resolve
+   * on a thread. */
+  curl_easy_setopt(ez->h, CURLOPT_PROXY, px ? px->url : "");
   /* Per transfer: a pooled handle may come from one that fell back. */
   curl_easy_setopt(ez->h, CURLOPT_HTTP_VERSION,
                    it->h1_fallback || e->cfg.http_version == CR_HTTP_1_1
@@ -788,6 +1120,8 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   it->addr_seq = cr_host_addr_seq(it->host);
   curl_easy_setopt(ez->h, CURLOPT_CONNECTTIMEOUT_MS, connect_share(e, naddrs));
   curl_easy_setopt(ez->h, CURLOPT_WRITEDATA, it);
+  it->auth = auth_for(e, it->cur);
+  cr_fetch_set_auth(e->fetch, ez, it->auth);
   keep_alive_policy(e, it);
   if(cr_fetch_start(e->fetch, ez)) {
     err = "libcurl refused the transfer";
@@ -1199,10 +1533,12 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
 
   it->resolve = NULL;
   it->easy = NULL;
+  cr_timer_stop(e->loop, &it->pace);
   run_unlink(e, it);
   e->in_flight--;
   curl_easy_getinfo(ez->h, CURLINFO_RESPONSE_CODE, &status);
   it->status = status;
+  auth_learn(e, it, ez->h, status);
   /* A complete response usually leaves its connection in curl's cache. */
   if(result == CURLE_OK && it->keep_conn && host)
     cr_host_put_idle(host);
@@ -1403,6 +1739,17 @@ static void on_kick(struct cr_loop *loop, struct cr_timer *t)
   /* Nothing to do: firing made the loop run another pass. */
 }
 
+/* --max-time: the way SIGINT stops a crawl, and then the transfers in
+ * flight get their lines (cancel_all). */
+static void on_deadline(struct cr_loop *loop, struct cr_timer *t)
+{
+  struct cr_engine *e = t->arg;
+
+  e->time_up = 1;
+  e->interrupted = 1;
+  cr_loop_break(loop);
+}
+
 static void on_signal(struct cr_loop *loop, int fd, unsigned events, void *arg)
 {
   struct cr_engine *e = arg;
@@ -1483,7 +1830,9 @@ static void on_pass(struct cr_loop *loop, void *arg)
     cr_timer_start(loop, &e->kick, 0);
   /* The loop's stall figures count only while something waits on it. */
   cr_loop_set_busy(loop, e->in_flight > 0);
-  if(e->reparse_head)
+  if(e->fatal)
+    cr_loop_break(loop);
+  else if(e->reparse_head)
     cr_timer_start(loop, &e->kick, 0);
   else if(!e->in_flight && !e->waiting && !e->saving && !cr_frontier_pending(e->fr) &&
           !e->feed)
@@ -1670,7 +2019,8 @@ static int replay_add(struct replay *rp, const char *p, size_t len)
   /* A seed widens the scope.  The front end gives its seeds again, but
    * only once the restored queue runs low, and links found before then
    * must be judged against every seed. */
-  if(!depth && rp->e->scope && cr_scope_add_seed(rp->e->scope, pe->url)) {
+  if(!depth && ((rp->e->scope && cr_scope_add_seed(rp->e->scope, pe->url)) ||
+                 note_seed(rp->e, pe->url))) {
     free(pe->referrer);
     free(pe);
     return CR_ENOMEM;
@@ -1976,6 +2326,8 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   e->progress.arg = e;
   e->kick.cb = on_kick;
   e->kick.arg = e;
+  e->deadline.cb = on_deadline;
+  e->deadline.arg = e;
   cr_buf_init(&e->scratch, CR_URL_MAX + 8);
   cr_hset_init(&e->link_memo);
   cr_hset_init(&e->bad_seen);
@@ -1984,10 +2336,17 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   e->reparse_tail = &e->reparse_head;
   cr_buf_init(&e->last_mapped, CR_RELPATH_MAX + 1);
   e->manifest_start = -1;
-  e->conn_close = curl_slist_append(NULL, "Connection: close");
-  if(!e->conn_close) {
-    rc = CR_ENOMEM;
-    goto fail;
+  cr_hset_init(&e->seed_origins);
+  cr_hset_init(&e->basic_origins);
+  e->creds = cfg->user || cfg->password || cfg->netrc;
+  {
+    const char *const *hd;
+
+    for(hd = cfg->headers; hd && *hd; hd++) {
+      if(!strncasecmp(*hd, "authorization:", 14) || !strncasecmp(*hd, "cookie:", 7) ||
+         !strncasecmp(*hd, "proxy-authorization:", 20))
+        e->creds = 1;
+    }
   }
   rc = cr_loop_new(&e->loop);
   if(rc) {
@@ -2025,10 +2384,19 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   rc = cr_dns_new(e->loop, cfg->dns_servers, cfg->dns_in_flight, &e->dns);
   if(rc)
     goto fail;
+  cr_dns_set_family(e->dns, cfg->ip_family);
   rc = cr_fetch_new(e->loop, &e->cfg, on_body, on_done, e, &e->fetch);
   if(rc)
     goto fail;
   cr_fetch_set_ready_cb(e->fetch, on_ready);
+  if(cfg->http_proxy)
+    rc = proxy_init(e, &e->proxies[0], cfg->http_proxy);
+  if(!rc && cfg->https_proxy)
+    rc = proxy_init(e, &e->proxies[1], cfg->https_proxy);
+  if(rc) {
+    fprintf(stderr, "crawler: cannot use the proxy: %s\n", cr_strerror(rc));
+    goto fail;
+  }
   {
     struct cr_frontier_config fc;
 
@@ -2040,6 +2408,10 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
     fc.max_delay_ms = (uint64_t)(cfg->max_crawl_delay * 1000.0);
     fc.host_page_cap = cfg->recursive ? cfg->host_page_cap : 0;
     fc.dead_after = DEAD_AFTER;
+    if(e->proxies[0].host || e->proxies[1].host) {
+      fc.proxied = host_proxied;
+      fc.proxied_arg = e;
+    }
     rc = cr_frontier_new(e->loop, e->dns, &fc, on_frontier_fail, e, &e->fr);
     if(rc)
       goto fail;
@@ -2128,6 +2500,11 @@ int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *
       return rc;
     }
   }
+  rc = note_seed(e, norm);
+  if(rc) {
+    free(norm);
+    return rc;
+  }
   rc = cr_frontier_add(e->fr, norm, 0, NULL);
   free(norm);
   return rc;
@@ -2179,6 +2556,33 @@ void cr_engine_reject(struct cr_engine *e, const char *raw, size_t len, const ch
   e->st.failed++;
 }
 
+/* A transfer --max-time cut short: its manifest line says so, but no DONE
+ * record goes to the crawl state, so a resumed crawl fetches it again and
+ * rewrites the manifest from the state, without this line.  Not counted
+ * as done. */
+static void record_undone(struct cr_engine *e, struct cr_item *it)
+{
+  struct cr_record r;
+  int rc;
+
+  if(it->robots_for)
+    return;
+  memset(&r, 0, sizeof(r));
+  r.url = it->url;
+  r.final_url = it->cur;
+  r.status = it->status;
+  r.seconds = it->t0 > 0.0 ? (double)(int64_t)((cr_clock() - it->t0) * 1e6) / 1e6 : 0.0;
+  r.attempts = it->attempts;
+  r.redirects = it->redirects;
+  r.error = e->jr ? "not done: --max-time reached (--resume fetches it)"
+                  : "not done: --max-time reached";
+  r.depth = it->depth;
+  r.referrer = it->referrer;
+  rc = cr_manifest_write(e->man, &r);
+  if(rc)
+    engine_fatal(e, rc, "cannot write the manifest");
+}
+
 /* Drops every transfer in flight or waiting to retry. */
 static void cancel_all(struct cr_engine *e)
 {
@@ -2186,7 +2590,10 @@ static void cancel_all(struct cr_engine *e)
     struct cr_item *it = e->running;
 
     run_unlink(e, it);
+    if(e->time_up)
+      record_undone(e, it);
     if(it->easy) {
+      cr_timer_stop(e->loop, &it->pace);
       cr_fetch_cancel(e->fetch, it->easy);
       it->easy->owner = NULL;
       cr_fetch_easy_give(e->fetch, it->easy);
@@ -2214,6 +2621,8 @@ int cr_engine_run(struct cr_engine *e)
   e->t_start = cr_clock();
   if(e->cfg.progress == CR_PROGRESS_LIVE)
     cr_timer_start(e->loop, &e->progress, PROGRESS_MS);
+  if(e->cfg.max_time > 0)
+    cr_timer_start(e->loop, &e->deadline, (uint64_t)(e->cfg.max_time * 1000.0));
   if(e->jr) {
     /* Lines replayed from the journal go now; from here on a line waits
      * for its record's write (on_pass). */
@@ -2225,13 +2634,23 @@ int cr_engine_run(struct cr_engine *e)
     cr_manifest_hold(e->man);
   }
   cr_loop_set_pass(e->loop, on_pass, e);
+  proxy_lookups(e);
   rc = cr_loop_run(e->loop);
   cr_loop_set_pass(e->loop, NULL, NULL);
   cr_timer_stop(e->loop, &e->progress);
   cr_timer_stop(e->loop, &e->kick);
+  cr_timer_stop(e->loop, &e->deadline);
+  if(e->time_up && e->cfg.progress != CR_PROGRESS_NONE) {
+    fprintf(stderr, "%scrawler: --max-time %g s reached; stopping\n", e->line_shown ? "\n" : "",
+            e->cfg.max_time);
+    e->line_shown = 0;
+  }
   if(rc)
     fprintf(stderr, "crawler: event loop failed: %s\n", strerror(errno));
   cancel_all(e);
+  /* The jar as the crawl leaves it, interrupted or not: cookies earned
+   * are worth keeping either way. */
+  cr_fetch_save_cookies(e->fetch);
   /* Pages being published finish first (their buffers are the kernel's
    * until then); their lines and records join the final flush.  The
    * wait is bounded: the crawl is over. */
@@ -2301,6 +2720,8 @@ int cr_engine_run(struct cr_engine *e)
     return e->fatal;
   if(rc)
     return rc;
+  if(e->time_up)
+    return CR_ETIMEUP;
   return e->interrupted ? CR_ESTOPPED : 0;
 }
 
@@ -2350,13 +2771,16 @@ void cr_engine_free(struct cr_engine **pe)
   cr_buf_cleanup(&e->last_mapped);
   cr_fetch_free(&e->fetch);
   cr_dns_free(&e->dns);
+  proxy_cleanup(&e->proxies[0]);
+  proxy_cleanup(&e->proxies[1]);
   cr_manifest_free(&e->man);
   free(e->manifest_path);
   cr_store_free(&e->store);
   cr_aio_free(&e->aio);
   cr_loop_free(&e->loop);
   cr_buf_cleanup(&e->scratch);
-  curl_slist_free_all(e->conn_close);
+  cr_hset_cleanup(&e->seed_origins);
+  cr_hset_cleanup(&e->basic_origins);
   free(e);
   *pe = NULL;
 }

@@ -21,6 +21,7 @@ const char *cr_strerror(int err)
   case CR_EDNS: return "host name did not resolve";
   case CR_EMFILE: return "too many open files";
   case CR_ESTATE: return "saved state of an unfinished crawl";
+  case CR_ETIMEUP: return "--max-time reached";
   default: return "unknown error";
   }
 }

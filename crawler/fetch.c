@@ -34,6 +34,11 @@ struct cr_fetch {
   void *arg;
   struct cr_easy *pool;
   char user_agent[256];
+  /* Request headers: --header lines, with "Connection: close" [1] or not
+   * [0], with the credential-bearing ones (only for the seeds' origins)
+   * [1] or not [0]; lent to libcurl, which does not copy them. */
+  struct curl_slist *headers[2][2];
+  int cookies;               /* the cookie engine is on (shared jar) */
   unsigned buffer_size;      /* libcurl's receive buffer per transfer */
   struct done_msg *done;     /* scratch for fetch_read_info */
   size_t done_cap;
@@ -438,6 +443,152 @@ static int build_store(struct cr_fetch *f, const struct cr_config *cfg)
   return 0;
 }
 
+/* Headers that carry credentials: like --user, they go only to the
+ * seeds' origins, never to a host a link or redirect leads to. */
+static int secret_header(const char *h)
+{
+  static const char *const names[] = {"authorization:", "cookie:",
+                                      "proxy-authorization:"};
+  size_t i;
+
+  for(i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    if(!strncasecmp(h, names[i], strlen(names[i])))
+      return 1;
+  }
+  return 0;
+}
+
+/* Builds the four header lists.  Returns 0 or -1 (out of memory). */
+static int build_headers(struct cr_fetch *f, const struct cr_config *cfg)
+{
+  int close;
+  int creds;
+
+  for(close = 0; close < 2; close++) {
+    for(creds = 0; creds < 2; creds++) {
+      struct curl_slist **l = &f->headers[close][creds];
+      const char *const *h;
+
+      for(h = cfg->headers; h && *h; h++) {
+        struct curl_slist *n;
+
+        if(!creds && secret_header(*h))
+          continue;
+        n = curl_slist_append(*l, *h);
+        if(!n)
+          return -1;
+        *l = n;
+      }
+      if(close) {
+        /* Saying so lets the server close first, so TIME_WAIT stays on
+         * its side (see the engine's keep_alive_policy). */
+        struct curl_slist *n = curl_slist_append(*l, "Connection: close");
+
+        if(!n)
+          return -1;
+        *l = n;
+      }
+    }
+  }
+  return 0;
+}
+
+struct curl_slist *cr_fetch_headers(const struct cr_fetch *f, int close, int creds)
+{
+  return f->headers[close ? 1 : 0][creds ? 1 : 0];
+}
+
+static void free_headers(struct cr_fetch *f)
+{
+  int i;
+  int j;
+
+  for(i = 0; i < 2; i++) {
+    for(j = 0; j < 2; j++) {
+      curl_slist_free_all(f->headers[i][j]);
+      f->headers[i][j] = NULL;
+    }
+  }
+}
+
+/* Reads a Netscape cookie file into the shared jar, through a handle made
+ * for it: the handles of the pool only switch the cookie engine on (an
+ * empty CURLOPT_COOKIEFILE), or each would read the file again at its
+ * first transfer and undo what sites set since.  This is synchronous file
+ * I/O, done once before the loop runs, when nothing waits on it.
+ * Returns 0 or -1 after a message. */
+static int load_cookies(struct cr_fetch *f, const char *path)
+{
+  CURL *h = curl_easy_init();
+  CURLcode cc = CURLE_OUT_OF_MEMORY;
+
+  if(h) {
+    cc = curl_easy_setopt(h, CURLOPT_SHARE, f->share);
+    if(cc == CURLE_OK)
+      cc = curl_easy_setopt(h, CURLOPT_COOKIEFILE, path);
+    if(cc == CURLE_OK)
+      cc = curl_easy_setopt(h, CURLOPT_COOKIELIST, "RELOAD");
+    curl_easy_cleanup(h);
+  }
+  if(cc != CURLE_OK) {
+    fprintf(stderr, "crawler: cannot load cookies from %s: %s\n", path,
+            curl_easy_strerror(cc));
+    return -1;
+  }
+  return 0;
+}
+
+void cr_fetch_save_cookies(struct cr_fetch *f)
+{
+  CURL *h;
+
+  if(!f->cookies || !f->cfg->save_cookies)
+    return;
+  /* Like the load, synchronous: the loop is over.  libcurl writes a
+   * temporary file and renames it into place, and says nothing when that
+   * fails; main checked at start that the directory takes files. */
+  h = curl_easy_init();
+  if(!h ||
+     curl_easy_setopt(h, CURLOPT_SHARE, f->share) != CURLE_OK ||
+     curl_easy_setopt(h, CURLOPT_COOKIEJAR, f->cfg->save_cookies) != CURLE_OK ||
+     curl_easy_setopt(h, CURLOPT_COOKIELIST, "FLUSH") != CURLE_OK)
+    fprintf(stderr, "crawler: cannot save cookies to %s\n", f->cfg->save_cookies);
+  /* Written once: the cleanup would write the jar again. */
+  if(h)
+    curl_easy_setopt(h, CURLOPT_COOKIEJAR, NULL);
+  curl_easy_cleanup(h);
+}
+
+void cr_fetch_set_auth(struct cr_fetch *f, struct cr_easy *e, enum cr_auth how)
+{
+  const struct cr_config *cfg = f->cfg;
+  CURL *h = e->h;
+
+  if(how == CR_AUTH_NONE) {
+    curl_easy_setopt(h, CURLOPT_USERNAME, NULL);
+    curl_easy_setopt(h, CURLOPT_PASSWORD, NULL);
+    curl_easy_setopt(h, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
+    curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+    return;
+  }
+  curl_easy_setopt(h, CURLOPT_USERNAME, cfg->user);
+  curl_easy_setopt(h, CURLOPT_PASSWORD, cfg->password);
+  if(cfg->netrc) {
+    /* libcurl reads the file when it sets up a connection: a small file
+     * from the page cache, and only for the seeds' origins. */
+    curl_easy_setopt(h, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+    curl_easy_setopt(h, CURLOPT_NETRC_FILE, cfg->netrc_file);
+  }
+  /* Two methods: libcurl asks without credentials first and answers the
+   * server's 401 challenge with Digest if offered, else Basic, as wget
+   * does; a password never crosses the network in the clear unasked.
+   * Once an origin is known to want Basic, the engine says so and the
+   * credentials go with the first request, with no extra round trip. */
+  curl_easy_setopt(h, CURLOPT_HTTPAUTH, how == CR_AUTH_BASIC
+                                        ? (long)CURLAUTH_BASIC
+                                        : (long)(CURLAUTH_BASIC | CURLAUTH_DIGEST));
+}
+
 int cr_fetch_new(struct cr_loop *loop, const struct cr_config *cfg,
                  cr_fetch_write_cb write_cb, cr_fetch_done_cb done_cb, void *arg,
                  struct cr_fetch **out)
@@ -490,6 +641,19 @@ int cr_fetch_new(struct cr_loop *loop, const struct cr_config *cfg,
   }
   if(build_store(f, cfg))
     goto fail;
+  if(build_headers(f, cfg)) {
+    fprintf(stderr, "crawler: out of memory\n");
+    goto fail;
+  }
+  if(cfg->cookies || cfg->load_cookies || cfg->save_cookies) {
+    if(curl_share_setopt(f->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE) != CURLSHE_OK) {
+      fprintf(stderr, "crawler: cannot share cookies between transfers\n");
+      goto fail;
+    }
+    f->cookies = 1;
+    if(cfg->load_cookies && load_cookies(f, cfg->load_cookies))
+      goto fail;
+  }
   f->buffer_size = cr_fetch_buffer_size(cfg);
   if(cfg->user_agent)
     snprintf(f->user_agent, sizeof(f->user_agent), "%s", cfg->user_agent);
@@ -499,6 +663,7 @@ int cr_fetch_new(struct cr_loop *loop, const struct cr_config *cfg,
   return 0;
 
 fail:
+  free_headers(f);
   if(f->multi)
     curl_multi_cleanup(f->multi);
   if(f->share)
@@ -528,6 +693,7 @@ void cr_fetch_free(struct cr_fetch **pf)
   }
   curl_multi_cleanup(f->multi);
   curl_share_cleanup(f->share);
+  free_headers(f);
   X509_STORE_free(f->store);
   free(f->done);
   free(f);
@@ -588,6 +754,15 @@ struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f)
   EASY_SET(CURLOPT_PREREQFUNCTION, fetch_on_prereq);
   EASY_SET(CURLOPT_PREREQDATA, e);
   EASY_SET(CURLOPT_SHARE, f->share);
+  /* After the share: the jar is the shared one.  An empty name reads no
+   * file; it switches on the cookie engine. */
+  if(f->cookies)
+    EASY_SET(CURLOPT_COOKIEFILE, "");
+  /* Addresses come from c-ares, already of the family asked for; this
+   * keeps libcurl to it for IP literals too. */
+  if(cfg->ip_family)
+    EASY_SET(CURLOPT_IPRESOLVE, cfg->ip_family == 4 ? (long)CURL_IPRESOLVE_V4
+                                                    : (long)CURL_IPRESOLVE_V6);
   if(f->store) {
     /* Nothing for libcurl to load: every connection gets our store. */
     EASY_SET(CURLOPT_CAINFO, NULL);

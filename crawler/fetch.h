@@ -107,6 +107,25 @@ const char *cr_fetch_reason(const struct cr_easy *e, CURLcode result);
 int cr_fetch_tls_reason(const struct cr_easy *e, CURLcode result, int handshaking,
                         char *out, size_t n);
 
+/* The request headers for a transfer: the --header lines, the ones
+ * carrying credentials only if creds, plus "Connection: close" if close.
+ * Owned by f, valid until cr_fetch_free. */
+struct curl_slist *cr_fetch_headers(const struct cr_fetch *f, int close, int creds);
+
+/* Credentials of a transfer (set before each start: a pooled handle keeps
+ * what it had). */
+enum cr_auth {
+  CR_AUTH_NONE,   /* none: not an origin of the seeds */
+  CR_AUTH_ASK,    /* --user/--password/--netrc, sent when the server asks
+                     (401), Digest or Basic */
+  CR_AUTH_BASIC,  /* the same, Basic with the first request */
+};
+void cr_fetch_set_auth(struct cr_fetch *f, struct cr_easy *e, enum cr_auth how);
+
+/* Writes the shared cookie jar to cfg->save_cookies, if set and cookies
+ * are on.  Synchronous: call after the loop. */
+void cr_fetch_save_cookies(struct cr_fetch *f);
+
 /* Stops a running transfer without calling the done callback. */
 void cr_fetch_cancel(struct cr_fetch *f, struct cr_easy *e);
 

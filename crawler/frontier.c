@@ -546,7 +546,9 @@ static int host_for(struct cr_frontier *f, const char *url, struct cr_host **out
   else
     h->name = strndup(v.host, v.host_len);
   h->port = v.effective_port;
-  h->is_ip = v.is_ip;
+  /* A proxied host needs no address of ours, as an IP literal. */
+  h->is_ip = v.is_ip || (f->cfg.proxied &&
+                         f->cfg.proxied(f->cfg.proxied_arg, v.host, v.host_len, v.https));
   h->wake.cb = host_on_wake;
   h->wake.arg = h;
   h->dns.cb = host_on_dns;

@@ -79,6 +79,10 @@ struct cr_item {
   unsigned host_epoch;        /* its host's epoch when it started (frontier) */
   unsigned free_retries;      /* retries not counted as attempts (engine) */
   int h1_fallback;            /* nothing came back over h2: HTTP/1.1 (engine) */
+  int auth;                   /* enum cr_auth of the transfer (engine) */
+  struct cr_timer pace;       /* --limit-rate: resumes a paused body */
+  double pace_t0;             /* its first body byte (cr_clock) */
+  int64_t pace_bytes;         /* body bytes taken since */
   unsigned redirects;
   int keep_body;
   int checked;
@@ -147,6 +151,12 @@ struct cr_frontier_config {
   uint64_t max_delay_ms;    /* cap on a robots.txt Crawl-delay */
   uint64_t host_page_cap;   /* URLs accepted per host, 0 = no cap */
   unsigned dead_after;      /* consecutive connect failures that kill a host */
+  /* Whether a host's URLs go through a proxy, which resolves the name:
+   * such a host is never looked up, and cr_host_addr gives NULL for it.
+   * name is not NUL-terminated (IPv6 literals keep their brackets).
+   * NULL: no proxy. */
+  int (*proxied)(void *arg, const char *name, size_t len, int https);
+  void *proxied_arg;
 };
 
 /* Creates a frontier.  Returns 0 or CR_ENOMEM. */

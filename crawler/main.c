@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <limits.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -29,6 +30,7 @@ enum {
   EXIT_SOME_FAILED = 1,
   EXIT_USAGE = 2,
   EXIT_FATAL = 3,
+  EXIT_TIME_UP = 4,
   EXIT_INTERRUPTED = 130,
 };
 
@@ -77,7 +79,21 @@ enum {
   OPT_HTTP2,
   OPT_CONFIG,
   OPT_NO_CONFIG,
+  OPT_HEADER,
+  OPT_USER,
+  OPT_PASSWORD,
+  OPT_NETRC,
+  OPT_NETRC_FILE,
+  OPT_COOKIES,
+  OPT_LOAD_COOKIES,
+  OPT_SAVE_COOKIES,
+  OPT_PROXY,
+  OPT_NO_PROXY,
+  OPT_LIMIT_RATE,
+  OPT_MAX_TIME,
 };
+
+#define MAX_HEADERS 64
 
 static const struct option long_opts[] = {
   {"input", required_argument, NULL, 'i'},
@@ -103,6 +119,20 @@ static const struct option long_opts[] = {
   {"private-key", required_argument, NULL, OPT_PRIVATE_KEY},
   {"http1.1", no_argument, NULL, OPT_HTTP11},
   {"http2", no_argument, NULL, OPT_HTTP2},
+  {"header", required_argument, NULL, OPT_HEADER},
+  {"user", required_argument, NULL, OPT_USER},
+  {"password", required_argument, NULL, OPT_PASSWORD},
+  {"netrc", no_argument, NULL, OPT_NETRC},
+  {"netrc-file", required_argument, NULL, OPT_NETRC_FILE},
+  {"cookies", no_argument, NULL, OPT_COOKIES},
+  {"load-cookies", required_argument, NULL, OPT_LOAD_COOKIES},
+  {"save-cookies", required_argument, NULL, OPT_SAVE_COOKIES},
+  {"proxy", required_argument, NULL, OPT_PROXY},
+  {"no-proxy", no_argument, NULL, OPT_NO_PROXY},
+  {"inet4-only", no_argument, NULL, '4'},
+  {"inet6-only", no_argument, NULL, '6'},
+  {"limit-rate", required_argument, NULL, OPT_LIMIT_RATE},
+  {"max-time", required_argument, NULL, OPT_MAX_TIME},
   {"recursive", no_argument, NULL, 'r'},
   {"depth", required_argument, NULL, 'l'},
   {"span-hosts", no_argument, NULL, OPT_SPAN_HOSTS},
@@ -129,6 +159,209 @@ static const struct option long_opts[] = {
   {"version", no_argument, NULL, 'V'},
   {NULL, 0, NULL, 0},
 };
+
+/* The short options, as getopt takes them. */
+static const char short_opts[] = "i:o:c:rl:qhV46";
+
+/* Flags of wget and curl that the crawler does not have, with what to use
+ * instead where there is an equivalent: a habit typed without thinking
+ * gets an answer rather than "unknown option". */
+struct foreign {
+  const char *flag;           /* as typed, with its dashes */
+  const char *tool;
+  const char *instead;        /* what to do instead; NULL: no equivalent */
+};
+
+static const struct foreign foreign_flags[] = {
+  {"--mirror", "wget", "use -r -l inf"},
+  {"-m", "wget", "use -r -l inf"},
+  {"--convert-links", "wget", NULL},
+  {"--page-requisites", "wget", NULL},
+  {"-p", "wget", NULL},
+  {"--adjust-extension", "wget", NULL},
+  {"--html-extension", "wget", NULL},
+  {"-E", "wget or curl", "use --certificate FILE (curl's -E); wget's --adjust-extension "
+   "is not supported"},
+  {"--timestamping", "wget", NULL},
+  {"-N", "wget", NULL},
+  {"--no-clobber", "wget", NULL},
+  {"-nc", "wget", NULL},
+  {"--continue", "wget", "use --resume (to continue an interrupted crawl)"},
+  {"--wait", "wget", "use --delay MS (milliseconds between requests to a host)"},
+  {"-w", "wget", "use --delay MS (milliseconds between requests to a host)"},
+  {"--random-wait", "wget", "use --jitter"},
+  {"--tries", "wget", "use --retries N"},
+  {"-t", "wget", "use --retries N"},
+  {"-T", "wget", "use --timeout SEC"},
+  {"--read-timeout", "wget", "use --low-speed-time SEC"},
+  {"--level", "wget", "use -l/--depth N"},
+  {"-np", "wget", "use --no-parent"},
+  {"-H", "wget or curl", "use --span-hosts (wget's -H) or --header (curl's -H)"},
+  {"-D", "wget", "use --domains LIST"},
+  {"--input-file", "wget", "use -i/--input FILE"},
+  {"--directory-prefix", "wget", "use -o/--output DIR"},
+  {"-P", "wget", "use -o/--output DIR"},
+  {"--output-dir", "curl", "use -o/--output DIR"},
+  {"--output-document", "wget", "use -o/--output DIR (pages are saved under it)"},
+  {"-O", "wget or curl", "use -o/--output DIR (pages are saved under it)"},
+  {"--remote-name", "curl", "use -o/--output DIR (pages are saved under it)"},
+  {"--no-directories", "wget", NULL},
+  {"-nd", "wget", NULL},
+  {"--no-host-directories", "wget", NULL},
+  {"-nH", "wget", NULL},
+  {"--cut-dirs", "wget", NULL},
+  {"--location", "curl", "redirects are always followed (--max-redirects N)"},
+  {"-L", "curl", "redirects are always followed (--max-redirects N)"},
+  {"--compressed", "curl", "gzip, deflate, br and zstd are always accepted"},
+  {"--silent", "curl", "use -q/--quiet"},
+  {"-s", "curl", "use -q/--quiet"},
+  {"--no-verbose", "wget", "use -q/--quiet"},
+  {"-nv", "wget", "use -q/--quiet"},
+  {"--verbose", "wget or curl", "use --progress"},
+  {"-v", "wget or curl", "use --progress"},
+  {"--insecure", "curl", "use --no-check-certificate"},
+  {"-k", "wget or curl", "use --no-check-certificate (curl's -k; wget's --convert-links "
+   "is not supported)"},
+  {"--cacert", "curl", "use --ca-certificate FILE"},
+  {"--capath", "curl", "use --ca-directory DIR"},
+  {"--cert", "curl", "use --certificate FILE"},
+  {"--key", "curl", "use --private-key FILE"},
+  {"--max-filesize", "curl", "use --max-size BYTES"},
+  {"--quota", "wget", "use --max-size BYTES (per page) or --max-pages N"},
+  {"-Q", "wget", "use --max-size BYTES (per page) or --max-pages N"},
+  {"--retry", "curl", "use --retries N"},
+  {"--cookie", "curl", "use --load-cookies FILE"},
+  {"-b", "curl", "use --load-cookies FILE"},
+  {"--cookie-jar", "curl", "use --save-cookies FILE"},
+  {"--http-user", "wget", "use --user USER"},
+  {"--http-password", "wget", "use --password PASS"},
+  {"--http-passwd", "wget", "use --password PASS"},
+  {"-u", "curl", "use --user USER --password PASS"},
+  {"--proxy-user", "wget or curl", "use --proxy http://USER:PASS@HOST:PORT"},
+  {"-x", "curl", "use --proxy URL"},
+  {"--noproxy", "curl", "use the no_proxy environment variable"},
+  {"--ipv4", "curl", "use -4/--inet4-only"},
+  {"--ipv6", "curl", "use -6/--inet6-only"},
+  {"-U", "wget", "use --user-agent STR"},
+  {"--referer", "wget or curl", NULL},
+  {"-e", "wget", "use --no-robots for -e robots=off"},
+  {"--execute", "wget", "use --no-robots for -e robots=off"},
+  {"--exclude-directories", "wget", "use --reject-regex RE"},
+  {"-X", "wget or curl", "use --reject-regex RE (wget's -X); only GET is sent (curl's -X)"},
+  {"--include-directories", "wget", "use --accept-regex RE"},
+  {"-I", "wget or curl", "use --accept-regex RE (wget's -I)"},
+  {"--request", "curl", NULL},
+  {"--data", "curl", NULL},
+  {"-d", "curl", NULL},
+  {"--post-data", "wget", NULL},
+  {"--head", "curl", NULL},
+  {"--spider", "wget", NULL},
+  {"--server-response", "wget", NULL},
+  {"-S", "wget", NULL},
+  {"--include", "curl", NULL},
+  {"--fail", "curl", "HTTP errors are never saved"},
+  {"-f", "curl", "HTTP errors are never saved"},
+  {"--create-dirs", "curl", "directories are always created"},
+  {"--resolve", "curl", "use --dns-servers LIST"},
+  {"-C", "curl", "use --resume (to continue an interrupted crawl)"},
+};
+
+/* Looks a flag up in foreign_flags: name is the token up to any '='. */
+static const struct foreign *find_foreign(const char *name, size_t n)
+{
+  size_t i;
+
+  for(i = 0; i < sizeof(foreign_flags) / sizeof(foreign_flags[0]); i++) {
+    const struct foreign *f = &foreign_flags[i];
+
+    if(f->tool && strlen(f->flag) == n && !memcmp(f->flag, name, n))
+      return f;
+  }
+  return NULL;
+}
+
+/* Says that a flag is not ours.  Returns -1. */
+static int unknown_flag(const char *name, size_t n)
+{
+  const struct foreign *f = find_foreign(name, n);
+
+  if(!f)
+    fprintf(stderr, "crawler: unknown option '%.*s' (see --help)\n", (int)n, name);
+  else if(f->instead)
+    fprintf(stderr, "crawler: '%.*s' is a %s option the crawler does not have; %s\n",
+            (int)n, name, f->tool, f->instead);
+  else
+    fprintf(stderr, "crawler: '%.*s' is a %s option the crawler does not have (see "
+            "--help)\n", (int)n, name, f->tool);
+  return -1;
+}
+
+/* Checks the whole command line before getopt_long sees it.  getopt_long
+ * takes any unambiguous prefix of a long name, so `--user=u` (a wget and
+ * curl habit) once set the User-Agent to "u" and the crawl went on: here
+ * a long option must be spelt out in full, a short one must be ours, and
+ * the values are where they belong.  Operands may come anywhere (getopt
+ * permutes); "--" ends the options.  Returns 0, or -1 after a message. */
+static int check_args(int argc, char **argv, const struct option *longs)
+{
+  int i;
+
+  for(i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *p;
+
+    if(!strcmp(a, "--"))
+      break;
+    if(a[0] != '-' || !a[1])
+      continue;
+    if(a[1] == '-') {
+      const char *name = a + 2;
+      const char *eq = strchr(name, '=');
+      size_t n = eq ? (size_t)(eq - name) : strlen(name);
+      const struct option *o;
+
+      for(o = longs; o->name; o++) {
+        if(strlen(o->name) == n && !memcmp(o->name, name, n))
+          break;
+      }
+      if(!o->name)
+        return unknown_flag(a, n + 2);
+      if(o->has_arg == no_argument && eq) {
+        fprintf(stderr, "crawler: option '--%s' takes no value\n", o->name);
+        return -1;
+      }
+      if(o->has_arg == required_argument && !eq) {
+        if(i + 1 >= argc) {
+          fprintf(stderr, "crawler: option '--%s' needs a value\n", o->name);
+          return -1;
+        }
+        i++;
+      }
+      continue;
+    }
+    /* wget's two-letter short flags (-nc, -np, -nH...) come whole. */
+    if(strlen(a) == 3 && a[1] == 'n' && find_foreign(a, 3))
+      return unknown_flag(a, 3);
+    for(p = a + 1; *p; p++) {
+      const char *s = *p == ':' ? NULL : strchr(short_opts, *p);
+      char flag[3] = {'-', *p, '\0'};
+
+      if(!s)
+        return unknown_flag(flag, 2);
+      if(s[1] == ':') {
+        if(!p[1]) {
+          if(i + 1 >= argc) {
+            fprintf(stderr, "crawler: option '-%c' needs a value\n", *p);
+            return -1;
+          }
+          i++;
+        }
+        break;
+      }
+    }
+  }
+  return 0;
+}
 
 static void usage(FILE *out)
 {
@@ -183,7 +416,33 @@ static void usage(FILE *out)
     "      --certificate FILE    client certificate (PEM) for servers that ask\n"
     "      --private-key FILE    its private key (PEM; default: in --certificate)\n"
     "      --http1.1             speak HTTP/1.1 only\n"
-    "      --http2               HTTP/2 where TLS offers it, else 1.1 (the default)\n",
+    "      --http2               HTTP/2 where TLS offers it, else 1.1 (the default)\n"
+    "\n"
+    "Requests:\n"
+    "      --header 'NAME: VALUE' add a request header (may be repeated; one\n"
+    "                            for User-Agent replaces --user-agent)\n"
+    "      --user USER           HTTP user name, Basic or Digest as the server\n"
+    "                            asks, sent only to the seeds' origins\n"
+    "      --password PASS       its password (visible to other local users in\n"
+    "                            the process list: --netrc-file is safer)\n"
+    "      --netrc               credentials from ~/.netrc, for the seeds' origins\n"
+    "      --netrc-file FILE     credentials from FILE (implies --netrc)\n"
+    "      --cookies             keep the cookies sites set, for the whole crawl\n"
+    "                            (default: off; on with the next two)\n"
+    "      --load-cookies FILE   start with the cookies in FILE (Netscape format)\n"
+    "      --save-cookies FILE   write the cookies to FILE when the crawl ends\n"
+    "      --proxy URL           send every request through this proxy\n"
+    "                            (http://HOST:PORT); the proxy resolves the\n"
+    "                            names (default: $http_proxy, $https_proxy,\n"
+    "                            except hosts in $no_proxy)\n"
+    "      --no-proxy            ignore the proxy variables\n"
+    "  -4, --inet4-only          connect over IPv4 only (A lookups only)\n"
+    "  -6, --inet6-only          connect over IPv6 only (AAAA lookups only)\n"
+    "      --limit-rate RATE     at most RATE bytes/s per transfer, as wget's is\n"
+    "                            per download; suffixes k, M (default: none)\n"
+    "      --max-time SEC        stop the whole crawl after SEC seconds: transfers\n"
+    "                            in flight are recorded as not done, exit 4, and\n"
+    "                            --resume continues (default: none)\n",
     out);
   fprintf(out,
     "\n"
@@ -232,7 +491,7 @@ static void usage(FILE *out)
     "\n"
     "Exit status: 0 every URL was saved; 1 finished, some URLs failed;\n"
     "2 usage error; 3 fatal error (output not writable, disk full);\n"
-    "130 interrupted (SIGINT or SIGTERM).\n",
+    "4 --max-time reached; 130 interrupted (SIGINT or SIGTERM).\n",
     d.max_depth, (unsigned long long)d.host_page_cap, d.max_url_len, d.max_path_segments,
     d.max_crawl_delay);
 }
@@ -268,6 +527,131 @@ static int check_path(const char *opt, const char *path, int dir)
             dir ? "not a directory" : "is a directory");
     return -1;
   }
+  return 0;
+}
+
+/* A file to be written at the end must have a directory that takes it
+ * now, not fail after the whole crawl. */
+static int check_writable(const char *opt, const char *path)
+{
+  char dir[PATH_MAX];
+  const char *slash = strrchr(path, '/');
+  size_t n = slash ? (size_t)(slash - path) : 0;
+  struct stat sb;
+
+  if(!*path || n >= sizeof(dir)) {
+    fprintf(stderr, "crawler: %s '%s': not a usable file name\n", opt, path);
+    return -1;
+  }
+  if(!slash)
+    memcpy(dir, ".", 2);
+  else if(!n)
+    memcpy(dir, "/", 2);
+  else {
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+  }
+  if(access(dir, W_OK | X_OK) < 0) {
+    fprintf(stderr, "crawler: %s %s: %s: %s\n", opt, path, dir, strerror(errno));
+    return -1;
+  }
+  if(stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    fprintf(stderr, "crawler: %s %s: is a directory\n", opt, path);
+    return -1;
+  }
+  return 0;
+}
+
+/* A --header line: a field name (RFC 9110 token characters), a colon,
+ * a value without line breaks.  libcurl would send anything. */
+static int check_header(const char *h)
+{
+  static const char tchar[] = "!#$%&'*+-.^_`|~";
+  const char *p;
+
+  for(p = h; *p && *p != ':'; p++) {
+    if(!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+         (*p >= '0' && *p <= '9') || strchr(tchar, *p)))
+      break;
+  }
+  if(p == h || *p != ':') {
+    bad_value("--header", h, "expected 'Name: value'");
+    return -1;
+  }
+  if(strpbrk(p, "\r\n")) {
+    bad_value("--header", h, "a line break in the value");
+    return -1;
+  }
+  return 0;
+}
+
+/* A proxy URL libcurl can use without resolving a name of its own:
+ * http:// or https://, or no scheme (http), and a host. */
+static int check_proxy(const char *opt, const char *url)
+{
+  CURLU *u = curl_url();
+  char *scheme = NULL;
+  char *host = NULL;
+  int rc = -1;
+
+  if(!u) {
+    fprintf(stderr, "crawler: out of memory\n");
+    return -1;
+  }
+  if(!*url)
+    bad_value(opt, url, "empty");
+  else if(curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) ||
+          curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+          curl_url_get(u, CURLUPART_HOST, &host, 0) || !*host)
+    bad_value(opt, url, "not a proxy URL (http://HOST:PORT)");
+  else if(strcasecmp(scheme, "http") && strcasecmp(scheme, "https"))
+    bad_value(opt, url, "only http:// and https:// proxies");
+  else
+    rc = 0;
+  curl_free(scheme);
+  curl_free(host);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+/* The proxies, decided here once rather than by libcurl per transfer (the
+ * engine always sets CURLOPT_PROXY): --proxy for both schemes, else the
+ * variables curl reads, http_proxy (lower case only: a CGI program's
+ * HTTP_PROXY can come from a request header) and https_proxy or
+ * HTTPS_PROXY; no_proxy or NO_PROXY names hosts reached directly, for
+ * --proxy too.  --no-proxy: none of them.  Returns 0 or -1 after a
+ * message. */
+static int proxy_from_env(struct cr_config *cfg, const char *proxy, int none)
+{
+  const char *v;
+
+  if(none)
+    return 0;
+  if(proxy) {
+    cfg->http_proxy = proxy;
+    cfg->https_proxy = proxy;
+  }
+  else {
+    v = getenv("http_proxy");
+    if(v && *v) {
+      if(check_proxy("http_proxy", v))
+        return -1;
+      cfg->http_proxy = v;
+    }
+    v = getenv("https_proxy");
+    if(!v || !*v)
+      v = getenv("HTTPS_PROXY");
+    if(v && *v) {
+      if(check_proxy("https_proxy", v))
+        return -1;
+      cfg->https_proxy = v;
+    }
+  }
+  v = getenv("no_proxy");
+  if(!v || !*v)
+    v = getenv("NO_PROXY");
+  if(v && *v)
+    cfg->no_proxy = v;
   return 0;
 }
 
@@ -589,6 +973,11 @@ int main(int argc, char **argv)
   struct cr_stats st;
   struct feeder fd;
   char *inputs[MAX_INPUTS];
+  char *headers[MAX_HEADERS + 1];
+  size_t n_headers = 0;
+  const char *header_agent = NULL;
+  const char *proxy = NULL;
+  int no_proxy = 0;
   char *identity = NULL;
   unsigned long v;
   int quiet = 0;
@@ -605,8 +994,13 @@ int main(int argc, char **argv)
   fd.all_regular = 1;
   cr_config_defaults(&cfg);
   cfg.output_dir = ".";
+  if(check_args(argc, argv, long_opts))
+    goto usage_out;
+  /* check_args said everything getopt would; anything it still finds is
+   * reported below. */
+  opterr = 0;
   for(;;) {
-    opt = getopt_long(argc, argv, "i:o:c:rl:qhV", long_opts, NULL);
+    opt = getopt_long(argc, argv, short_opts, long_opts, NULL);
     if(opt == -1)
       break;
     switch(opt) {
@@ -825,6 +1219,78 @@ int main(int argc, char **argv)
       cfg.http_version = hv;
       break;
     }
+    case OPT_HEADER:
+      if(check_header(optarg))
+        goto usage_out;
+      if(n_headers == MAX_HEADERS) {
+        fprintf(stderr, "crawler: at most %d --header options\n", MAX_HEADERS);
+        goto usage;
+      }
+      headers[n_headers++] = optarg;
+      headers[n_headers] = NULL;
+      cfg.headers = (const char *const *)headers;
+      /* robots.txt groups are matched on the User-Agent sent. */
+      if(!strncasecmp(optarg, "user-agent:", 11)) {
+        const char *ua = optarg + 11;
+
+        while(*ua == ' ' || *ua == '\t')
+          ua++;
+        if(*ua)
+          header_agent = ua;
+      }
+      break;
+    case OPT_USER:
+      cfg.user = optarg;
+      break;
+    case OPT_PASSWORD:
+      cfg.password = optarg;
+      break;
+    case OPT_NETRC:
+      cfg.netrc = 1;
+      break;
+    case OPT_NETRC_FILE:
+      if(check_path("--netrc-file", optarg, 0))
+        goto usage_out;
+      cfg.netrc = 1;
+      cfg.netrc_file = optarg;
+      break;
+    case OPT_COOKIES:
+      cfg.cookies = 1;
+      break;
+    case OPT_LOAD_COOKIES:
+      if(check_path("--load-cookies", optarg, 0))
+        goto usage_out;
+      cfg.load_cookies = optarg;
+      break;
+    case OPT_SAVE_COOKIES:
+      if(check_writable("--save-cookies", optarg))
+        goto usage_out;
+      cfg.save_cookies = optarg;
+      break;
+    case OPT_PROXY:
+      if(check_proxy("--proxy", optarg))
+        goto usage_out;
+      proxy = optarg;
+      break;
+    case OPT_NO_PROXY:
+      no_proxy = 1;
+      break;
+    case '4':
+    case '6':
+      if(cfg.ip_family && cfg.ip_family != opt - '0') {
+        fprintf(stderr, "crawler: -4 and -6 exclude each other\n");
+        goto usage;
+      }
+      cfg.ip_family = opt - '0';
+      break;
+    case OPT_LIMIT_RATE:
+      if(parse_size("--limit-rate", optarg, &cfg.limit_rate))
+        goto usage_out;
+      break;
+    case OPT_MAX_TIME:
+      if(parse_secs("--max-time", optarg, 365 * 86400.0, &cfg.max_time))
+        goto usage_out;
+      break;
     case 'q':
       quiet = 1;
       break;
@@ -841,7 +1307,9 @@ int main(int argc, char **argv)
       /* Read by cr_config_argv already. */
       break;
     default:
-      goto usage;
+      fprintf(stderr, "crawler: bad option '%s' (see --help)\n",
+              optind > 0 && optind <= argc ? argv[optind - 1] : "?");
+      goto usage_out;
     }
   }
   if(!fd.n && optind >= argc) {
@@ -850,10 +1318,22 @@ int main(int argc, char **argv)
   }
   fd.args = argv + optind;
   fd.nargs = argc - optind;
+  if(header_agent)
+    cfg.user_agent = header_agent;
+  if(cfg.password && !cfg.user) {
+    fprintf(stderr, "crawler: --password needs --user\n");
+    goto usage;
+  }
   if(cfg.client_key && !cfg.client_cert) {
     fprintf(stderr, "crawler: --private-key needs --certificate\n");
     goto usage;
   }
+  if(proxy && no_proxy) {
+    fprintf(stderr, "crawler: --proxy and --no-proxy exclude each other\n");
+    goto usage;
+  }
+  if(proxy_from_env(&cfg, proxy, no_proxy))
+    goto usage;
   tls_from_env(&cfg);
   if(cfg.insecure)
     /* Said even with -q: every page of the crawl is exposed. */
@@ -891,6 +1371,8 @@ int main(int argc, char **argv)
   cr_engine_stats(e, &st);
   if(rc == CR_ESTOPPED)
     status = EXIT_INTERRUPTED;
+  else if(rc == CR_ETIMEUP)
+    status = EXIT_TIME_UP;
   else if(rc)
     status = EXIT_FATAL;
   else if(fd.failed)

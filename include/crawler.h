@@ -37,6 +37,7 @@ enum {
   CR_EDNS = -14,      /* the host name did not resolve */
   CR_EMFILE = -15,    /* out of file descriptors for now */
   CR_ESTATE = -16,    /* saved crawl state in the way (see cr_config.state) */
+  CR_ETIMEUP = -17,   /* cr_config.max_time elapsed; the crawl stopped */
 };
 
 /* Returns a static, human-readable name for a CR_E* code. */
@@ -99,6 +100,40 @@ struct cr_config {
   const char *client_key;      /* its private key, PEM; default NULL */
   int insecure;                /* do not verify certificates; default 0 */
   enum cr_http_version http_version; /* default CR_HTTP_AUTO */
+  /* What requests carry.  Secrets (passwords, credential headers, cookie
+   * files' contents) never reach the manifest, the crawl state or the
+   * progress line. */
+  const char *const *headers;  /* extra request headers, "Name: value", a
+                                  NULL-terminated list; Authorization, Cookie
+                                  and Proxy-Authorization go only where
+                                  credentials go (below); default NULL */
+  const char *user;            /* HTTP authentication, Basic or Digest as the
+                                  server asks, sent only to the origins
+                                  (scheme, host, port) of the seeds, never
+                                  to another host a redirect or link leads
+                                  to; default NULL */
+  const char *password;        /* default NULL */
+  int netrc;                   /* credentials from a netrc file, for the
+                                  seeds' origins; default 0 */
+  const char *netrc_file;      /* that file; default NULL: ~/.netrc */
+  int cookies;                 /* keep the cookies sites set, for the whole
+                                  crawl (on with either file below);
+                                  default 0 */
+  const char *load_cookies;    /* Netscape cookie file read at start;
+                                  default NULL */
+  const char *save_cookies;    /* cookie file written when the run ends;
+                                  default NULL */
+  /* Proxies, URLs as libcurl takes them ("http://host:port").  A proxied
+   * URL's host name is resolved by the proxy, never by us. */
+  const char *http_proxy;      /* for http:// URLs; default NULL: none */
+  const char *https_proxy;     /* for https:// URLs; default NULL: none */
+  const char *no_proxy;        /* hosts reached directly: "*", or names and
+                                  domains, comma-separated; default NULL */
+  int ip_family;               /* 4: IPv4 only, 6: IPv6 only; default 0:
+                                  both */
+  int64_t limit_rate;          /* bytes/s per transfer, 0 = none; default 0 */
+  double max_time;             /* for the whole crawl, seconds, 0 = none;
+                                  default 0 */
   /* Recursion (all off unless recursive is set). */
   int recursive;               /* follow links found in HTML and CSS; default 0 */
   int max_depth;               /* links followed from a seed, -1 = no limit;
@@ -184,8 +219,11 @@ void cr_engine_set_feed(struct cr_engine *e, cr_feed_cb cb, void *arg);
 /* Records a bad input line in the manifest without fetching anything. */
 void cr_engine_reject(struct cr_engine *e, const char *raw, size_t len, const char *reason);
 
-/* Runs the loop until every URL is done or cr_engine_stop() / a signal ends
- * it.  Returns 0, CR_ESTOPPED when interrupted, or a fatal CR_E* code (the
+/* Runs the loop until every URL is done or cr_engine_stop() / a signal /
+ * max_time ends it.  Returns 0, CR_ESTOPPED when interrupted, CR_ETIMEUP
+ * when max_time elapsed (transfers in flight then get a manifest line
+ * saying so, but no record in the crawl state, so a resume fetches them
+ * and its lines replace those), or a fatal CR_E* code (the
  * output cannot be written; CR_ENOSPC: the disk is full).  A complete crawl
  * removes its saved state; an interrupted or failed one leaves it synced
  * for a resume. */
