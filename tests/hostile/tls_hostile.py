@@ -50,7 +50,9 @@ H2_IN_CAP = 16 * 1024 * 1024    # most bytes read on one HTTP/2 connection
 MAX_CONNS = 512                 # live connections; more are dropped at once
 HANDSHAKE_SECONDS = 30          # a TLS handshake that takes longer is dropped
 GARBAGE = 4096                  # bytes tls_garbage answers a ClientHello with
-DELAY = 0.02                    # h2_goaway and h2_onestream answer this late
+DELAY = 0.2                     # h2_goaway and h2_onestream answer this late:
+                                # long enough for three streams to overlap on
+                                # a slow (sanitizer) build of the crawler
 GOAWAY_AT = 3                   # h2_goaway: the stream that triggers GOAWAY
 BIGCHAIN_CERTS = 64             # extra CA certificates in the big chain...
 BIGCHAIN_PAD = 16000            # ...each padded with this many bytes (~1 MB)
