@@ -41,7 +41,19 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-class Fixture:
+class Server:
+    """A server process with its own directory (self.proc, self.dir)."""
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Fixture(Server):
     def __init__(self, exe, tmp, certs):
         self.dir = tempfile.mkdtemp(prefix="fx-", dir=tmp)
         pf = os.path.join(self.dir, "ports")
@@ -64,16 +76,9 @@ class Fixture:
                                     timeout=20) as r:
             return json.loads(r.read())
 
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class Nginx:
+class Nginx(Server):
     """nginx on loopback with plain, TLS and h2 ports.  Handshakes are
     counted from its access log: a connection whose first request shows
     $ssl_session_reused "r" resumed, "." was a full handshake."""
@@ -137,13 +142,6 @@ http {
         tls = [r for r in first.values() if r in ("r", ".")]
         return {"tls_handshakes": len(tls), "tls_resumed": sum(r == "r" for r in tls)}
 
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def free_port():
