@@ -274,7 +274,9 @@ def crawl(ctx, srv, certs):
     want(all(s["requests"].get(t, 0) >= 1 for n, t in urls.values()
              if n == "h2_goaway"), "h2_goaway: a URL never requested")
     s = stats["h2_rst"]
-    want(s["rsts"] >= 1, "h2_rst refused no stream: not exercised")
+    want(s["rsts"] == PAGES["h2_rst"] // 2, "h2_rst refused %d streams, "
+         "expected one per even-numbered page (%d)"
+         % (s["rsts"], PAGES["h2_rst"] // 2))
     want(sum(s["requests"].values()) == PAGES["h2_rst"] + s["rsts"],
          "h2_rst: %d requests for %d pages and %d refusals"
          % (sum(s["requests"].values()), PAGES["h2_rst"], s["rsts"]))
