@@ -1506,14 +1506,24 @@ static void redirect(struct cr_engine *e, struct cr_item *it, const char *locati
     fail(e, it, NULL, "cannot requeue redirect");
 }
 
-/* cr_fetch_ready_cb: the transfer's connection is up. */
-static void on_ready(void *arg, struct cr_easy *ez, int h2)
+/* cr_fetch_ready_cb: the transfer's connection is up.  A new HTTP/2
+ * connection is tagged with its host, to be counted off when it closes. */
+static void *on_ready(void *arg, struct cr_easy *ez, int h2, int fresh)
 {
   struct cr_engine *e = arg;
   struct cr_item *it = ez->owner;
 
-  if(it && it->host)
-    cr_frontier_connected(e->fr, it->host, h2);
+  if(!it || !it->host)
+    return NULL;
+  cr_frontier_connected(e->fr, it, h2, fresh);
+  return h2 && fresh ? it->host : NULL;
+}
+
+static void on_conn_closed(void *arg, void *tag)
+{
+  struct cr_engine *e = arg;
+
+  cr_frontier_h2_closed(e->fr, tag);
 }
 
 static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
@@ -2388,7 +2398,7 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   rc = cr_fetch_new(e->loop, &e->cfg, on_body, on_done, e, &e->fetch);
   if(rc)
     goto fail;
-  cr_fetch_set_ready_cb(e->fetch, on_ready);
+  cr_fetch_set_conn_cbs(e->fetch, on_ready, on_conn_closed);
   if(cfg->http_proxy)
     rc = proxy_init(e, &e->proxies[0], cfg->http_proxy);
   if(!rc && cfg->https_proxy)
@@ -2755,6 +2765,9 @@ void cr_engine_free(struct cr_engine **pe)
     close(e->sigfd);
   if(e->signals_blocked)
     sigprocmask(SIG_SETMASK, &e->oldmask, NULL);
+  /* Connections close with the multi handle, after the hosts are gone. */
+  if(e->fetch)
+    cr_fetch_set_conn_cbs(e->fetch, NULL, NULL);
   cr_frontier_free(&e->fr);
   cr_journal_free(&e->jr);
   cr_scope_free(&e->scope);

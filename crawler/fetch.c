@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "cr_version.h"
 #include "crawler.h"
@@ -31,7 +33,15 @@ struct cr_fetch {
   cr_fetch_write_cb write_cb;
   cr_fetch_done_cb done_cb;
   cr_fetch_ready_cb ready_cb;
+  cr_fetch_closed_cb closed_cb;
   void *arg;
+  /* Per descriptor of a connection libcurl opened through us: whether a
+   * transfer has used it yet, and the ready callback's tag. */
+  struct fetch_sock {
+    void *tag;
+    int used;
+  } *socks;
+  size_t nsocks;
   struct cr_easy *pool;
   char user_agent[256];
   /* Request headers: --header lines, with "Connection: close" [1] or not
@@ -374,19 +384,85 @@ static int fetch_on_prereq(void *arg, char *conn_primary_ip, char *conn_local_ip
                            int conn_primary_port, int conn_local_port)
 {
   struct cr_easy *e = arg;
+  struct cr_fetch *f = e->fetch;
+  curl_socket_t fd = CURL_SOCKET_BAD;
+  struct fetch_sock *s = NULL;
+  void *tag;
 
   (void)conn_primary_ip;
   (void)conn_local_ip;
   (void)conn_primary_port;
   (void)conn_local_port;
-  if(e->fetch->ready_cb)
-    e->fetch->ready_cb(e->fetch->arg, e, fetch_alpn_h2(e->h));
+  if(!f->ready_cb)
+    return CURL_PREREQFUNC_OK;
+  curl_easy_getinfo(e->h, CURLINFO_ACTIVESOCKET, &fd);
+  if(fd != CURL_SOCKET_BAD && (size_t)fd < f->nsocks)
+    s = &f->socks[fd];
+  tag = f->ready_cb(f->arg, e, fetch_alpn_h2(e->h), s && !s->used);
+  if(s && !s->used) {
+    s->used = 1;
+    s->tag = tag;
+  }
   return CURL_PREREQFUNC_OK;
 }
 
-void cr_fetch_set_ready_cb(struct cr_fetch *f, cr_fetch_ready_cb cb)
+void cr_fetch_set_conn_cbs(struct cr_fetch *f, cr_fetch_ready_cb ready,
+                           cr_fetch_closed_cb closed)
 {
-  f->ready_cb = cb;
+  f->ready_cb = ready;
+  f->closed_cb = closed;
+}
+
+static void fetch_sock_forget(struct cr_fetch *f, curl_socket_t fd)
+{
+  struct fetch_sock *s;
+
+  if(fd < 0 || (size_t)fd >= f->nsocks)
+    return;
+  s = &f->socks[fd];
+  if(s->tag && f->closed_cb)
+    f->closed_cb(f->arg, s->tag);
+  s->tag = NULL;
+  s->used = 0;
+}
+
+/* Sockets are opened and closed here only to know when a connection
+ * begins and ends: libcurl 7.88 tells neither, and the engine counts a
+ * host's HTTP/2 connections to spread its streams over them. */
+static curl_socket_t fetch_on_opensocket(void *arg, curlsocktype purpose,
+                                         struct curl_sockaddr *addr)
+{
+  struct cr_fetch *f = arg;
+  curl_socket_t fd;
+
+  (void)purpose;
+  fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+  if(fd < 0)
+    return CURL_SOCKET_BAD;
+  /* A descriptor number seen before was closed behind our back. */
+  fetch_sock_forget(f, fd);
+  if((size_t)fd >= f->nsocks) {
+    size_t n = f->nsocks ? f->nsocks : 64;
+    struct fetch_sock *p;
+
+    while(n <= (size_t)fd)
+      n *= 2;
+    p = realloc(f->socks, n * sizeof(*p));
+    if(!p) {
+      close(fd);
+      return CURL_SOCKET_BAD;
+    }
+    memset(p + f->nsocks, 0, (n - f->nsocks) * sizeof(*p));
+    f->socks = p;
+    f->nsocks = n;
+  }
+  return fd;
+}
+
+static int fetch_on_closesocket(void *arg, curl_socket_t fd)
+{
+  fetch_sock_forget(arg, fd);
+  return close(fd);
 }
 
 static CURLcode fetch_on_ssl_ctx(CURL *h, void *ssl_ctx, void *arg)
@@ -696,6 +772,7 @@ void cr_fetch_free(struct cr_fetch **pf)
   free_headers(f);
   X509_STORE_free(f->store);
   free(f->done);
+  free(f->socks);
   free(f);
   curl_global_cleanup();
   *pf = NULL;
@@ -753,6 +830,10 @@ struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f)
   EASY_SET(CURLOPT_PIPEWAIT, 1L);
   EASY_SET(CURLOPT_PREREQFUNCTION, fetch_on_prereq);
   EASY_SET(CURLOPT_PREREQDATA, e);
+  EASY_SET(CURLOPT_OPENSOCKETFUNCTION, fetch_on_opensocket);
+  EASY_SET(CURLOPT_OPENSOCKETDATA, f);
+  EASY_SET(CURLOPT_CLOSESOCKETFUNCTION, fetch_on_closesocket);
+  EASY_SET(CURLOPT_CLOSESOCKETDATA, f);
   EASY_SET(CURLOPT_SHARE, f->share);
   /* After the share: the jar is the shared one.  An empty name reads no
    * file; it switches on the cookie engine. */

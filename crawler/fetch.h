@@ -49,10 +49,17 @@ typedef size_t (*cr_fetch_write_cb)(char *p, size_t size, size_t n, void *userda
 
 /* Called when a transfer's connection is ready (TCP connected, TLS
  * handshake done, or a connection reused), just before its request goes
- * out; h2 is 1 when TLS negotiated HTTP/2 for it.  Set with
- * cr_fetch_set_ready_cb; arg as given to cr_fetch_new. */
-typedef void (*cr_fetch_ready_cb)(void *arg, struct cr_easy *easy, int h2);
-void cr_fetch_set_ready_cb(struct cr_fetch *f, cr_fetch_ready_cb cb);
+ * out; h2 is 1 when TLS negotiated HTTP/2 for it, fresh is 1 when this is
+ * the connection's first transfer.  A fresh connection may be tagged by
+ * returning non-NULL: the closed callback gets the tag back when the
+ * connection's socket closes.  Set with cr_fetch_set_conn_cbs; arg as
+ * given to cr_fetch_new. */
+typedef void *(*cr_fetch_ready_cb)(void *arg, struct cr_easy *easy, int h2, int fresh);
+typedef void (*cr_fetch_closed_cb)(void *arg, void *tag);
+/* Either may be NULL; a NULL closed callback drops tags unreported (for
+ * teardown, once what the tags point to is gone). */
+void cr_fetch_set_conn_cbs(struct cr_fetch *f, cr_fetch_ready_cb ready,
+                           cr_fetch_closed_cb closed);
 
 /* Most header bytes of one transfer, 1xx responses and trailers counted.
  * libcurl 7.88 stores every header for its header API and, unpatched, has

@@ -78,9 +78,11 @@ struct cr_host {
   unsigned connect_fails;     /* in a row, at a limit of 1 */
   unsigned limit;             /* transfers it may run at once: ceiling,
                                  lowered by connection failures */
-  unsigned ceiling;           /* --per-host, or less for an HTTP/2 host */
+  unsigned ceiling;           /* --per-host */
   int speaks;                 /* 0 until a connection is ready, then 1
                                  (HTTP/1.x) or 2 (HTTP/2) */
+  unsigned h2_conns;          /* HTTP/2 connections open and ready */
+  int h2_opening;             /* a transfer is opening one more */
   unsigned epoch;             /* bumped each time limit comes down */
   int cold;                   /* https, no connection ready yet: one at a
                                  time, so the rest can resume its session */
@@ -191,13 +193,31 @@ static struct cr_item *host_head(const struct cr_host *h)
   return h->segs ? h->segs->head : NULL;
 }
 
+/* Whether the next transfer of an HTTP/2 host needs a connection of its
+ * own: every ready one carries CR_H2_STREAMS. */
+static int h2_full(const struct cr_host *h)
+{
+  return h->in_flight - (unsigned)h->h2_opening >= h->h2_conns * CR_H2_STREAMS;
+}
+
+static int host_has_room(const struct cr_host *h)
+{
+  if(h->in_flight >= h->limit)
+    return 0;
+  /* libcurl opens a connection for every transfer that finds the ready
+   * ones full, even while another is still opening: 2,000 URLs took 184
+   * connections.  So one opens at a time, and the streams that would not
+   * fit wait for it, as they would for the first. */
+  return h->speaks != 2 || !h->h2_opening || !h2_full(h);
+}
+
 static int host_eligible(const struct cr_host *h)
 {
   /* While its robots.txt is being fetched, a host starts nothing else but
    * that fetch, which a retry or redirect puts back at the head. */
   return h->queued && h->state == H_IDLE &&
          (h->robots_state != R_FETCHING || host_head(h)->robots_for) &&
-         h->in_flight < h->limit && h->not_before <= cr_loop_now(h->f->loop);
+         host_has_room(h) && h->not_before <= cr_loop_now(h->f->loop);
 }
 
 static void host_make_ready(struct cr_host *h)
@@ -864,6 +884,10 @@ struct cr_item *cr_frontier_pop(struct cr_frontier *f)
       host_make_ready(h);
       continue;
     }
+    if(h->speaks == 2 && h2_full(h)) {
+      it->h2_opener = 1;
+      h->h2_opening = 1;
+    }
     h->in_flight++;
     it->host_epoch = h->epoch;
     if(h->delay_ms)
@@ -889,6 +913,11 @@ void cr_frontier_release(struct cr_frontier *f, struct cr_item *it)
     return;
   h->in_flight--;
   it->host = NULL;
+  if(it->h2_opener) {
+    /* Ended before its connection was ready. */
+    it->h2_opener = 0;
+    h->h2_opening = 0;
+  }
   host_make_ready(h);
 }
 
@@ -962,20 +991,31 @@ int cr_host_speaks(const struct cr_host *h)
   return h->speaks;
 }
 
-void cr_frontier_connected(struct cr_frontier *f, struct cr_host *h, int h2)
+void cr_frontier_connected(struct cr_frontier *f, struct cr_item *it, int h2, int fresh)
 {
+  struct cr_host *h = it->host;
+
+  (void)f;
   h->speaks = h2 ? 2 : 1;
-  if(h2 && h->ceiling > CR_H2_STREAMS) {
-    h->ceiling = CR_H2_STREAMS;
-    if(h->limit > h->ceiling)
+  if(h2 && fresh)
+    h->h2_conns++;
+  if(it->h2_opener) {
+    it->h2_opener = 0;
+    h->h2_opening = 0;
+  }
+  if(h->cold) {
+    h->cold = 0;
+    if(h->limit < h->ceiling && !h->epoch)
       h->limit = h->ceiling;
   }
-  if(!h->cold)
-    return;
-  h->cold = 0;
-  if(h->limit < h->ceiling && !h->epoch)
-    h->limit = h->ceiling;
   host_make_ready(h);
+}
+
+void cr_frontier_h2_closed(struct cr_frontier *f, struct cr_host *h)
+{
+  (void)f;
+  if(h->h2_conns)
+    h->h2_conns--;
 }
 
 int cr_frontier_connect_result(struct cr_frontier *f, struct cr_item *it, struct cr_host *h,

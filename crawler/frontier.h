@@ -77,6 +77,8 @@ struct cr_item {
   unsigned failovers;         /* next-address retries since the last attempt */
   unsigned addr_seq;          /* cr_host_addr_seq when the transfer started */
   unsigned host_epoch;        /* its host's epoch when it started (frontier) */
+  int h2_opener;              /* started to open an HTTP/2 connection of its
+                                 host, not yet ready (frontier) */
   unsigned free_retries;      /* retries not counted as attempts (engine) */
   int h1_fallback;            /* nothing came back over h2: HTTP/1.1 (engine) */
   int auth;                   /* enum cr_auth of the transfer (engine) */
@@ -193,21 +195,26 @@ void cr_frontier_robots_done(struct cr_frontier *f, struct cr_host *h,
  * again. */
 int cr_frontier_addr_failed(struct cr_frontier *f, struct cr_host *h, unsigned seq);
 
-/* Tells the frontier that a transfer to h has a ready connection (TCP up,
- * TLS handshake done); h2: it speaks HTTP/2.  An https host starts with
- * one transfer at a time until then, so its other connections resume the
- * first one's TLS session instead of each paying a full handshake (300
- * connections at once to one host: 300 full handshakes); after it,
- * --per-host, but at most CR_H2_STREAMS for an HTTP/2 host. */
-void cr_frontier_connected(struct cr_frontier *f, struct cr_host *h, int h2);
+/* Tells the frontier that transfer it has a ready connection (TCP up,
+ * TLS handshake done); h2: it speaks HTTP/2; fresh: the connection is new.
+ * An https host starts with one transfer at a time until then, so its
+ * other connections resume the first one's TLS session instead of each
+ * paying a full handshake (300 connections at once to one host: 300 full
+ * handshakes); after it, --per-host.  An HTTP/2 host runs at most
+ * CR_H2_STREAMS transfers on each of its connections, and opens one
+ * connection at a time when they are full. */
+void cr_frontier_connected(struct cr_frontier *f, struct cr_item *it, int h2, int fresh);
 
-/* Streams at once to one HTTP/2 host: what libcurl puts on one connection
- * (CURLMOPT_MAX_CONCURRENT_STREAMS' default) and what most servers allow
+/* One of h's HTTP/2 connections (one reported fresh) closed. */
+void cr_frontier_h2_closed(struct cr_frontier *f, struct cr_host *h);
+
+/* Streams at once on one HTTP/2 connection: libcurl's
+ * CURLMOPT_MAX_CONCURRENT_STREAMS default, and what most servers allow
  * (nginx 128, Apache and h2o 100).  Past the server's limit libcurl opens
  * another connection for each transfer that does not fit while the others
  * wait for theirs: 2,000 URLs at --per-host 500 against nginx took 148
- * connections (curl -Z --parallel-max 500: 159), where 100 streams take
- * one, and are what the server offered in the first place. */
+ * connections (curl -Z --parallel-max 500: 159), where 100 streams each
+ * take five, opened one after another. */
 #define CR_H2_STREAMS 100
 
 /* How a transfer's connection went, for cr_frontier_connect_result. */
