@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -27,6 +28,7 @@
 #include "manifest.h"
 #include "pathmap.h"
 #include "progress.h"
+#include "recrawl.h"
 #include "robots.h"
 #include "scope.h"
 #include "store.h"
@@ -75,6 +77,8 @@ struct proxy {
 struct cr_engine {
   struct cr_config cfg;
   char *manifest_path;
+  char crawl_id[40];           /* names this crawl's manifest lines */
+  struct cr_recrawl *prev;     /* -N: what the manifest says was saved */
   struct cr_loop *loop;
   struct cr_aio *aio;          /* file work off the loop (aio.h) */
   struct cr_store *store;
@@ -421,15 +425,18 @@ static void links_after(struct cr_engine *e, struct cr_item *it, const char *pat
   cr_frontier_done(e->fr, it);
   if(!e->cfg.recursive)
     return;
-  kind = !path || (!it->links_started && !it->links_cut) ? CR_DONE_LEAF
+  kind = !path || (!it->links_started && !it->links_cut && !it->kept_links) ? CR_DONE_LEAF
          : it->links_css ? CR_DONE_CSS : CR_DONE_HTML;
   cr_frontier_set_kind(e->fr, it->url, kind);
   if(kind == CR_DONE_LEAF)
     return;
-  if((max < 0 || it->depth < (unsigned)max) && (it->links_cut || it->links_depth > it->depth))
+  /* A page kept unchanged was not read as it came: its links come from
+   * the file, as a lowered page's do. */
+  if((max < 0 || it->depth < (unsigned)max) &&
+     (it->links_cut || it->links_depth > it->depth || it->kept_links))
     reparse_push(e, it->url, it->depth, kind == CR_DONE_CSS, it->cur, path);
   /* A shorter path may still come; then the file must be found again. */
-  if(strcmp(it->cur, it->url) || strcmp(path, e->last_mapped.data))
+  if(it->kept || strcmp(it->cur, it->url) || strcmp(path, e->last_mapped.data))
     where_put(e, it->url, it->cur, path);
 }
 
@@ -523,6 +530,26 @@ static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
   r.error = error;
   r.depth = it->depth;
   r.referrer = it->referrer;
+  r.etag = it->etag;
+  r.last_modified = it->last_modified;
+  if(e->prev && path && !error) {
+    struct cr_prev *p = cr_recrawl_get(e->prev, it->url);
+
+    if(it->kept) {
+      r.change = "unchanged";
+      e->st.unchanged++;
+    }
+    else if(p) {
+      r.change = "changed";
+      e->st.changed++;
+    }
+    else {
+      r.change = "new";
+      e->st.fresh++;
+    }
+    if(p)
+      p->seen = 1;
+  }
   rc = cr_manifest_write(e->man, &r);
   if(rc)
     engine_fatal(e, rc, "cannot write the manifest");
@@ -535,7 +562,9 @@ static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
     e->st.failed++;
   else {
     e->st.ok++;
-    e->st.bytes += (uint64_t)it->bytes;
+    /* A kept file was not transferred. */
+    if(!it->kept)
+      e->st.bytes += (uint64_t)it->bytes;
   }
   drop_body(e, it);
   links_after(e, it, error ? NULL : path);
@@ -1038,6 +1067,75 @@ static void keep_alive_policy(struct cr_engine *e, struct cr_item *it)
   }
 }
 
+/* A header value an earlier response gave, fit to send back: no control
+ * characters (a line break would start another header), not absurdly
+ * long. */
+static int header_value_ok(const char *v)
+{
+  size_t n = 0;
+
+  for(; v[n]; n++)
+    if((unsigned char)v[n] < 0x20 || v[n] == 0x7f)
+      return 0;
+  return n > 0 && n <= 1024;
+}
+
+/* -N: asks whether the page changed since the earlier crawl saved it, with
+ * the validators it recorded, on top of the shared headers (copied: a
+ * list is lent to libcurl, not copied by it). */
+static void conditional_headers(struct cr_engine *e, struct cr_item *it)
+{
+  const struct cr_prev *p;
+  const struct curl_slist *base;
+  struct curl_slist *l = NULL;
+  int ok = 1;
+
+  it->cond = 0;
+  if(!e->prev || it->robots_for)
+    return;
+  p = cr_recrawl_get(e->prev, it->url);
+  /* The validators belong to the page the URL ended at last time. */
+  if(!p || strcmp(p->final_url, it->cur) ||
+     !((p->etag && header_value_ok(p->etag)) ||
+       (p->last_modified && header_value_ok(p->last_modified))))
+    return;
+  base = cr_fetch_headers(e->fetch, !it->keep_conn, it->auth != CR_AUTH_NONE);
+  for(; base && ok; base = base->next) {
+    struct curl_slist *n = curl_slist_append(l, base->data);
+
+    ok = n != NULL;
+    l = n ? n : l;
+  }
+  if(ok && p->etag && header_value_ok(p->etag)) {
+    cr_buf_reset(&e->scratch);
+    ok = !cr_buf_printf(&e->scratch, "If-None-Match: %s", p->etag);
+    if(ok) {
+      struct curl_slist *n = curl_slist_append(l, e->scratch.data);
+
+      ok = n != NULL;
+      l = n ? n : l;
+    }
+  }
+  if(ok && p->last_modified && header_value_ok(p->last_modified)) {
+    cr_buf_reset(&e->scratch);
+    ok = !cr_buf_printf(&e->scratch, "If-Modified-Since: %s", p->last_modified);
+    if(ok) {
+      struct curl_slist *n = curl_slist_append(l, e->scratch.data);
+
+      ok = n != NULL;
+      l = n ? n : l;
+    }
+  }
+  /* Without memory the page is simply fetched whole. */
+  if(!ok) {
+    curl_slist_free_all(l);
+    return;
+  }
+  it->cond_headers = l;
+  it->cond = 1;
+  curl_easy_setopt(it->easy->h, CURLOPT_HTTPHEADER, l);
+}
+
 /* The connect timeout of one address of a host with naddrs, in ms. */
 static long connect_share(const struct cr_engine *e, unsigned naddrs)
 {
@@ -1123,6 +1221,7 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   it->auth = auth_for(e, it->cur);
   cr_fetch_set_auth(e->fetch, ez, it->auth);
   keep_alive_policy(e, it);
+  conditional_headers(e, it);
   if(cr_fetch_start(e->fetch, ez)) {
     err = "libcurl refused the transfer";
     goto fail;
@@ -1138,6 +1237,8 @@ fail:
   }
   curl_slist_free_all(it->resolve);
   it->resolve = NULL;
+  curl_slist_free_all(it->cond_headers);
+  it->cond_headers = NULL;
   cr_frontier_release(e->fr, it);
   fail(e, it, NULL, err);
 }
@@ -1448,6 +1549,52 @@ static void reparse_pass(struct cr_engine *e)
   }
 }
 
+/* The response's ETag and Last-Modified, for the manifest and the next
+ * re-crawl. */
+static void take_validators(struct cr_item *it, CURL *h)
+{
+  static const char *const names[2] = { "ETag", "Last-Modified" };
+  char **dst[2];
+  int i;
+
+  dst[0] = &it->etag;
+  dst[1] = &it->last_modified;
+  for(i = 0; i < 2; i++) {
+    struct curl_header *hd = NULL;
+
+    if(curl_easy_header(h, names[i], 0, CURLH_HEADER, -1, &hd) != CURLHE_OK ||
+       !hd->value || !header_value_ok(hd->value))
+      continue;
+    free(*dst[i]);
+    *dst[i] = strdup(hd->value);
+  }
+}
+
+/* -N and the server said 304: the earlier file stays as it is, and so do
+ * its validators unless the 304 brought new ones. */
+static void keep_unchanged(struct cr_engine *e, struct cr_item *it)
+{
+  const struct cr_prev *p = cr_recrawl_get(e->prev, it->url);
+  const char *ct;
+
+  drop_body(e, it);
+  if(!it->etag && p->etag)
+    it->etag = strdup(p->etag);
+  if(!it->last_modified && p->last_modified)
+    it->last_modified = strdup(p->last_modified);
+  it->kept = 1;
+  it->bytes = p->bytes;
+  ct = p->content_type;
+  if(e->cfg.recursive && ct) {
+    it->links_css = !strncasecmp(ct, "text/css", 8);
+    it->kept_links = it->links_css || !strncasecmp(ct, "text/html", 9) ||
+                     !strncasecmp(ct, "application/xhtml+xml", 21);
+  }
+  /* Taken in this run: no other URL may be saved over it. */
+  (void)cr_store_note_written(e->store, p->path);
+  finish(e, it, p->path, ct, NULL);
+}
+
 /* Follows a redirect: the target goes back through the frontier, so its
  * host is resolved by c-ares like any other. */
 static void redirect(struct cr_engine *e, struct cr_item *it, const char *location)
@@ -1536,12 +1683,14 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
   curl_off_t retry_after = 0;
   long status = 0;
   struct curl_slist *resolve = it->resolve;
+  struct curl_slist *cond_headers = it->cond_headers;
   struct cr_host *host = it->host;
   int tcp_connected;
   int nothing_sent;
   int handshaking;
 
   it->resolve = NULL;
+  it->cond_headers = NULL;
   it->easy = NULL;
   cr_timer_stop(e->loop, &it->pace);
   run_unlink(e, it);
@@ -1670,8 +1819,15 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
   if(status >= 200 && status < 300) {
     if(it->robots_for)
       robots_parsed(e, it);
-    else
+    else {
+      take_validators(it, ez->h);
       save(e, it, ctype);
+    }
+    goto done;
+  }
+  if(status == 304 && it->cond) {
+    take_validators(it, ez->h);
+    keep_unchanged(e, it);
     goto done;
   }
   if(status >= 300 && status < 400) {
@@ -1707,6 +1863,7 @@ done:
   ez->owner = NULL;
   cr_fetch_easy_give(e->fetch, ez);
   curl_slist_free_all(resolve);
+  curl_slist_free_all(cond_headers);
 }
 
 /* ---- the loop's side ---- */
@@ -2091,6 +2248,12 @@ static int replay_done(struct replay *rp, const char *p, size_t len, int synced)
   rc = cr_frontier_mark_seen(e->fr, pe->url, pe->depth);
   if(rc && rc != CR_EDUP)
     return rc;
+  if(e->prev && !*failed) {
+    struct cr_prev *prev = cr_recrawl_get(e->prev, pe->url);
+
+    if(prev)
+      prev->seen = 1;
+  }
   pend_unlink(rp, pe);
   if(rp->manifest_lines) {
     rc = cr_manifest_write_raw(e->man, r.p, r.n);
@@ -2163,6 +2326,14 @@ static int replay_record(void *arg, int type, const char *p, size_t len, int syn
     return replay_bad(rp, p, len);
   case CR_J_SCOPE:
     return replay_scope(rp, p, len);
+  case CR_J_CRAWL:
+    /* The first run's name goes on: one crawl, however many runs. */
+    if(len && len < sizeof(rp->e->crawl_id)) {
+      memcpy(rp->e->crawl_id, p, len);
+      rp->e->crawl_id[len] = '\0';
+      return cr_manifest_set_crawl(rp->e->man, rp->e->crawl_id);
+    }
+    return 0;
   default:
     /* A later version's record: nothing this one must know. */
     return 0;
@@ -2196,6 +2367,52 @@ static int build_identity(struct cr_engine *e, struct cr_buf *b)
   if(!rc && c->identity)
     rc = cr_buf_puts(b, c->identity);
   return rc;
+}
+
+/* The crawl's name in its manifest lines: when it started, in UTC to the
+ * millisecond, so that runs appending to one manifest can be told apart.
+ * A resumed crawl keeps its first run's name (CR_J_CRAWL). */
+static void crawl_name(struct cr_engine *e)
+{
+  struct timespec ts;
+  struct tm tm;
+  char when[32];
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(e->crawl_id, sizeof(e->crawl_id), "%.20s.%03uZ", when,
+           (unsigned)(ts.tv_nsec / 1000000) % 1000u);
+}
+
+/* cr_recrawl_filter: an entry whose file is no longer what the manifest
+ * says (deleted, edited) is fetched whole. */
+static int recrawl_keep(void *arg, const struct cr_prev *p)
+{
+  struct cr_engine *e = arg;
+
+  return cr_store_has_file(e->store, p->path, p->bytes);
+}
+
+/* -N: what the manifest says earlier crawls saved.  Read before the
+ * crawl starts, as the journal is on --resume: the loop is not running
+ * yet, so the disk holds up nothing. */
+static int recrawl_open(struct cr_engine *e)
+{
+  int rc = cr_recrawl_load(e->manifest_path, &e->prev);
+
+  if(rc) {
+    if(rc == CR_ENOMEM)
+      fprintf(stderr, "crawler: out of memory reading %s\n", e->manifest_path);
+    return rc;
+  }
+  cr_recrawl_filter(e->prev, recrawl_keep, e);
+  if(e->prev->skipped && e->cfg.progress != CR_PROGRESS_NONE)
+    fprintf(stderr, "crawler: -N: skipped %llu of %llu lines of %s that are not manifest "
+            "lines\n", (unsigned long long)e->prev->skipped,
+            (unsigned long long)e->prev->lines, e->manifest_path);
+  e->st.recrawl = 1;
+  return 0;
 }
 
 /* Opens the crawl state: a new journal, or the replay of an earlier
@@ -2243,6 +2460,12 @@ static int state_open(struct cr_engine *e)
       rc = cr_journal_put(e->jr, &start, sizeof(start));
     if(!rc)
       rc = cr_journal_put(e->jr, id.data, id.len);
+    if(!rc)
+      rc = cr_journal_end(e->jr);
+    if(!rc)
+      rc = cr_journal_begin(e->jr, CR_J_CRAWL);
+    if(!rc)
+      rc = cr_journal_put(e->jr, e->crawl_id, strlen(e->crawl_id));
     if(!rc)
       rc = cr_journal_end(e->jr);
     if(!rc)
@@ -2388,7 +2611,22 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   rc = CR_ENOMEM;
   if(!e->manifest_path)
     goto fail;
+  if(cfg->timestamping) {
+    if(!strcmp(e->manifest_path, "-")) {
+      fprintf(stderr, "crawler: -N reads what the last crawl saved from its manifest, "
+              "which must be a file, not standard output\n");
+      rc = CR_EINVAL;
+      goto fail;
+    }
+    rc = recrawl_open(e);
+    if(rc)
+      goto fail;
+  }
   rc = cr_manifest_open(e->manifest_path, &e->man);
+  if(rc)
+    goto fail;
+  crawl_name(e);
+  rc = cr_manifest_set_crawl(e->man, e->crawl_id);
   if(rc)
     goto fail;
   rc = cr_dns_new(e->loop, cfg->dns_servers, cfg->dns_in_flight, &e->dns);
@@ -2617,6 +2855,8 @@ static void cancel_all(struct cr_engine *e)
     }
     curl_slist_free_all(it->resolve);
     it->resolve = NULL;
+    curl_slist_free_all(it->cond_headers);
+    it->cond_headers = NULL;
     drop_body(e, it);
     cr_frontier_done(e->fr, it);
     cr_item_free(it);
@@ -2707,6 +2947,8 @@ int cr_engine_run(struct cr_engine *e)
               "what finished last\n", cr_strerror(jrc));
   }
   fill_stats(e);
+  if(e->prev && !e->interrupted && !e->fatal && !rc)
+    e->st.gone = cr_recrawl_unseen(e->prev);
   if(e->cfg.progress != CR_PROGRESS_NONE) {
     cr_buf_init(&b, 1024);
     if(e->line_shown)
@@ -2788,6 +3030,7 @@ void cr_engine_free(struct cr_engine **pe)
   proxy_cleanup(&e->proxies[1]);
   cr_manifest_free(&e->man);
   free(e->manifest_path);
+  cr_recrawl_free(&e->prev);
   cr_store_free(&e->store);
   cr_aio_free(&e->aio);
   cr_loop_free(&e->loop);

@@ -122,6 +122,8 @@ void cr_item_free(struct cr_item *it)
     free(it->cur);
   free(it->url);
   free(it->referrer);
+  free(it->etag);
+  free(it->last_modified);
   free(it);
 }
 

@@ -95,6 +95,14 @@ struct cr_item {
   int links_css;              /* the body is CSS (else HTML) */
   struct cr_links *links;     /* link parser while an HTML/CSS body arrives */
   struct cr_buf *robots_body; /* robots.txt body while it arrives */
+  /* Re-crawls (engine). */
+  struct curl_slist *cond_headers; /* request headers with the validators */
+  int cond;                   /* the request carried validators */
+  int kept;                   /* 304: the earlier file stays */
+  int kept_links;             /* it is HTML or CSS (links_css) to read
+                                 links from */
+  char *etag;                 /* the response's validators, owned */
+  char *last_modified;
 };
 
 /* Frees an item and its strings; accepts NULL. */

@@ -56,6 +56,7 @@ enum {
   CR_J_BAD = 'B',     /* a bad input line got its manifest line */
   CR_J_SYNC = 'S',    /* everything before was on disk */
   CR_J_SCOPE = 'O',   /* a seed's redirect target joined the scope */
+  CR_J_CRAWL = 'I',   /* the crawl's name in the manifest */
 };
 
 /* Largest record accepted on replay; anything longer is a torn length. */

@@ -185,3 +185,232 @@ int cr_json_int(struct cr_buf *b, int64_t v)
 {
   return cr_buf_printf(b, "%" PRId64, v);
 }
+
+/* ---- reading ---- */
+
+struct json_rd {
+  const char *p;
+  const char *end;
+};
+
+static void json_ws(struct json_rd *r)
+{
+  while(r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
+    r->p++;
+}
+
+static int json_hex4(const char *p, unsigned *out)
+{
+  unsigned v = 0;
+  int i;
+
+  for(i = 0; i < 4; i++) {
+    int c = (unsigned char)p[i];
+
+    v <<= 4;
+    if(c >= '0' && c <= '9')
+      v |= (unsigned)(c - '0');
+    else if(c >= 'a' && c <= 'f')
+      v |= (unsigned)(c - 'a' + 10);
+    else if(c >= 'A' && c <= 'F')
+      v |= (unsigned)(c - 'A' + 10);
+    else
+      return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+static int json_put_cp(struct cr_buf *b, unsigned cp)
+{
+  char o[4];
+  size_t n;
+
+  if(cp < 0x80) {
+    o[0] = (char)cp;
+    n = 1;
+  }
+  else if(cp < 0x800) {
+    o[0] = (char)(0xC0 | (cp >> 6));
+    o[1] = (char)(0x80 | (cp & 0x3F));
+    n = 2;
+  }
+  else if(cp < 0x10000) {
+    o[0] = (char)(0xE0 | (cp >> 12));
+    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (char)(0x80 | (cp & 0x3F));
+    n = 3;
+  }
+  else {
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    n = 4;
+  }
+  return cr_buf_append(b, o, n);
+}
+
+/* A string at r->p (on its opening quote), decoded into b (reset first). */
+static int json_read_str(struct json_rd *r, struct cr_buf *b)
+{
+  int rc = 0;
+
+  cr_buf_reset(b);
+  if(r->p >= r->end || *r->p != '"')
+    return CR_EINVAL;
+  r->p++;
+  while(!rc) {
+    const char *run = r->p;
+    unsigned cp;
+
+    while(r->p < r->end && *r->p != '"' && *r->p != '\\' && (unsigned char)*r->p >= 0x20)
+      r->p++;
+    if(r->p > run)
+      rc = cr_buf_append(b, run, (size_t)(r->p - run));
+    if(rc)
+      break;
+    if(r->p >= r->end || (unsigned char)*r->p < 0x20)
+      return CR_EINVAL;
+    if(*r->p == '"') {
+      r->p++;
+      return 0;
+    }
+    if(r->end - r->p < 2)
+      return CR_EINVAL;
+    r->p++;
+    switch(*r->p++) {
+    case '"': rc = cr_buf_putc(b, '"'); break;
+    case '\\': rc = cr_buf_putc(b, '\\'); break;
+    case '/': rc = cr_buf_putc(b, '/'); break;
+    case 'b': rc = cr_buf_putc(b, '\b'); break;
+    case 'f': rc = cr_buf_putc(b, '\f'); break;
+    case 'n': rc = cr_buf_putc(b, '\n'); break;
+    case 'r': rc = cr_buf_putc(b, '\r'); break;
+    case 't': rc = cr_buf_putc(b, '\t'); break;
+    case 'u':
+      if(r->end - r->p < 4 || json_hex4(r->p, &cp))
+        return CR_EINVAL;
+      r->p += 4;
+      if(cp >= 0xD800 && cp < 0xDC00) {
+        unsigned lo;
+
+        if(r->end - r->p >= 6 && r->p[0] == '\\' && r->p[1] == 'u' &&
+           !json_hex4(r->p + 2, &lo) && lo >= 0xDC00 && lo < 0xE000) {
+          r->p += 6;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        else
+          cp = 0xFFFD;
+      }
+      else if(cp >= 0xDC00 && cp < 0xE000)
+        cp = 0xFFFD;
+      rc = json_put_cp(b, cp);
+      break;
+    default:
+      return CR_EINVAL;
+    }
+  }
+  return rc == CR_EFULL ? CR_EINVAL : rc;
+}
+
+static int json_word(struct json_rd *r, const char *w)
+{
+  size_t n = strlen(w);
+
+  if((size_t)(r->end - r->p) < n || memcmp(r->p, w, n))
+    return 0;
+  r->p += n;
+  return 1;
+}
+
+int cr_json_walk(const char *p, size_t n, size_t max, cr_json_member_cb cb, void *arg)
+{
+  struct json_rd r = { p, p + n };
+  struct cr_buf key;
+  struct cr_buf val;
+  int rc = 0;
+
+  cr_buf_init(&key, max);
+  cr_buf_init(&val, max);
+  json_ws(&r);
+  if(r.p >= r.end || *r.p++ != '{') {
+    rc = CR_EINVAL;
+    goto done;
+  }
+  json_ws(&r);
+  if(r.p < r.end && *r.p == '}') {
+    r.p++;
+    goto tail;
+  }
+  for(;;) {
+    enum cr_json_type type;
+    const char *v0;
+
+    json_ws(&r);
+    rc = json_read_str(&r, &key);
+    if(rc)
+      goto done;
+    json_ws(&r);
+    if(r.p >= r.end || *r.p++ != ':') {
+      rc = CR_EINVAL;
+      goto done;
+    }
+    json_ws(&r);
+    if(r.p >= r.end) {
+      rc = CR_EINVAL;
+      goto done;
+    }
+    v0 = r.p;
+    if(*r.p == '"') {
+      rc = json_read_str(&r, &val);
+      if(rc)
+        goto done;
+      type = CR_JSON_STRING;
+    }
+    else {
+      if(json_word(&r, "null"))
+        type = CR_JSON_NULL;
+      else if(json_word(&r, "true") || json_word(&r, "false"))
+        type = CR_JSON_BOOL;
+      else {
+        while(r.p < r.end && strchr("+-.0123456789eE", *r.p))
+          r.p++;
+        if(r.p == v0) {
+          rc = CR_EINVAL;
+          goto done;
+        }
+        type = CR_JSON_NUMBER;
+      }
+      cr_buf_reset(&val);
+      rc = cr_buf_append(&val, v0, (size_t)(r.p - v0));
+      if(rc) {
+        rc = rc == CR_EFULL ? CR_EINVAL : rc;
+        goto done;
+      }
+    }
+    rc = cb(arg, key.data ? key.data : "", type, val.data ? val.data : "", val.len);
+    if(rc)
+      goto done;
+    json_ws(&r);
+    if(r.p < r.end && *r.p == ',') {
+      r.p++;
+      continue;
+    }
+    if(r.p < r.end && *r.p == '}') {
+      r.p++;
+      break;
+    }
+    rc = CR_EINVAL;
+    goto done;
+  }
+tail:
+  json_ws(&r);
+  if(r.p != r.end)
+    rc = CR_EINVAL;
+
+done:
+  cr_buf_cleanup(&key);
+  cr_buf_cleanup(&val);
+  return rc;
+}

@@ -33,4 +33,27 @@ int cr_json_key(struct cr_buf *b, const char *key, int first);
 int cr_json_double(struct cr_buf *b, double v);
 int cr_json_int(struct cr_buf *b, int64_t v);
 
+/* Reading back: the manifest's own lines, flat objects of strings,
+ * numbers, booleans and null. */
+enum cr_json_type {
+  CR_JSON_NULL,
+  CR_JSON_STRING,   /* decoded to UTF-8 (escapes undone; a lone surrogate
+                       becomes U+FFFD) */
+  CR_JSON_NUMBER,   /* as written */
+  CR_JSON_BOOL,     /* "true" or "false" */
+};
+
+/* Called for each member: key and value NUL-terminated in scratch storage,
+ * valid during the call.  A nonzero return stops the walk and is returned
+ * by cr_json_walk. */
+typedef int (*cr_json_member_cb)(void *arg, const char *key, enum cr_json_type type,
+                                 const char *val, size_t vlen);
+
+/* Walks the members of the object in p[0..n) (surrounding white space
+ * allowed).  Nested objects and arrays, and anything else that is not
+ * such an object, give CR_EINVAL; strings longer than max bytes decoded
+ * also give CR_EINVAL.  Returns 0, CR_EINVAL, CR_ENOMEM or the callback's
+ * value. */
+int cr_json_walk(const char *p, size_t n, size_t max, cr_json_member_cb cb, void *arg);
+
 #endif

@@ -91,6 +91,7 @@ enum {
   OPT_NO_PROXY,
   OPT_LIMIT_RATE,
   OPT_MAX_TIME,
+  OPT_TIMESTAMPING,
 };
 
 #define MAX_HEADERS 64
@@ -133,6 +134,7 @@ static const struct option long_opts[] = {
   {"inet6-only", no_argument, NULL, '6'},
   {"limit-rate", required_argument, NULL, OPT_LIMIT_RATE},
   {"max-time", required_argument, NULL, OPT_MAX_TIME},
+  {"timestamping", no_argument, NULL, 'N'},
   {"recursive", no_argument, NULL, 'r'},
   {"depth", required_argument, NULL, 'l'},
   {"span-hosts", no_argument, NULL, OPT_SPAN_HOSTS},
@@ -161,7 +163,7 @@ static const struct option long_opts[] = {
 };
 
 /* The short options, as getopt takes them. */
-static const char short_opts[] = "i:o:c:rl:qhV46";
+static const char short_opts[] = "i:o:c:rl:qhV46N";
 
 /* Flags of wget and curl that the crawler does not have, with what to use
  * instead where there is an equivalent: a habit typed without thinking
@@ -182,8 +184,6 @@ static const struct foreign foreign_flags[] = {
   {"--html-extension", "wget", NULL},
   {"-E", "wget or curl", "use --certificate FILE (curl's -E); wget's --adjust-extension "
    "is not supported"},
-  {"--timestamping", "wget", NULL},
-  {"-N", "wget", NULL},
   {"--no-clobber", "wget", NULL},
   {"-nc", "wget", NULL},
   {"--continue", "wget", "use --resume (to continue an interrupted crawl)"},
@@ -380,7 +380,7 @@ static void usage(FILE *out)
     "                            (default: DIR/manifest.jsonl)\n"
     "  -c, --concurrency N       transfers in flight (default: %u)\n"
     "      --per-host N          transfers in flight per host, HTTP/2 streams\n"
-    "                            included, at most 100 on an HTTP/2 host\n"
+    "                            included, 100 per HTTP/2 connection\n"
     "                            (default: %u)\n"
     "      --timeout SEC         limit for a whole transfer (default: %g)\n"
     "      --connect-timeout SEC\n"
@@ -476,6 +476,11 @@ static void usage(FILE *out)
     "      --fresh               discard the unfinished crawl's state, start anew\n"
     "      --no-state            keep no state (a killed crawl cannot resume)\n"
     "                            With state in DIR and neither flag: exit 2.\n"
+    "\n"
+    "Crawling again (into the same DIR):\n"
+    "  -N, --timestamping        ask the server whether each page the manifest\n"
+    "                            says was saved has changed (If-None-Match,\n"
+    "                            If-Modified-Since); keep the file on 304\n"
     "\n"
     "Output:\n"
     "      --progress            show the status line even when stderr is not a\n"
@@ -1291,6 +1296,9 @@ int main(int argc, char **argv)
       if(parse_secs("--max-time", optarg, 365 * 86400.0, &cfg.max_time))
         goto usage_out;
       break;
+    case 'N':
+      cfg.timestamping = 1;
+      break;
     case 'q':
       quiet = 1;
       break;
@@ -1339,6 +1347,11 @@ int main(int argc, char **argv)
     /* Said even with -q: every page of the crawl is exposed. */
     fprintf(stderr, "crawler: WARNING: --no-check-certificate: certificates are not "
             "checked; anyone on the path can read and change the pages\n");
+  if(cfg.timestamping && cfg.manifest_path && !strcmp(cfg.manifest_path, "-")) {
+    fprintf(stderr, "crawler: -N reads what the last crawl saved from its manifest, "
+            "which must be a file, not standard output\n");
+    goto usage_out;
+  }
   if(quiet)
     cfg.progress = CR_PROGRESS_NONE;
   else if(force_progress || isatty(STDERR_FILENO))

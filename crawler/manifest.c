@@ -27,7 +27,19 @@ struct cr_manifest {
   struct cr_buf out;   /* lines not yet written */
   struct cr_buf line;  /* scratch for one line */
   int hold;            /* no flush but the caller's (cr_manifest_hold) */
+  char *crawl;         /* cr_manifest_set_crawl */
 };
+
+int cr_manifest_set_crawl(struct cr_manifest *m, const char *id)
+{
+  char *c = id ? strdup(id) : NULL;
+
+  if(id && !c)
+    return CR_ENOMEM;
+  free(m->crawl);
+  m->crawl = c;
+  return 0;
+}
 
 int cr_manifest_open(const char *path, struct cr_manifest **out)
 {
@@ -144,6 +156,14 @@ int cr_manifest_write(struct cr_manifest *m, const struct cr_record *r)
     rc = put_str(b, "referrer", r->referrer);
   if(!rc)
     rc = put_str(b, "error", r->error);
+  if(!rc)
+    rc = put_str(b, "etag", r->etag);
+  if(!rc)
+    rc = put_str(b, "last_modified", r->last_modified);
+  if(!rc)
+    rc = put_str(b, "change", r->change);
+  if(!rc)
+    rc = put_str(b, "crawl", m->crawl);
   if(!rc)
     rc = cr_buf_puts(b, "}\n");
   if(rc)
@@ -392,6 +412,7 @@ void cr_manifest_free(struct cr_manifest **pm)
     close(m->fd);
   cr_buf_cleanup(&m->out);
   cr_buf_cleanup(&m->line);
+  free(m->crawl);
   free(m);
   *pm = NULL;
 }

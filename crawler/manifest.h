@@ -31,10 +31,18 @@ struct cr_record {
   const char *error;        /* NULL on success */
   unsigned depth;           /* links followed from a seed (0 for a seed) */
   const char *referrer;     /* the page that linked here, or NULL */
+  const char *etag;         /* the response's validators, or NULL */
+  const char *last_modified;
+  const char *change;       /* -N: "new", "changed" or "unchanged"; NULL:
+                               not a re-crawl, or not saved */
 };
 
 /* Opens path for appending, or stdout for "-".  Returns 0 or CR_EIO. */
 int cr_manifest_open(const char *path, struct cr_manifest **out);
+
+/* Names the crawl every later line belongs to (copied; NULL: none), so
+ * that runs appending to one manifest can be told apart. */
+int cr_manifest_set_crawl(struct cr_manifest *m, const char *id);
 
 /* Writes one line.  Returns 0 or CR_EIO/CR_ENOSPC/CR_ENOMEM. */
 int cr_manifest_write(struct cr_manifest *m, const struct cr_record *r);

@@ -29,5 +29,10 @@ int cr_progress_summary(struct cr_buf *b, const struct cr_stats *s, int interrup
     rate((double)s->done, s->elapsed), rate((double)s->bytes / 1e6, s->elapsed),
     (unsigned long long)s->dns_queries, s->loop_stall_max * 1e3, s->loop_pass_max * 1e3);
 
+  if(!rc && s->recrawl)
+    rc = cr_buf_printf(b, "crawler: re-crawl: %llu unchanged (kept), %llu changed, %llu new, "
+                       "%llu gone (saved before, not this time)\n",
+                       (unsigned long long)s->unchanged, (unsigned long long)s->changed,
+                       (unsigned long long)s->fresh, (unsigned long long)s->gone);
   return rc;
 }

@@ -134,6 +134,10 @@ struct cr_config {
   int64_t limit_rate;          /* bytes/s per transfer, 0 = none; default 0 */
   double max_time;             /* for the whole crawl, seconds, 0 = none;
                                   default 0 */
+  int timestamping;            /* re-crawl: ask with the validators the
+                                  manifest recorded (ETag, Last-Modified)
+                                  and keep files the server says are
+                                  unchanged (304); default 0 */
   /* Recursion (all off unless recursive is set). */
   int recursive;               /* follow links found in HTML and CSS; default 0 */
   int max_depth;               /* links followed from a seed, -1 = no limit;
@@ -184,6 +188,12 @@ struct cr_stats {
   double loop_pass_max;  /* longest time outside epoll_wait in one pass while
                             transfers were in flight (the loop's own work,
                             what a blocking call inflates), seconds */
+  /* A re-crawl (timestamping), this run's pages against the manifest's. */
+  int recrawl;
+  uint64_t unchanged;    /* kept: the server said 304 */
+  uint64_t changed;      /* saved before, saved again */
+  uint64_t fresh;        /* not saved before */
+  uint64_t gone;         /* saved before, not saved nor kept this time */
 };
 
 struct cr_engine;

@@ -299,6 +299,149 @@ static void check_objects(void)
   cr_buf_cleanup(&b);
 }
 
+/* ---- reading ---- */
+
+struct walk_out {
+  struct cr_buf b;   /* "key=type:value;" per member */
+};
+
+static int walk_cb(void *arg, const char *key, enum cr_json_type type, const char *val,
+                   size_t vlen)
+{
+  struct walk_out *o = arg;
+  static const char t[] = "nsxb";
+
+  if(cr_buf_printf(&o->b, "%s=%c:", key, t[type]) || cr_buf_append(&o->b, val, vlen) ||
+     cr_buf_putc(&o->b, ';'))
+    return CR_ENOMEM;
+  return 0;
+}
+
+static void check_walk(void)
+{
+  static const struct {
+    const char *in;
+    int rc;
+    const char *want;
+  } cases[] = {
+    { "{}", 0, "" },
+    { " { } \n", 0, "" },
+    { "{\"url\":\"http://a/\",\"status\":200,\"path\":null,\"ok\":true}", 0,
+      "url=s:http://a/;status=x:200;path=n:null;ok=b:true;" },
+    { "{\"s\":\"a\\\"b\\\\c\\/d\\n\\t\"}", 0, "s=s:a\"b\\c/d\n\t;" },
+    { "{\"e\":\"\\u00e9\\u2028\"}", 0, "e=s:\xc3\xa9\xe2\x80\xa8;" },
+    { "{\"e\":\"\\ud83d\\ude00\"}", 0, "e=s:\xf0\x9f\x98\x80;" },
+    { "{\"e\":\"\\ud83dx\"}", 0, "e=s:" FFFD "x;" },
+    { "{\"e\":\"\\ude00\"}", 0, "e=s:" FFFD ";" },
+    { "{\"n\":-1.5e+3, \"z\" : \"\"}", 0, "n=x:-1.5e+3;z=s:;" },
+    { "", CR_EINVAL, NULL },
+    { "[]", CR_EINVAL, NULL },
+    { "{\"a\":[1]}", CR_EINVAL, NULL },
+    { "{\"a\":{}}", CR_EINVAL, NULL },
+    { "{\"a\":1", CR_EINVAL, NULL },
+    { "{\"a\":1,}", CR_EINVAL, NULL },
+    { "{\"a\" 1}", CR_EINVAL, NULL },
+    { "{\"a\":\"x}", CR_EINVAL, NULL },
+    { "{\"a\":\"\\x\"}", CR_EINVAL, NULL },
+    { "{\"a\":\"\\u12\"}", CR_EINVAL, NULL },
+    { "{\"a\":\"tab\there\"}", CR_EINVAL, NULL },
+    { "{\"a\":1} x", CR_EINVAL, NULL },
+    { "{\"a\":nul}", CR_EINVAL, NULL },
+    { "{\"a\":\"0123456789abcdefX\"}", CR_EINVAL, NULL },   /* over max */
+  };
+  size_t i;
+
+  for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct walk_out o;
+    int rc;
+
+    cr_buf_init(&o.b, 4096);
+    rc = cr_json_walk(cases[i].in, strlen(cases[i].in), 16, walk_cb, &o);
+    if(cases[i].rc)
+      tap_check(rc == cases[i].rc, "json walk refuses", cases[i].in, strlen(cases[i].in),
+                rc ? "refused" : o.b.data, "refused");
+    else
+      tap_check(rc == 0 && tap_streq(o.b.data ? o.b.data : "", cases[i].want), "json walk",
+                cases[i].in, strlen(cases[i].in), o.b.data, cases[i].want);
+    cr_buf_cleanup(&o.b);
+  }
+}
+
+struct one_str {
+  struct cr_buf b;
+  int n;
+};
+
+static int one_str_cb(void *arg, const char *key, enum cr_json_type type, const char *val,
+                      size_t vlen)
+{
+  struct one_str *o = arg;
+
+  (void)key;
+  o->n++;
+  if(type != CR_JSON_STRING)
+    return CR_EINVAL;
+  cr_buf_reset(&o->b);
+  return cr_buf_append(&o->b, val, vlen);
+}
+
+/* Whatever the writer writes, the reader reads back: valid UTF-8 exactly
+ * (invalid bytes were written as U+FFFD, which reads back as written). */
+static void check_round_trip(void)
+{
+  uint64_t x = UINT64_C(0x9E3779B97F4A7C15);
+  int bad = 0;
+  int t;
+
+  for(t = 0; t < 3000; t++) {
+    struct cr_buf line;
+    struct cr_buf again;
+    struct one_str o;
+    char in[32];
+    size_t n;
+    size_t i;
+    int rc;
+
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    n = (size_t)(x % sizeof(in));
+    for(i = 0; i < n; i++) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      in[i] = (char)(x >> 24);
+    }
+    cr_buf_init(&line, 4096);
+    cr_buf_init(&again, 4096);
+    cr_buf_init(&o.b, 4096);
+    o.n = 0;
+    rc = cr_buf_putc(&line, '{');
+    if(!rc)
+      rc = cr_json_key(&line, "k", 1);
+    if(!rc)
+      rc = cr_json_str(&line, in, n);
+    if(!rc)
+      rc = cr_buf_putc(&line, '}');
+    if(!rc)
+      rc = cr_json_walk(line.data, line.len, 4096, one_str_cb, &o);
+    /* Read back and written again, the line is the same. */
+    if(!rc)
+      rc = cr_json_str(&again, o.b.data ? o.b.data : "", o.b.len);
+    if(rc || o.n != 1 || strncmp(line.data + 5, again.data, again.len) ||
+       line.len != 5 + again.len + 1) {
+      bad++;
+      if(bad <= 5)
+        tap_check(0, "written and read back", in, n, line.data, again.data);
+    }
+    cr_buf_cleanup(&line);
+    cr_buf_cleanup(&again);
+    cr_buf_cleanup(&o.b);
+  }
+  tap_check(bad == 0, "3000 random strings written and read back", NULL, 0,
+            bad ? "some differ" : "all same", "all same");
+}
+
 int main(void)
 {
   size_t i;
@@ -309,5 +452,7 @@ int main(void)
   check_random();
   check_numbers();
   check_objects();
+  check_walk();
+  check_round_trip();
   return tap_done();
 }
