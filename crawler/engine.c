@@ -57,6 +57,11 @@
 #define RAMP_BATCH 16
 #define PASS_BATCH 64
 #define REPARSE_CHUNK (64 * 1024)
+/* How far past --depth (0 without -r) page requisites reach: a page at
+ * the last depth, its frame, the frame's style sheet, an @import of that,
+ * and a font the import names are four.  The bound is there because a
+ * hostile site can chain requisites without end as easily as pages. */
+#define REQUISITE_LEVELS 5
 
 /* A proxy of the configuration and how libcurl reaches it without
  * resolving a name itself: a host name is looked up once through c-ares
@@ -86,7 +91,7 @@ struct cr_engine {
   struct cr_dns *dns;
   struct cr_fetch *fetch;
   struct cr_frontier *fr;
-  struct cr_scope *scope;      /* recursive crawls only */
+  struct cr_scope *scope;      /* with -r or -p only */
   struct cr_hset link_memo;    /* references already resolved, see links.h */
   char agent[64];              /* robots.txt product token */
   struct cr_item *running;     /* in flight, or waiting to retry */
@@ -226,11 +231,16 @@ static void drop_body(struct cr_engine *e, struct cr_item *it)
  *
  * Payloads, host byte order:
  *   CONFIG  u64 manifest size when the crawl began, then the identity text
- *   ADD     u32 depth, u32 url length, url, referrer (the rest; empty: none)
+ *   ADD     u32 depth (its top bit: J_REQUISITE), u32 url length, url,
+ *           referrer (the rest; empty: none)
  *   DONE    u8 failed, i64 bytes, u32 url length, url, u32 path length,
  *           path, then the manifest line (the rest)
  *   BAD     u64 key (see bad_key), then the manifest line
  */
+
+/* A URL taken through a requisite link: a resumed crawl must judge its
+ * redirects and its links as this one would (see follows_pages). */
+#define J_REQUISITE 0x80000000u
 
 static void journal_failed(struct cr_engine *e, int rc)
 {
@@ -243,14 +253,15 @@ static int put_u32(struct cr_journal *j, uint32_t v)
 }
 
 /* cr_frontier_accept_cb: a URL entered the seen set. */
-static void journal_add(void *arg, const char *url, unsigned depth, const char *referrer)
+static void journal_add(void *arg, const char *url, unsigned depth, int requisite,
+                        const char *referrer)
 {
   struct cr_engine *e = arg;
   size_t n = strlen(url);
   int rc = cr_journal_begin(e->jr, CR_J_ADD);
 
   if(!rc)
-    rc = put_u32(e->jr, depth);
+    rc = put_u32(e->jr, depth | (requisite ? J_REQUISITE : 0));
   if(!rc)
     rc = put_u32(e->jr, (uint32_t)n);
   if(!rc)
@@ -339,6 +350,7 @@ static uint64_t bad_key(const char *raw, size_t len, const char *reason)
 struct reparse {
   struct reparse *next;
   unsigned depth;
+  int requisite;               /* as struct cr_item's */
   int css;
   char *base;                  /* final URL; NULL: see struct where */
   char *path;                  /* relative path; NULL: see struct where */
@@ -354,8 +366,8 @@ struct where {
   char url[];
 };
 
-static void reparse_push(struct cr_engine *e, const char *url, unsigned depth, int css,
-                         const char *base, const char *path)
+static void reparse_push(struct cr_engine *e, const char *url, unsigned depth, int requisite,
+                         int css, const char *base, const char *path)
 {
   size_t n = strlen(url);
   struct reparse *rp = calloc(1, sizeof(*rp) + n + 1);
@@ -365,6 +377,7 @@ static void reparse_push(struct cr_engine *e, const char *url, unsigned depth, i
     return;
   memcpy(rp->url, url, n);
   rp->depth = depth;
+  rp->requisite = requisite;
   rp->css = css;
   rp->base = base ? strdup(base) : NULL;
   rp->path = path ? strdup(path) : NULL;
@@ -415,26 +428,67 @@ static void reparse_free(struct reparse *rp)
   free(rp);
 }
 
+/* ---- which links a page yields ----
+ *
+ * -r follows page links from pages within --depth, judged by the scope.
+ * -p adds requisite links (images, style sheets, frames, see links.h)
+ * from every saved HTML or CSS document up to REQUISITE_LEVELS past
+ * --depth (0 without -r), judged by the trap guards and --reject-regex
+ * only.  An item reached by a requisite link yields its page links only
+ * while its final URL is in the scope: a style sheet on another host
+ * yields its imports and fonts, an iframe there its images, and nothing
+ * else; one on a seed's host within --depth is crawled as -r alone would
+ * crawl it, so adding -p never takes a page away. */
+
+/* Whether links are read at all. */
+static int follows_links(const struct cr_engine *e)
+{
+  return e->cfg.recursive || e->cfg.page_requisites;
+}
+
+/* Whether an item at depth, reached by a requisite link or not, whose
+ * final URL is cur (NULL: not known yet, taken as in scope) follows its
+ * page links. */
+static int follows_pages(const struct cr_engine *e, unsigned depth, int requisite,
+                         const char *cur)
+{
+  int max = e->cfg.max_depth;
+
+  if(!e->cfg.recursive || (max >= 0 && depth >= (unsigned)max))
+    return 0;
+  return !requisite || !cur || !cr_scope_check(e->scope, cur);
+}
+
+/* Whether an item at depth follows its requisite links (-p). */
+static int follows_requisites(const struct cr_engine *e, unsigned depth)
+{
+  int max = e->cfg.recursive ? e->cfg.max_depth : 0;
+
+  if(!e->cfg.page_requisites)
+    return 0;
+  return max < 0 || depth < (unsigned)max + REQUISITE_LEVELS;
+}
+
 /* After a page ended: tells the frontier what it was, and reads its links
  * again if it took a shorter depth while it was in flight. */
 static void links_after(struct cr_engine *e, struct cr_item *it, const char *path)
 {
-  int max = e->cfg.max_depth;
   int kind;
 
   cr_frontier_done(e->fr, it);
-  if(!e->cfg.recursive)
+  if(!follows_links(e))
     return;
   kind = !path || (!it->links_started && !it->links_cut && !it->kept_links) ? CR_DONE_LEAF
          : it->links_css ? CR_DONE_CSS : CR_DONE_HTML;
   cr_frontier_set_kind(e->fr, it->url, kind);
   if(kind == CR_DONE_LEAF)
     return;
-  /* A page kept unchanged was not read as it came: its links come from
-   * the file, as a lowered page's do. */
-  if((max < 0 || it->depth < (unsigned)max) &&
+  /* A page kept unchanged (-N) was not read as it came: its links come
+   * from the file, as a lowered page's do. */
+  if((follows_pages(e, it->depth, it->requisite, it->cur) ||
+      follows_requisites(e, it->depth)) &&
      (it->links_cut || it->links_depth > it->depth || it->kept_links))
-    reparse_push(e, it->url, it->depth, kind == CR_DONE_CSS, it->cur, path);
+    reparse_push(e, it->url, it->depth, it->requisite, kind == CR_DONE_CSS, it->cur, path);
   /* A shorter path may still come; then the file must be found again. */
   if(it->kept || strcmp(it->cur, it->url) || strcmp(path, e->last_mapped.data))
     where_put(e, it->url, it->cur, path);
@@ -450,8 +504,8 @@ struct lowered {
 };
 
 /* cr_frontier_lower_cb */
-static void on_lower(void *arg, const char *url, unsigned depth, const char *referrer,
-                     int kind)
+static void on_lower(void *arg, const char *url, unsigned depth, int requisite,
+                     const char *referrer, int kind)
 {
   struct cr_engine *e = arg;
   struct lowered *lw = (struct lowered *)cr_hmap_get(&e->lowered, url);
@@ -478,9 +532,10 @@ static void on_lower(void *arg, const char *url, unsigned depth, const char *ref
   free(lw->referrer);
   lw->referrer = ref;
   lw->depth = depth;
-  if(e->cfg.recursive && kind != CR_DONE_LEAF &&
-     (e->cfg.max_depth < 0 || depth < (unsigned)e->cfg.max_depth))
-    reparse_push(e, url, depth, kind == CR_DONE_CSS, NULL, NULL);
+  /* The final URL is not known here: reparse_one judges with it. */
+  if(follows_links(e) && kind != CR_DONE_LEAF &&
+     (follows_pages(e, depth, requisite, NULL) || follows_requisites(e, depth)))
+    reparse_push(e, url, depth, requisite, kind == CR_DONE_CSS, NULL, NULL);
 }
 
 /* cr_manifest_fix_cb */
@@ -604,27 +659,51 @@ static void on_frontier_fail(void *arg, struct cr_item *it, const char *reason)
 
 /* ---- receiving ---- */
 
-/* A link found on a page: judged by the scope, then offered to the
- * frontier one level deeper. */
+/* A link found on a page: judged by the scope (a requisite by the trap
+ * guards and --reject-regex only), then offered to the frontier one level
+ * deeper.  Without -p a requisite link is followed as a page link, as it
+ * always was. */
 static void on_link(void *arg, const char *url, enum cr_link_kind kind)
 {
   struct cr_item *it = arg;
   struct cr_engine *e = it->engine;
+  int requisite = kind == CR_LINK_RESOURCE && e->cfg.page_requisites;
 
-  (void)kind;
   if(e->cfg.max_pages && cr_frontier_added(e->fr) >= e->cfg.max_pages)
     return;
-  if(cr_scope_check(e->scope, url))
+  /* The requisite scope takes whatever the scope takes, so a requisite
+   * link needs no second look as a page link. */
+  if(requisite) {
+    if(!it->links_reqs || cr_scope_check_requisite(e->scope, url))
+      return;
+  }
+  else if(!it->links_pages || cr_scope_check(e->scope, url))
     return;
   /* Duplicates, and hosts at their page cap, are simply not queued. */
-  cr_frontier_add(e->fr, url, it->depth + 1, it->cur);
+  cr_frontier_add(e->fr, url, it->depth + 1, requisite, it->cur);
 }
 
-/* The link memo is kept per depth: a repeat from a page nearer the seed
- * must reach the frontier, which may lower its target's depth. */
-static uint64_t memo_salt(unsigned depth)
+/* The link memo is kept per depth and per what the parse follows: a
+ * repeat from a page nearer the seed, or from one that follows more, must
+ * reach the frontier, which may lower its target's depth. */
+static uint64_t memo_salt(unsigned depth, int pages, int requisites)
 {
-  return (uint64_t)depth * 0xc2b2ae3d27d4eb4full;
+  return (uint64_t)depth * 0xc2b2ae3d27d4eb4full + (pages ? 0x165667b19e3779f9ull : 0) +
+         (requisites ? 0x27d4eb2f165667c5ull : 0);
+}
+
+/* Starts a link parser for it (item or reparse stand-in) with what it
+ * follows set.  Returns 0 or a CR_E* code (no parser). */
+static int links_open(struct cr_engine *e, struct cr_item *it, enum cr_links_type type)
+{
+  int rc = cr_links_new(type, it->cur, on_link, it, &it->links);
+
+  if(rc)
+    return rc;
+  cr_links_set_memo(it->links, &e->link_memo);
+  cr_links_set_memo_kinds(it->links, e->cfg.page_requisites);
+  cr_links_set_memo_salt(it->links, memo_salt(it->depth, it->links_pages, it->links_reqs));
+  return 0;
 }
 
 /* Starts a link parser when the page is HTML or CSS and links from it
@@ -634,7 +713,7 @@ static void start_links(struct cr_engine *e, struct cr_item *it)
   char *ctype = NULL;
   enum cr_links_type type;
 
-  if(!e->cfg.recursive)
+  if(!follows_links(e))
     return;
   curl_easy_getinfo(it->easy->h, CURLINFO_CONTENT_TYPE, &ctype);
   if(!ctype)
@@ -645,17 +724,17 @@ static void start_links(struct cr_engine *e, struct cr_item *it)
     type = CR_LINKS_CSS;
   else
     return;
+  it->links_pages = follows_pages(e, it->depth, it->requisite, it->cur);
+  it->links_reqs = follows_requisites(e, it->depth);
   /* Remembered: if a shorter path reaches this page later, its links are
    * followed then (see links_after). */
-  if(e->cfg.max_depth >= 0 && it->depth >= (unsigned)e->cfg.max_depth) {
+  if(!it->links_pages && !it->links_reqs) {
     it->links_cut = 1;
     it->links_css = type == CR_LINKS_CSS;
     return;
   }
   /* Without a parser the page is still saved; it only yields no links. */
-  if(!cr_links_new(type, it->cur, on_link, it, &it->links)) {
-    cr_links_set_memo(it->links, &e->link_memo);
-    cr_links_set_memo_salt(it->links, memo_salt(it->depth));
+  if(!links_open(e, it, type)) {
     it->links_started = 1;
     it->links_depth = it->depth;
   }
@@ -1165,6 +1244,8 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   it->checked = 0;
   it->keep_body = 0;
   it->links_started = 0;
+  it->links_pages = 0;
+  it->links_reqs = 0;
   it->links_cut = 0;
   it->links_css = 0;
   it->pace_t0 = 0.0;
@@ -1500,15 +1581,18 @@ static void reparse_one(struct cr_engine *e, struct reparse *rp)
   if(fd < 0 || !chunk)
     goto done;
   /* The page's links are offered as if it had just arrived at this depth:
-   * on_link reads only engine, depth and cur. */
+   * on_link reads only engine, depth, cur and what the parse follows. */
   memset(&src, 0, sizeof(src));
   src.engine = e;
   src.depth = rp->depth;
+  src.requisite = rp->requisite;
   src.cur = (char *)base;
-  if(cr_links_new(rp->css ? CR_LINKS_CSS : CR_LINKS_HTML, base, on_link, &src, &src.links))
+  src.links_pages = follows_pages(e, rp->depth, rp->requisite, base);
+  src.links_reqs = follows_requisites(e, rp->depth);
+  if(!src.links_pages && !src.links_reqs)
     goto done;
-  cr_links_set_memo(src.links, &e->link_memo);
-  cr_links_set_memo_salt(src.links, memo_salt(rp->depth));
+  if(links_open(e, &src, rp->css ? CR_LINKS_CSS : CR_LINKS_HTML))
+    goto done;
   for(;;) {
     ssize_t n = read(fd, chunk, REPARSE_CHUNK);
 
@@ -1585,7 +1669,7 @@ static void keep_unchanged(struct cr_engine *e, struct cr_item *it)
   it->kept = 1;
   it->bytes = p->bytes;
   ct = p->content_type;
-  if(e->cfg.recursive && ct) {
+  if(follows_links(e) && ct) {
     it->links_css = !strncasecmp(ct, "text/css", 8);
     it->kept_links = it->links_css || !strncasecmp(ct, "text/html", 9) ||
                      !strncasecmp(ct, "application/xhtml+xml", 21);
@@ -1629,7 +1713,13 @@ static void redirect(struct cr_engine *e, struct cr_item *it, const char *locati
    * redirect (http to https, a www. host) is where the user meant to
    * start: its target joins the scope the way the seed did. */
   if(e->scope && !it->robots_for) {
-    const char *why = it->depth ? cr_scope_check(e->scope, target) : NULL;
+    const char *why = NULL;
+
+    /* A requisite may move to another host (a CDN) as its link could
+     * have named one. */
+    if(it->depth)
+      why = it->requisite ? cr_scope_check_requisite(e->scope, target)
+                          : cr_scope_check(e->scope, target);
 
     if(why) {
       char msg[128];
@@ -2014,6 +2104,7 @@ struct pend {
   struct pend *prev;          /* journal order, kept for the re-queue */
   struct pend *next;
   unsigned depth;
+  int requisite;              /* as struct cr_item's */
   char *referrer;             /* owned, or NULL */
   char url[];
 };
@@ -2134,7 +2225,9 @@ static int replay_config(struct replay *rp, const char *p, size_t len)
 static int replay_add(struct replay *rp, const char *p, size_t len)
 {
   struct rd r = { p, len, 0 };
-  unsigned depth = rd_u32(&r);
+  uint32_t dword = rd_u32(&r);
+  unsigned depth = dword & ~J_REQUISITE;
+  int requisite = (dword & J_REQUISITE) != 0;
   uint32_t n = rd_u32(&r);
   const char *url = rd_bytes(&r, n);
   struct pend *pe;
@@ -2155,6 +2248,7 @@ static int replay_add(struct replay *rp, const char *p, size_t len)
       free(pe->referrer);
       pe->referrer = ref;
       pe->depth = depth;
+      pe->requisite = requisite;
     }
     return 0;
   }
@@ -2166,7 +2260,7 @@ static int replay_add(struct replay *rp, const char *p, size_t len)
 
     if(r.n && !ref)
       return CR_ENOMEM;
-    rc = cr_frontier_add(rp->e->fr, rp->key.data, depth, ref);
+    rc = cr_frontier_add(rp->e->fr, rp->key.data, depth, requisite, ref);
     free(ref);
     return rc == CR_EDUP || !rc ? 0 : rc;
   }
@@ -2175,6 +2269,7 @@ static int replay_add(struct replay *rp, const char *p, size_t len)
     return CR_ENOMEM;
   memcpy(pe->url, url, n);
   pe->depth = depth;
+  pe->requisite = requisite;
   if(r.n) {
     pe->referrer = strndup(r.p, r.n);
     if(!pe->referrer) {
@@ -2353,7 +2448,7 @@ static int build_identity(struct cr_engine *e, struct cr_buf *b)
                        /* The default follows DIR, however DIR is spelt. */
                        c->manifest_path ? c->manifest_path : "(in the output directory)",
                        c->recursive);
-  if(!rc && c->recursive)
+  if(!rc && (c->recursive || c->page_requisites))
     rc = cr_buf_printf(b, "depth=%d\nspan-hosts=%d\ndomains=%s\naccept-regex=%s\n"
                        "reject-regex=%s\nno-parent=%d\nmax-host-pages=%llu\n"
                        "max-url-length=%zu\nmax-path-depth=%u\nrobots=%d\n",
@@ -2362,6 +2457,9 @@ static int build_identity(struct cr_engine *e, struct cr_buf *b)
                        c->reject_regex ? c->reject_regex : "", c->no_parent,
                        (unsigned long long)c->host_page_cap, c->max_url_len,
                        c->max_path_segments, c->robots);
+  /* Only when on, so a crawl without it resumes from an older state. */
+  if(!rc && c->page_requisites)
+    rc = cr_buf_puts(b, "page-requisites=1\n");
   if(!rc)
     rc = cr_buf_printf(b, "max-pages=%llu\n", (unsigned long long)c->max_pages);
   if(!rc && c->identity)
@@ -2489,7 +2587,7 @@ static int state_open(struct cr_engine *e)
   }
   while(rp.head) {
     pe = rp.head;
-    rc = cr_frontier_add(e->fr, pe->url, pe->depth, pe->referrer);
+    rc = cr_frontier_add(e->fr, pe->url, pe->depth, pe->requisite, pe->referrer);
     if(rc && rc != CR_EDUP && rc != CR_EFULL) {
       fprintf(stderr, "crawler: cannot resume: %s\n", cr_strerror(rc));
       goto done;
@@ -2650,11 +2748,11 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
 
     memset(&fc, 0, sizeof(fc));
     fc.per_host = cfg->per_host;
-    fc.robots = cfg->recursive && cfg->robots;
+    fc.robots = (cfg->recursive || cfg->page_requisites) && cfg->robots;
     fc.delay_ms = cfg->delay_ms;
     fc.jitter = cfg->jitter;
     fc.max_delay_ms = (uint64_t)(cfg->max_crawl_delay * 1000.0);
-    fc.host_page_cap = cfg->recursive ? cfg->host_page_cap : 0;
+    fc.host_page_cap = cfg->recursive || cfg->page_requisites ? cfg->host_page_cap : 0;
     fc.dead_after = DEAD_AFTER;
     if(e->proxies[0].host || e->proxies[1].host) {
       fc.proxied = host_proxied;
@@ -2665,7 +2763,7 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
       goto fail;
     cr_frontier_set_lower(e->fr, on_lower);
   }
-  if(cfg->recursive) {
+  if(cfg->recursive || cfg->page_requisites) {
     struct cr_scope_config sc;
     char err[512];
 
@@ -2753,7 +2851,7 @@ int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *
     free(norm);
     return rc;
   }
-  rc = cr_frontier_add(e->fr, norm, 0, NULL);
+  rc = cr_frontier_add(e->fr, norm, 0, 0, NULL);
   free(norm);
   return rc;
 }

@@ -665,19 +665,21 @@ static void set_referrer(struct cr_item *it, const char *referrer)
  * takes the shorter depth (and that path's referrer).  Queued, it moves
  * to its new priority; in flight, the engine reads the new depth when it
  * ends; done, the engine is told (its manifest line and its links). */
-static void lower(struct cr_frontier *f, const char *url, unsigned depth,
+static void lower(struct cr_frontier *f, const char *url, unsigned depth, int requisite,
                   const char *referrer, uint16_t old_tag)
 {
   struct cr_hnode *n = cr_hmap_get(&f->live, url);
 
   if(f->accept_cb)
-    f->accept_cb(f->accept_arg, url, depth, referrer);
+    f->accept_cb(f->accept_arg, url, depth, requisite, referrer);
   if(n) {
     struct cr_item *it = (struct cr_item *)((char *)n - offsetof(struct cr_item, live));
 
     if(depth >= it->depth)
       return;
+    /* The shorter path's kind of link comes with its depth. */
     it->depth = depth;
+    it->requisite = requisite != 0;
     set_referrer(it, referrer);
     if(it->queued && item_prio(it) != it->qprio) {
       struct cr_host *h = it->host;
@@ -691,12 +693,12 @@ static void lower(struct cr_frontier *f, const char *url, unsigned depth,
     return;
   }
   if(f->lower_cb)
-    f->lower_cb(f->arg, url, depth, referrer,
+    f->lower_cb(f->arg, url, depth, requisite, referrer,
                 old_tag & TAG_LEAF ? CR_DONE_LEAF : old_tag & TAG_CSS ? CR_DONE_CSS
                                                                       : CR_DONE_HTML);
 }
 
-int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
+int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth, int requisite,
                     const char *referrer)
 {
   struct cr_host *h;
@@ -711,7 +713,7 @@ int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
     if(depth_tag(depth) >= (old & TAG_DEPTH_MAX))
       return CR_EDUP;
     *tag = (uint16_t)(depth_tag(depth) | (old & ~TAG_DEPTH_MAX));
-    lower(f, url, depth, referrer, old);
+    lower(f, url, depth, requisite, referrer, old);
     return CR_EDUP;
   }
   rc = host_for(f, url, &h);
@@ -742,13 +744,14 @@ int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
   }
   it->cur = it->url;
   it->depth = depth;
+  it->requisite = requisite != 0;
   cr_file_init(&it->file);
   f->added++;
   h->pages++;
   /* Told before anything can fail it, so a journal sees the URL taken
    * before it sees the URL finished. */
   if(f->accept_cb)
-    f->accept_cb(f->accept_arg, it->url, depth, it->referrer);
+    f->accept_cb(f->accept_arg, it->url, depth, it->requisite, it->referrer);
   if(h->dead) {
     f->fail_cb(f->arg, it, "host unreachable");
     return 0;

@@ -59,6 +59,8 @@ struct cr_item {
                                  owned; equal to url until a redirect */
   char *referrer;             /* the page that linked here, or NULL; owned */
   unsigned depth;
+  int requisite;              /* its shortest path ends in a requisite
+                                 link (see cr_frontier_add) */
   struct cr_host *robots_for; /* set on a robots.txt fetch: whose rules */
   /* Below: the engine's per-transfer state. */
   struct cr_engine *engine;
@@ -91,6 +93,8 @@ struct cr_item {
   int keep_conn;              /* the connection may stay open afterwards */
   int links_started;          /* a link parser ran on this body ... */
   unsigned links_depth;       /* ... with the item at this depth */
+  int links_pages;            /* ... following page links ... */
+  int links_reqs;             /* ... and requisite links (engine) */
   int links_cut;              /* HTML or CSS whose links --depth cut */
   int links_css;              /* the body is CSS (else HTML) */
   struct cr_links *links;     /* link parser while an HTML/CSS body arrives */
@@ -178,12 +182,15 @@ int cr_frontier_new(struct cr_loop *loop, struct cr_dns *dns,
 void cr_frontier_free(struct cr_frontier **f);
 
 /* Offers a normalized URL found at depth (0 for a seed) on the page
- * referrer (NULL for a seed; copied).  Returns 0 (queued), CR_EDUP (seen
- * before; if at a greater depth, it now has this one, see above),
+ * referrer (NULL for a seed; copied); requisite: the link is a page
+ * requisite that only --page-requisites lets in (the engine's to judge:
+ * the frontier keeps it on the item with the depth, and a shorter path
+ * replaces both).  Returns 0 (queued), CR_EDUP (seen before; if at a
+ * greater depth, it now has this one and its requisite flag, see above),
  * CR_EFULL (its host reached host_page_cap), CR_EURL (cannot be split),
  * CR_ENOMEM.  A URL of a host already declared dead is queued and failed
  * at once through the fail callback. */
-int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth,
+int cr_frontier_add(struct cr_frontier *f, const char *url, unsigned depth, int requisite,
                     const char *referrer);
 
 /* Hands over a host's robots.txt rules (ownership moves to the frontier;
@@ -297,20 +304,21 @@ uint64_t cr_frontier_added(const struct cr_frontier *f);
 
 /* Called when cr_frontier_add accepts a URL (not for a duplicate or a URL
  * over a cap), before the URL can fail, and again when a URL takes a
- * shorter depth: url and referrer (NULL for a seed) are valid during the
- * call. */
+ * shorter depth: url and referrer
+ * (NULL for a seed) are valid during the call. */
 typedef void (*cr_frontier_accept_cb)(void *arg, const char *url, unsigned depth,
-                                      const char *referrer);
+                                      int requisite, const char *referrer);
 
 /* Sets the accept callback (NULL clears it). */
 void cr_frontier_set_accept(struct cr_frontier *f, cr_frontier_accept_cb cb, void *arg);
 
-/* Called when a URL already done takes a shorter depth (its manifest line
- * had the longer one, and its links were followed at that one, or cut by
- * --depth); kind is CR_DONE_*.  Arguments as for the accept callback,
- * with the fail callback's arg. */
+/* Called when a URL already done takes a shorter depth, with the
+ * requisite flag of that path (its manifest line had the longer one, and
+ * its links were followed at that one, or cut by --depth); kind is
+ * CR_DONE_*.  Arguments as for the accept callback, with the fail
+ * callback's arg. */
 typedef void (*cr_frontier_lower_cb)(void *arg, const char *url, unsigned depth,
-                                     const char *referrer, int kind);
+                                     int requisite, const char *referrer, int kind);
 
 /* Sets the lower callback (NULL clears it). */
 void cr_frontier_set_lower(struct cr_frontier *f, cr_frontier_lower_cb cb);

@@ -200,6 +200,7 @@ struct cr_links {
   struct links_css css_attr; /* one style="" attribute */
   struct cr_hset *memo;      /* references resolved before, or NULL */
   uint64_t memo_salt;        /* mixed into every memo key */
+  int memo_kinds;            /* keys tell page links from requisites */
   struct links_sieve sieve;
   /* Hashes of base prefixes for the memo: a page's references need only
    * a few (see links_memo_key).  keep + 1, so 0 is an empty slot. */
@@ -229,9 +230,12 @@ struct links_attr {
 static const struct links_attr links_attrs[] = {
   { "a", "href", CR_LINK_PAGE, 0 },
   { "area", "href", CR_LINK_PAGE, 0 },
-  { "iframe", "src", CR_LINK_PAGE, 0 },
-  { "frame", "src", CR_LINK_PAGE, 0 },
-  { "link", "href", CR_LINK_RESOURCE, 0 },
+  /* A frame's document is part of how the page looks, as wget has it
+   * (inline); its own links are the crawler's to judge. */
+  { "iframe", "src", CR_LINK_RESOURCE, 0 },
+  { "frame", "src", CR_LINK_RESOURCE, 0 },
+  /* The kind comes from rel, see links_rel_kind. */
+  { "link", "href", CR_LINK_PAGE, 0 },
   { "img", "src", CR_LINK_RESOURCE, 0 },
   { "img", "srcset", CR_LINK_RESOURCE, 1 },
   { "source", "src", CR_LINK_RESOURCE, 0 },
@@ -394,9 +398,18 @@ static uint64_t links_memo_key(struct cr_links *l, const char *s, size_t n)
   return (l->memo_hash[i] ^ (cr_hash64(s, n) * 0x9e3779b97f4a7c15ull)) + l->memo_salt;
 }
 
-static int links_memo_seen(struct cr_links *l, const char *s, size_t n)
+/* Offsets a memo key by the kind of link, when kinds matter: a reference
+ * dropped as a page link may still be wanted as a requisite. */
+static uint64_t links_kind_key(const struct cr_links *l, uint64_t key,
+                               enum cr_link_kind kind)
 {
-  return cr_hset_add(l->memo, links_memo_key(l, s, n)) == 0;
+  return l->memo_kinds && kind == CR_LINK_RESOURCE ? key ^ 0x9fb21c651e98df25ull : key;
+}
+
+static int links_memo_seen(struct cr_links *l, const char *s, size_t n,
+                           enum cr_link_kind kind)
+{
+  return cr_hset_add(l->memo, links_kind_key(l, links_memo_key(l, s, n), kind)) == 0;
 }
 
 /* Resolves the reference s[0..n) against the base and reports it.  Empty,
@@ -413,7 +426,7 @@ static void links_ref(struct cr_links *l, const char *s, size_t n,
   s = links_trim(s, &n);
   if(n == 0 || n > CR_LINK_MAX)
     return;
-  if(l->memo && links_memo_seen(l, s, n))
+  if(l->memo && links_memo_seen(l, s, n, kind))
     return;
   /* Any failure, out of memory included, costs this one link only. */
   rc = cr_url_resolve(links_base(l), s, n, &url, NULL);
@@ -421,6 +434,11 @@ static void links_ref(struct cr_links *l, const char *s, size_t n,
     l->cb(l->arg, url, kind);
     free(url);
   }
+}
+
+void cr_links_set_memo_kinds(struct cr_links *l, int on)
+{
+  l->memo_kinds = on;
 }
 
 void cr_links_set_memo_salt(struct cr_links *l, uint64_t salt)
@@ -816,6 +834,35 @@ static const char *links_attr(const xmlChar **atts, const char *name)
   return NULL;
 }
 
+/* What a <link> points at, from its rel tokens: what the page needs to
+ * render (style sheets, icons, preloads, the web app manifest) is a
+ * requisite, as wget's inline links; next, alternate, canonical and the
+ * rest name other documents, and so does a <link> without rel. */
+static enum cr_link_kind links_rel_kind(const char *rel)
+{
+  static const char *const needed[] = {
+    "stylesheet", "icon", "apple-touch-icon", "apple-touch-icon-precomposed",
+    "mask-icon", "preload", "modulepreload", "manifest",
+  };
+  size_t i = 0;
+  size_t n = rel ? strlen(rel) : 0;
+
+  while(i < n) {
+    size_t start;
+    size_t k;
+
+    while(i < n && links_space((unsigned char)rel[i]))
+      i++;
+    start = i;
+    while(i < n && !links_space((unsigned char)rel[i]))
+      i++;
+    for(k = 0; k < sizeof(needed) / sizeof(needed[0]); k++)
+      if(links_ieq(rel + start, i - start, needed[k]))
+        return CR_LINK_RESOURCE;
+  }
+  return CR_LINK_PAGE;
+}
+
 static void links_meta(struct cr_links *l, const xmlChar **atts)
 {
   const char *equiv = links_attr(atts, "http-equiv");
@@ -894,12 +941,16 @@ static void links_start_elem(void *ctx, const xmlChar *xname,
     }
     for(k = first; k < LINKS_NATTRS && strcmp(links_attrs[k].elem, name) == 0; k++) {
       const struct links_attr *la = &links_attrs[k];
+      enum cr_link_kind kind = la->kind;
+
       if(strcmp(la->attr, an) != 0)
         continue;
+      if(strcmp(name, "link") == 0)
+        kind = links_rel_kind(links_attr(atts, "rel"));
       if(la->srcset)
-        links_srcset(l, av, strlen(av), la->kind);
+        links_srcset(l, av, strlen(av), kind);
       else
-        links_ref(l, av, strlen(av), la->kind);
+        links_ref(l, av, strlen(av), kind);
       break;
     }
   }
@@ -1561,14 +1612,15 @@ enum {
   SA_CONTENT = 1 << 7,
   SA_POSTER = 1 << 8,
   SA_BACKGROUND = 1 << 9,
+  SA_REL = 1 << 10,
 };
 
 static const char *const sieve_attr_names[] = {
   "href", "src", "srcset", "data", "style", "http-equiv", "name", "content",
-  "poster", "background",
+  "poster", "background", "rel",
 };
 
-static const size_t sieve_attr_lens[] = { 4, 3, 6, 4, 5, 10, 4, 7, 6, 10 };
+static const size_t sieve_attr_lens[] = { 4, 3, 6, 4, 5, 10, 4, 7, 6, 10, 3 };
 
 #define SIEVE_NATTR (sizeof(sieve_attr_names) / sizeof(sieve_attr_names[0]))
 
@@ -1601,7 +1653,7 @@ static const struct sieve_elem sieve_elems[] = {
   { "iframe", 6, SA_SRC, NULL, RAW_DROP, 0 },
   { "img", 3, SA_SRC | SA_SRCSET, NULL, RAW_NONE, 1 },
   { "input", 5, SA_SRC, NULL, RAW_NONE, 1 },
-  { "link", 4, SA_HREF, NULL, RAW_NONE, 1 },
+  { "link", 4, SA_HREF | SA_REL, NULL, RAW_NONE, 1 },
   { "meta", 4, SA_EQUIV | SA_NAME | SA_CONTENT, NULL, RAW_NONE, 1 },
   { "noembed", 7, 0, NULL, RAW_DROP, 0 },
   { "noframes", 8, 0, NULL, RAW_DROP, 0 },
@@ -1779,6 +1831,7 @@ static int sieve_known(struct cr_links *l)
   const struct links_sieve *v = &l->sieve;
   const char *p = v->out.data + v->valstart;
   size_t n = v->out.len - v->valstart;
+  uint64_t key;
   size_t i;
 
   if(!((1u << v->attr) & (SA_HREF | SA_SRC | SA_DATA | SA_POSTER | SA_BACKGROUND)) ||
@@ -1794,8 +1847,13 @@ static int sieve_known(struct cr_links *l)
    * third of the links of a documentation page are such anchors. */
   if(n && p[0] == '#' && !l->base_seen)
     return 1;
-  return l->memo && n && n <= CR_LINK_MAX &&
-         cr_hset_has(l->memo, links_memo_key(l, p, n));
+  if(!l->memo || !n || n > CR_LINK_MAX)
+    return 0;
+  /* The sieve cannot tell a <link>'s kind before its rel: when kinds
+   * matter, a reference is known only once known as both. */
+  key = links_memo_key(l, p, n);
+  return cr_hset_has(l->memo, key) &&
+         (!l->memo_kinds || cr_hset_has(l->memo, links_kind_key(l, key, CR_LINK_RESOURCE)));
 }
 
 /* A value ended; one over its cap, or already known, is dropped with its

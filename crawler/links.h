@@ -43,10 +43,18 @@ enum cr_links_type {
 };
 
 /* What kind of reference a link is; a crawler may follow page links and
- * page requisites differently. */
+ * page requisites differently.  A requisite is what the page needs to
+ * render, as wget's inline links: everything but the page links below,
+ * iframe and frame documents included.  A <link> is a requisite when its
+ * rel holds stylesheet, icon, apple-touch-icon(-precomposed), mask-icon,
+ * preload, modulepreload or manifest; rel=next, alternate, canonical and
+ * the others (or no rel) name documents: page links. */
 enum cr_link_kind {
-  CR_LINK_PAGE = 0,     /* a/area href, iframe/frame src, meta refresh */
-  CR_LINK_RESOURCE = 1, /* img, script, link, embed, object, source, CSS */
+  CR_LINK_PAGE = 0,     /* a/area href, meta refresh, <link> but the rels
+                           above */
+  CR_LINK_RESOURCE = 1, /* img, script, iframe/frame, embed, object, source,
+                           video/audio/track, input, backgrounds, <link
+                           rel=stylesheet...>, CSS url() and @import */
 };
 
 /* Called for each link: url is NUL-terminated, absolute and normalized,
@@ -68,6 +76,11 @@ struct cr_hset;
  * resolved or reported again: only right when whatever a repeat would be
  * offered to drops duplicates anyway, as the frontier's seen set does. */
 void cr_links_set_memo(struct cr_links *l, struct cr_hset *memo);
+
+/* Keys the memo by kind too (default: off): needed when a crawler drops
+ * some page links but follows requisites, as the same reference may come
+ * as both.  Off, a reference is reported once whatever its kind. */
+void cr_links_set_memo_kinds(struct cr_links *l, int on);
 
 /* Keeps this parser's memo entries apart from those of parsers with
  * another salt: a crawler whose pages' links go to a depth passes the

@@ -137,6 +137,7 @@ static const struct option long_opts[] = {
   {"timestamping", no_argument, NULL, 'N'},
   {"recursive", no_argument, NULL, 'r'},
   {"depth", required_argument, NULL, 'l'},
+  {"page-requisites", no_argument, NULL, 'p'},
   {"span-hosts", no_argument, NULL, OPT_SPAN_HOSTS},
   {"domains", required_argument, NULL, OPT_DOMAINS},
   {"accept-regex", required_argument, NULL, OPT_ACCEPT_REGEX},
@@ -163,7 +164,7 @@ static const struct option long_opts[] = {
 };
 
 /* The short options, as getopt takes them. */
-static const char short_opts[] = "i:o:c:rl:qhV46N";
+static const char short_opts[] = "i:o:c:rl:pqhV46N";
 
 /* Flags of wget and curl that the crawler does not have, with what to use
  * instead where there is an equivalent: a habit typed without thinking
@@ -178,8 +179,6 @@ static const struct foreign foreign_flags[] = {
   {"--mirror", "wget", "use -r -l inf"},
   {"-m", "wget", "use -r -l inf"},
   {"--convert-links", "wget", NULL},
-  {"--page-requisites", "wget", NULL},
-  {"-p", "wget", NULL},
   {"--adjust-extension", "wget", NULL},
   {"--html-extension", "wget", NULL},
   {"-E", "wget or curl", "use --certificate FILE (curl's -E); wget's --adjust-extension "
@@ -449,6 +448,10 @@ static void usage(FILE *out)
     "Recursive crawling:\n"
     "  -r, --recursive           follow links in HTML and CSS (robots.txt obeyed)\n"
     "  -l, --depth N             follow links up to N deep, or 'inf' (default: %d)\n"
+    "  -p, --page-requisites     also fetch what saved pages need to render\n"
+    "                            (images, style sheets and their imports,\n"
+    "                            scripts, fonts, frames), past --depth and on\n"
+    "                            any host; with or without -r\n"
     "      --span-hosts          follow links to other hosts (default: the seeds'\n"
     "                            hosts only, any port)\n"
     "      --domains LIST        follow only these domains and their subdomains,\n"
@@ -1112,6 +1115,9 @@ int main(int argc, char **argv)
       break;
     case 'r':
       cfg.recursive = 1;
+      break;
+    case 'p':
+      cfg.page_requisites = 1;
       break;
     case 'l':
       if(!strcmp(optarg, "inf") || !strcmp(optarg, "0")) {

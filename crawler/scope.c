@@ -249,6 +249,23 @@ const char *cr_scope_check(const struct cr_scope *s, const char *url)
   return NULL;
 }
 
+const char *cr_scope_check_requisite(const struct cr_scope *s, const char *url)
+{
+  struct cr_url_view v;
+  const char *why;
+
+  if(cr_url_view(url, &v))
+    return "unparsable URL";
+  if(s->cfg.max_url && strlen(url) > s->cfg.max_url)
+    return "URL too long";
+  why = path_guard(s, &v);
+  if(why)
+    return why;
+  if(s->has_reject && !regexec(&s->reject, url, 0, NULL, 0))
+    return "rejected by --reject-regex";
+  return NULL;
+}
+
 static void free_list(char **arr, size_t n)
 {
   size_t i;

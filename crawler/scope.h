@@ -13,6 +13,15 @@
  *  - trap guards: at most max_url bytes, at most max_segments path
  *    segments, no path segment repeated more than max_repeat times.
  * Seeds themselves are always fetched; the scope only judges links.
+ *
+ * Page requisites (--page-requisites: what a saved page needs to render)
+ * are judged by cr_scope_check_requisite, which keeps only the trap guards
+ * and --reject-regex: a page's images and style sheets are often on
+ * another host or above the seed's directory, and --accept-regex and
+ * --domains describe which pages to crawl, not what those pages need.
+ * The trap guards stay because a hostile page can name endless requisites
+ * as easily as endless pages; --reject-regex stays because it is the one
+ * way to say "never fetch this".
  */
 #ifndef CR_SCOPE_H
 #define CR_SCOPE_H
@@ -46,6 +55,11 @@ int cr_scope_add_seed(struct cr_scope *s, const char *url);
  * --reject-regex", "URL too long", "path too deep", "repeated path
  * segment", ...). */
 const char *cr_scope_check(const struct cr_scope *s, const char *url);
+
+/* Judges a normalized link to a page requisite (see above): NULL when it
+ * may be fetched, else a static reason ("URL too long", "path too deep",
+ * "repeated path segment", "rejected by --reject-regex", ...). */
+const char *cr_scope_check_requisite(const struct cr_scope *s, const char *url);
 
 /* Frees and clears *s; accepts NULL. */
 void cr_scope_free(struct cr_scope **s);

@@ -138,7 +138,7 @@ struct cr_config {
                                   manifest recorded (ETag, Last-Modified)
                                   and keep files the server says are
                                   unchanged (304); default 0 */
-  /* Recursion (all off unless recursive is set). */
+  /* Recursion (all off unless recursive or page_requisites is set). */
   int recursive;               /* follow links found in HTML and CSS; default 0 */
   int max_depth;               /* links followed from a seed, -1 = no limit;
                                   default 5 */
@@ -155,7 +155,13 @@ struct cr_config {
   unsigned max_path_segments;  /* deepest path followed (trap guard); default 32 */
   unsigned max_segment_repeat; /* a path segment repeated more often is a trap;
                                   default 3 */
-  int robots;                  /* obey robots.txt when recursive; default 1 */
+  int page_requisites;         /* fetch what saved pages need to render
+                                  (images, style sheets and their imports,
+                                  scripts, fonts, frames), past max_depth
+                                  and on any host; with or without
+                                  recursive; default 0 */
+  int robots;                  /* obey robots.txt when recursive or
+                                  page_requisites; default 1 */
   uint64_t delay_ms;           /* per host, between request starts; default 0 */
   int jitter;                  /* vary the delay 0.5x..1.5x; default 0 */
   double max_crawl_delay;      /* cap on robots.txt Crawl-delay, s; default 30 */

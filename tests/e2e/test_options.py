@@ -29,7 +29,6 @@ REFUSED = [
     (["--silent"], "--quiet"),
     (["-O", "x.html"], "--output"),
     (["--convert-links"], "'--convert-links' is a wget option"),
-    (["--page-requisites"], "'--page-requisites' is a wget option"),
     (["--no-clobber"], "'--no-clobber' is a wget option"),
     (["-nc"], "'-nc' is a wget option"),
     (["-np"], "--no-parent"),

@@ -42,10 +42,20 @@ static const struct links_case cases[] = {
   { "area href", CR_LINKS_HTML, NULL,
     B("<map name=m><area shape=rect href=\"/map/1\"></map>"),
     "P " H "/map/1\n" },
-  { "link href, any rel", CR_LINKS_HTML, NULL,
+  { "link href: requisite or page by rel", CR_LINKS_HTML, NULL,
     B("<link rel=stylesheet href=\"/s.css\"><link rel=alternate "
       "href=\"alt.html\"><link rel=icon href=/favicon.ico>"),
-    "R " H "/s.css\nR " H "/dir/alt.html\nR " H "/favicon.ico\n" },
+    "R " H "/s.css\nP " H "/dir/alt.html\nR " H "/favicon.ico\n" },
+  { "link rel tokens, any case, rel after href", CR_LINKS_HTML, NULL,
+    B("<link href=/a.css rel=\"Alternate  StyleSheet\"><link rel=\"shortcut icon\" "
+      "href=/i.ico><link rel=apple-touch-icon href=/t.png><link rel=preload href=/f.woff2 "
+      "as=font><link rel=modulepreload href=/m.js><link rel=manifest href=/w.json>"
+      "<link rel=mask-icon href=/k.svg><link rel=next href=/p2><link rel=canonical "
+      "href=/c><link rel=prefetch href=/n.html><link href=/norel><link rel=\"\" "
+      "href=/empty><link rel=stylesheets href=/not-a-token>"),
+    "R " H "/a.css\nR " H "/i.ico\nR " H "/t.png\nR " H "/f.woff2\nR " H "/m.js\nR " H
+    "/w.json\nR " H "/k.svg\nP " H "/p2\nP " H "/c\nP " H "/n.html\nP " H "/norel\nP " H
+    "/empty\nP " H "/not-a-token\n" },
   { "img src", CR_LINKS_HTML, NULL, B("<img src=\"i.png\" alt=\"\">"),
     "R " H "/dir/i.png\n" },
   { "img src and srcset, in attribute order", CR_LINKS_HTML, NULL,
@@ -71,11 +81,11 @@ static const struct links_case cases[] = {
   { "iframe, embed, object", CR_LINKS_HTML, NULL,
     B("<iframe src=if.html></iframe><embed src=/e.swf>"
       "<object data=/o.svg type=image/svg+xml></object>"),
-    "P " H "/dir/if.html\nR " H "/e.swf\nR " H "/o.svg\n" },
+    "R " H "/dir/if.html\nR " H "/e.swf\nR " H "/o.svg\n" },
   { "frames", CR_LINKS_HTML, NULL,
     B("<html><frameset><frame src=\"/f1\"><frame src=\"f2\"></frameset>"
       "</html>"),
-    "P " H "/f1\nP " H "/dir/f2\n" },
+    "R " H "/f1\nR " H "/dir/f2\n" },
   { "attributes that are not links", CR_LINKS_HTML, NULL,
     B("<a name=\"/n\" title=\"/t\">x</a><img alt=\"/a.png\" "
       "data-src=\"/d.png\"><div href=\"/div\"></div><link rel=x>"),
@@ -333,7 +343,7 @@ static const struct links_case cases[] = {
       "<textarea><a href=/in-textarea></TEXTAREA>"
       "<xmp><a href=/in-xmp></xmp><noembed><img src=/ne.png></noembed>"
       "<a href=/after-raw>"),
-    "P " H "/frame.html\nP " H "/after-raw\n" },
+    "R " H "/frame.html\nP " H "/after-raw\n" },
   { "a raw end tag needs a delimiter", CR_LINKS_HTML, NULL,
     B("<script>x='</scripty><a href=/in-script>'</script\n><a href=/yes>"
       "<style>a{b:url(/s1.png)}</stylex>{c:url(/s2.png)}</style/>"
@@ -1057,6 +1067,56 @@ static void check_memo(void)
   cr_hset_cleanup(&memo);
 }
 
+/* With kinds in the memo, a reference met as a page link is still reported
+ * as a requisite, on the same page or a later one; without, once. */
+static void check_memo_kinds(void)
+{
+  static const char html[] =
+    "<a href=/x.png><img src=/x.png><link rel=next href=/y.css>"
+    "<link rel=stylesheet href=/y.css><img src=/x.png><a href=/x.png>";
+  static const struct {
+    int kinds;
+    const char *want1;
+    const char *want2;
+  } runs[] = {
+    { 1, "P " H "/x.png\nR " H "/x.png\nP " H "/y.css\nR " H "/y.css\n", "" },
+    { 0, "P " H "/x.png\nP " H "/y.css\n", "" },
+  };
+  size_t r;
+
+  for(r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
+    struct cr_hset memo;
+    int page;
+
+    cr_hset_init(&memo);
+    for(page = 0; page < 2; page++) {
+      struct cr_links *l = NULL;
+      struct got g;
+      char name[64];
+      const char *out;
+      const char *want = page ? runs[r].want2 : runs[r].want1;
+
+      memset(&g, 0, sizeof(g));
+      cr_buf_init(&g.buf, 1 << 20);
+      if(cr_links_new(CR_LINKS_HTML, page ? "http://example.com/p2.html" : PAGE, on_link,
+                      &g, &l) == 0) {
+        cr_links_set_memo(l, &memo);
+        cr_links_set_memo_kinds(l, runs[r].kinds);
+        cr_links_feed(l, html, sizeof(html) - 1);
+        cr_links_end(l);
+      }
+      out = g.buf.data ? g.buf.data : "";
+      snprintf(name, sizeof(name), "memo %s kinds, page %d", runs[r].kinds ? "with" : "without",
+               page + 1);
+      tap_check(l && !g.failed && strcmp(out, want) == 0, name, html, sizeof(html) - 1, out,
+                want);
+      cr_links_free(&l);
+      cr_buf_cleanup(&g.buf);
+    }
+    cr_hset_cleanup(&memo);
+  }
+}
+
 int main(void)
 {
   size_t i;
@@ -1072,6 +1132,7 @@ int main(void)
   check_deep();
   check_api();
   check_memo();
+  check_memo_kinds();
   check_silent();
   return tap_done();
 }

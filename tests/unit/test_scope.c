@@ -63,7 +63,25 @@ static const struct scope_case cases[] = {
     "http://a.org/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x/x", NULL },
 };
 
-static void check(const struct scope_case *c)
+/* Page requisites: only the trap guards and --reject-regex apply. */
+static const struct scope_case requisite_cases[] = {
+  { "http://a.org/", { 0, NULL, NULL, NULL, 0, GUARDS }, "http://cdn.b.net/x.png", NULL },
+  { "http://a.org/", { 0, "a.org", NULL, NULL, 0, GUARDS }, "http://b.net/x.css", NULL },
+  { "http://a.org/docs/", { 0, NULL, NULL, NULL, 1, GUARDS }, "http://a.org/static/x.css",
+    NULL },
+  { "http://a.org/", { 0, NULL, "\\.html$", NULL, 0, GUARDS }, "http://a.org/x.png", NULL },
+  { "http://a.org/", { 0, NULL, NULL, "\\.woff2$", 0, GUARDS }, "http://b.net/f.woff2",
+    "rejected by --reject-regex" },
+  { "http://a.org/", { 0, NULL, NULL, NULL, 0, 30, 32, 3 }, "http://b.net/0123456789012345678901",
+    "URL too long" },
+  { "http://a.org/", { 0, NULL, NULL, NULL, 0, 2048, 4, 3 }, "http://b.net/a/b/c/d/e.png",
+    "path too deep" },
+  { "http://a.org/", { 0, NULL, NULL, NULL, 0, GUARDS }, "http://b.net/x/a/x/b/x/c/x/i.png",
+    "repeated path segment" },
+  { "http://a.org/", { 0, NULL, NULL, NULL, 0, GUARDS }, "mailto:x@a.org", "unparsable URL" },
+};
+
+static void check(const struct scope_case *c, int requisite)
 {
   struct cr_scope *s = NULL;
   char err[256] = "";
@@ -81,7 +99,7 @@ static void check(const struct scope_case *c)
     p = sp ? sp + 1 : NULL;
   }
   if(!rc)
-    got = cr_scope_check(s, c->link);
+    got = requisite ? cr_scope_check_requisite(s, c->link) : cr_scope_check(s, c->link);
   tap_check(!rc && (c->want ? got && !strcmp(got, c->want) : !got), c->seeds,
             c->link, strlen(c->link), got ? got : "in scope", c->want ? c->want : "in scope");
   cr_scope_free(&s);
@@ -96,7 +114,9 @@ int main(void)
   char err[256] = "";
 
   for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-    check(&cases[i]);
+    check(&cases[i], 0);
+  for(i = 0; i < sizeof(requisite_cases) / sizeof(requisite_cases[0]); i++)
+    check(&requisite_cases[i], 1);
   tap_check(cr_scope_new(&bad, &s, err, sizeof(err)) == CR_EINVAL && !s &&
             strstr(err, "--accept-regex"), "a bad regex is refused with its flag",
             "a(", 2, err, "--accept-regex 'a(': ...");
