@@ -145,6 +145,8 @@ int cr_manifest_write(struct cr_manifest *m, const struct cr_record *r)
   if(!rc)
     rc = put_str(b, "error", r->error);
   if(!rc)
+    rc = put_str(b, "skipped", r->skipped);
+  if(!rc)
     rc = cr_buf_puts(b, "}\n");
   if(rc)
     return rc;
