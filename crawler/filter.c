@@ -58,7 +58,8 @@ static char lower(char c)
   return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 }
 
-/* RFC 9110 token characters: what a media type and subtype are made of. */
+/* RFC 9110 token characters, what a media type and subtype are made of,
+ * except '*' (see add_type). */
 static int is_tchar(char c)
 {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -149,7 +150,8 @@ static int add_type(void *arg, const char *s, size_t n, char *err, size_t errlen
   for(i = 0; slash && i < n; i++)
     if(i != tl && !(wild && i == n - 1) && !is_tchar(s[i]))
       break;
-  if(!slash || !tl || !sl || i < n || (tl == 1 && s[0] == '*')) {
+  /* '*' is a token character, but only a whole subtype may be one. */
+  if(!slash || !tl || !sl || i < n) {
     if(errlen)
       snprintf(err, errlen, "invalid entry '%.*s' for %s: expected TYPE/SUBTYPE or "
                "TYPE/* (such as text/html or image/*), without parameters", (int)n, s,
