@@ -10,6 +10,7 @@ anything is created."""
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -58,6 +59,9 @@ PAGES = {
 
 def site(req):
     t = req["target"]
+    if t == "/slow.pdf":
+        time.sleep(2)
+        return 200, [("Content-Type", "application/pdf")], b"%PDF slow"
     if t == "/dl":
         # No suffix: a page that may hold links, and in fact a PDF.
         return 302, [("Location", "/files/r.pdf")], b""
@@ -181,6 +185,23 @@ def run(ctx, srv):
                                    u("/empty"), u("/a.pdf")])
     same("files saved (empty body)", files, ["a.pdf"])
     expect_skipped(recs[u("/empty")], "type rejected by --reject-type")
+
+    # Resumed: a page skipped before the cut stays skipped, not failed
+    # (exit 0), and is not fetched again.
+    work = ctx.workdir("resume")
+    seeds = [u("/b.jpg"), u("/a.pdf"), u("/slow.pdf")]
+    r = ctx.crawl(["-o", "out", "-q", "-A", "pdf", "--max-time", "1"] + seeds,
+                  cwd=work, timeout=30)
+    r.expect_rc(4)
+    before = len(srv.requests())
+    r = ctx.crawl(["-o", "out", "-q", "-A", "pdf", "--resume"] + seeds,
+                  cwd=work, timeout=30)
+    r.expect_rc(0)
+    same("requests on resume", [q["target"] for q in srv.requests()[before:]],
+         ["/slow.pdf"])
+    recs = h.by_url(h.read_manifest(os.path.join(work, "out", "manifest.jsonl")))
+    expect_skipped(recs[u("/b.jpg")], "not matched by --accept")
+    h.expect_ok(recs[u("/slow.pdf")])
 
     # From a config file, as long options.
     work = ctx.workdir("config")
