@@ -19,6 +19,7 @@
 #include "crawler.h"
 #include "dns.h"
 #include "fetch.h"
+#include "filter.h"
 #include "frontier.h"
 #include "hash.h"
 #include "aio.h"
@@ -92,6 +93,7 @@ struct cr_engine {
   struct cr_fetch *fetch;
   struct cr_frontier *fr;
   struct cr_scope *scope;      /* with -r or -p only */
+  struct cr_filter *filter;    /* -A/-R and the type lists; NULL: none */
   struct cr_hset link_memo;    /* references already resolved, see links.h */
   char agent[64];              /* robots.txt product token */
   struct cr_item *running;     /* in flight, or waiting to retry */
@@ -233,8 +235,9 @@ static void drop_body(struct cr_engine *e, struct cr_item *it)
  *   CONFIG  u64 manifest size when the crawl began, then the identity text
  *   ADD     u32 depth (its top bit: J_REQUISITE), u32 url length, url,
  *           referrer (the rest; empty: none)
- *   DONE    u8 failed, i64 bytes, u32 url length, url, u32 path length,
- *           path, then the manifest line (the rest)
+ *   DONE    u8 outcome (0 saved, 1 failed, 2 skipped by a filter), i64
+ *           bytes, u32 url length, url, u32 path length, path, then the
+ *           manifest line (the rest)
  *   BAD     u64 key (see bad_key), then the manifest line
  */
 
@@ -298,7 +301,7 @@ static void journal_done(struct cr_engine *e, const struct cr_record *r)
   size_t line_len;
   size_t n = strlen(r->url);
   size_t pn = r->path ? strlen(r->path) : 0;
-  unsigned char failed = r->error != NULL;
+  unsigned char failed = r->error ? 1 : r->skipped ? 2 : 0;
   int64_t bytes = r->bytes;
   int rc;
 
@@ -583,6 +586,7 @@ static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
   r.attempts = it->attempts;
   r.redirects = it->redirects;
   r.error = error;
+  r.skipped = error || path ? NULL : it->skip;
   r.depth = it->depth;
   r.referrer = it->referrer;
   r.etag = it->etag;
@@ -615,6 +619,8 @@ static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
   e->st.done++;
   if(error)
     e->st.failed++;
+  else if(r.skipped)
+    e->st.skipped++;
   else {
     e->st.ok++;
     /* A kept file was not transferred. */
@@ -678,6 +684,14 @@ static void on_link(void *arg, const char *url, enum cr_link_kind kind)
       return;
   }
   else if(!it->links_pages || cr_scope_check(e->scope, url))
+    return;
+  /* -A/-R: a file that would not be saved is not fetched, unless it may
+   * be a page whose links lead to files that would (wget, too, fetches
+   * HTML pages whatever the lists say and deletes them afterwards).  At
+   * the depth limit such a page would yield no links: not fetched. */
+  if(e->filter && cr_filter_name(e->filter, url) &&
+     (!cr_filter_may_hold_links(url) ||
+      (e->cfg.max_depth >= 0 && it->depth + 1 >= (unsigned)e->cfg.max_depth)))
     return;
   /* Duplicates, and hosts at their page cap, are simply not queued. */
   cr_frontier_add(e->fr, url, it->depth + 1, requisite, it->cur);
@@ -809,6 +823,23 @@ static int pace(struct cr_engine *e, struct cr_item *it, size_t len)
   return 0;
 }
 
+/* Decides, once a 2xx response's headers are in, whether its body will be
+ * saved: the filters judge the name it would be saved under (the final
+ * URL's) and its Content-Type.  Seeds are judged too: they are always
+ * fetched, not always saved.  Sets it->skip. */
+static void judge_body(struct cr_engine *e, struct cr_item *it, CURL *h)
+{
+  char *ctype = NULL;
+
+  if(!e->filter || it->robots_for)
+    return;
+  it->skip = cr_filter_name(e->filter, it->cur);
+  if(!it->skip) {
+    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype);
+    it->skip = cr_filter_type(e->filter, ctype);
+  }
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 {
   struct cr_item *it = userdata;
@@ -820,6 +851,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
     curl_easy_getinfo(it->easy->h, CURLINFO_RESPONSE_CODE, &it->status);
     it->checked = 1;
     it->keep_body = it->status >= 200 && it->status < 300;
+    if(it->keep_body)
+      judge_body(e, it, it->easy->h);
   }
   if(e->cfg.limit_rate && pace(e, it, len))
     return CURL_WRITEFUNC_PAUSE;
@@ -830,15 +863,22 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
     return robots_body(it, p, len);
   if(!it->bytes && !it->links && !it->links_cut)
     start_links(e, it);
+  /* A body that will not be saved is read only for its links.  Without a
+   * parser there is nothing to learn from the rest: the transfer ends
+   * here, and on_done records the skip. */
+  if(it->skip && !it->links)
+    return 0;
   /* Counted after decoding: curl hands us decoded bytes. */
   if(e->cfg.max_size && (int64_t)len > e->cfg.max_size - it->bytes) {
     it->error = "max size exceeded";
     return 0;
   }
-  rc = cr_store_write(e->store, &it->file, p, len);
-  if(rc) {
-    it->store_rc = rc;
-    return 0;
+  if(!it->skip) {
+    rc = cr_store_write(e->store, &it->file, p, len);
+    if(rc) {
+      it->store_rc = rc;
+      return 0;
+    }
   }
   it->bytes += (int64_t)len;
   if(it->links)
@@ -1240,6 +1280,7 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   it->status = 0;
   it->bytes = 0;
   it->error = NULL;
+  it->skip = NULL;
   it->store_rc = 0;
   it->checked = 0;
   it->keep_body = 0;
@@ -1882,6 +1923,20 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
       goto done;
     }
   }
+  /* An empty 2xx body never reached on_body: judged here. */
+  if(result == CURLE_OK && !it->checked && status >= 200 && status < 300)
+    judge_body(e, it, ez->h);
+  /* A body the filters turned down: cut on purpose (on_body), or read to
+   * its end for links.  The page is done, not failed. */
+  if(it->skip && (result == CURLE_OK || result == CURLE_WRITE_ERROR)) {
+    if(it->links) {
+      /* The parser may hold back the last links until the end. */
+      cr_links_end(it->links);
+      cr_links_free(&it->links);
+    }
+    finish(e, it, NULL, ctype, NULL);
+    goto done;
+  }
   if((result == CURLE_GOT_NOTHING || result == CURLE_HTTP2) && !status && !it->h1_fallback &&
      e->cfg.http_version != CR_HTTP_1_1 && !strncmp(it->cur, "https:", 6)) {
     /* Nothing came back over TLS: a server that takes h2 in ALPN and then
@@ -2356,7 +2411,10 @@ static int replay_done(struct replay *rp, const char *p, size_t len, int synced)
       return rc;
   }
   e->st.done++;
-  if(*failed)
+  /* An older run wrote only 0 and 1. */
+  if(*failed == 2)
+    e->st.skipped++;
+  else if(*failed)
     e->st.failed++;
   else {
     e->st.ok++;
@@ -2462,6 +2520,16 @@ static int build_identity(struct cr_engine *e, struct cr_buf *b)
     rc = cr_buf_puts(b, "page-requisites=1\n");
   if(!rc)
     rc = cr_buf_printf(b, "max-pages=%llu\n", (unsigned long long)c->max_pages);
+  /* Only when given, so a crawl begun before these flags existed still
+   * resumes. */
+  if(!rc && (c->accept || c->reject))
+    rc = cr_buf_printf(b, "accept=%s\nreject=%s\nignore-case=%d\n",
+                       c->accept ? c->accept : "", c->reject ? c->reject : "",
+                       c->ignore_case);
+  if(!rc && (c->accept_type || c->reject_type))
+    rc = cr_buf_printf(b, "accept-type=%s\nreject-type=%s\n",
+                       c->accept_type ? c->accept_type : "",
+                       c->reject_type ? c->reject_type : "");
   if(!rc && c->identity)
     rc = cr_buf_puts(b, c->identity);
   return rc;
@@ -2778,6 +2846,21 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
     sc.max_repeat = cfg->max_segment_repeat;
     err[0] = '\0';
     rc = cr_scope_new(&sc, &e->scope, err, sizeof(err));
+    if(rc) {
+      fprintf(stderr, "crawler: %s\n", err[0] ? err : cr_strerror(rc));
+      goto fail;
+    }
+  }
+  if(cfg->accept || cfg->reject || cfg->accept_type || cfg->reject_type) {
+    struct cr_filter_config fc;
+    char err[512];
+
+    fc.accept = cfg->accept;
+    fc.reject = cfg->reject;
+    fc.accept_type = cfg->accept_type;
+    fc.reject_type = cfg->reject_type;
+    fc.ignore_case = cfg->ignore_case;
+    rc = cr_filter_new(&fc, &e->filter, err, sizeof(err));
     if(rc) {
       fprintf(stderr, "crawler: %s\n", err[0] ? err : cr_strerror(rc));
       goto fail;
@@ -3111,6 +3194,7 @@ void cr_engine_free(struct cr_engine **pe)
   cr_frontier_free(&e->fr);
   cr_journal_free(&e->jr);
   cr_scope_free(&e->scope);
+  cr_filter_free(&e->filter);
   cr_hset_cleanup(&e->link_memo);
   cr_hset_cleanup(&e->bad_seen);
   cr_hmap_drain(&e->lowered, lowered_free);

@@ -74,6 +74,8 @@ struct cr_item {
   int64_t bytes;
   long status;
   const char *error;          /* static reason set while receiving */
+  const char *skip;           /* static reason a filter gave not to save the
+                                 body (engine); NULL: save it */
   int store_rc;
   unsigned attempts;
   unsigned failovers;         /* next-address retries since the last attempt */

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "cr_version.h"
 #include "crawler.h"
+#include "filter.h"
 #include "input.h"
 
 /* Exit codes; documented in the README and --help. */
@@ -92,6 +93,9 @@ enum {
   OPT_LIMIT_RATE,
   OPT_MAX_TIME,
   OPT_TIMESTAMPING,
+  OPT_IGNORE_CASE,
+  OPT_ACCEPT_TYPE,
+  OPT_REJECT_TYPE,
 };
 
 #define MAX_HEADERS 64
@@ -143,6 +147,11 @@ static const struct option long_opts[] = {
   {"accept-regex", required_argument, NULL, OPT_ACCEPT_REGEX},
   {"reject-regex", required_argument, NULL, OPT_REJECT_REGEX},
   {"no-parent", no_argument, NULL, OPT_NO_PARENT},
+  {"accept", required_argument, NULL, 'A'},
+  {"reject", required_argument, NULL, 'R'},
+  {"ignore-case", no_argument, NULL, OPT_IGNORE_CASE},
+  {"accept-type", required_argument, NULL, OPT_ACCEPT_TYPE},
+  {"reject-type", required_argument, NULL, OPT_REJECT_TYPE},
   {"max-pages", required_argument, NULL, OPT_MAX_PAGES},
   {"max-host-pages", required_argument, NULL, OPT_MAX_HOST_PAGES},
   {"max-url-length", required_argument, NULL, OPT_MAX_URL_LENGTH},
@@ -164,7 +173,7 @@ static const struct option long_opts[] = {
 };
 
 /* The short options, as getopt takes them. */
-static const char short_opts[] = "i:o:c:rl:pqhV46N";
+static const char short_opts[] = "i:o:c:rl:pqhV46NA:R:";
 
 /* Flags of wget and curl that the crawler does not have, with what to use
  * instead where there is an equivalent: a habit typed without thinking
@@ -472,6 +481,27 @@ static void usage(FILE *out)
     "      --max-crawl-delay SEC\n"
     "                            cap on a robots.txt Crawl-delay (default: %g)\n"
     "\n"
+    "What is saved (a URL given is always fetched, not always saved):\n"
+    "  -A, --accept LIST         save only files whose name ends with an entry\n"
+    "                            or matches it as a glob ('pdf,*.jp?g'); with\n"
+    "                            -r, links to other names are not followed,\n"
+    "                            except pages that may hold links (a directory,\n"
+    "                            no suffix, html, php...): read, not saved\n"
+    "  -R, --reject LIST         never save files whose name ends with an entry\n"
+    "                            or matches it as a glob ('gif,*.tmp'); links\n"
+    "                            as with -A.  Both lists may be repeated\n"
+    "      --ignore-case         -A and -R ignore case\n"
+    "      --accept-type LIST    save only bodies of these Content-Types\n"
+    "                            ('text/html,image/*'); with -r, HTML and CSS\n"
+    "                            are still read for links\n"
+    "      --reject-type LIST    never save bodies of these Content-Types\n"
+    "                            A body not saved gets a manifest line with\n"
+    "                            \"skipped\" and the reason.\n",
+    d.max_depth, (unsigned long long)d.host_page_cap, d.max_url_len, d.max_path_segments,
+    d.max_crawl_delay);
+  /* Apart: C11 promises string literals of 4,095 bytes only. */
+  fputs(
+    "\n"
     "Resuming (state in DIR/.crawler while a crawl is unfinished):\n"
     "      --resume              continue the unfinished crawl in DIR: finished\n"
     "                            URLs are not fetched again (a new crawl if there\n"
@@ -497,11 +527,10 @@ static void usage(FILE *out)
     "  -h, --help                show this help and exit\n"
     "  -V, --version             show versions and exit\n"
     "\n"
-    "Exit status: 0 every URL was saved; 1 finished, some URLs failed;\n"
-    "2 usage error; 3 fatal error (output not writable, disk full);\n"
-    "4 --max-time reached; 130 interrupted (SIGINT or SIGTERM).\n",
-    d.max_depth, (unsigned long long)d.host_page_cap, d.max_url_len, d.max_path_segments,
-    d.max_crawl_delay);
+    "Exit status: 0 every URL was saved or skipped by a filter; 1 finished,\n"
+    "some URLs failed; 2 usage error; 3 fatal error (output not writable,\n"
+    "disk full); 4 --max-time reached; 130 interrupted (SIGINT or SIGTERM).\n",
+    out);
 }
 
 static void version(void)
@@ -783,6 +812,49 @@ static int parse_size(const char *opt, const char *s, int64_t *out)
   return 0;
 }
 
+/* -A and -R add to their list each time they are given, as in wget.
+ * Returns 0, or -1 after a message. */
+static int append_list(char **list, const char *val)
+{
+  size_t old = *list ? strlen(*list) : 0;
+  size_t n = strlen(val);
+  char *nl = realloc(*list, old + n + 2);
+
+  if(!nl) {
+    fprintf(stderr, "crawler: out of memory\n");
+    return -1;
+  }
+  if(*list)
+    nl[old++] = ',';
+  memcpy(nl + old, val, n + 1);
+  *list = nl;
+  return 0;
+}
+
+/* The filter lists are parsed here once, so that a bad entry is a usage
+ * error before anything is created; the engine parses them again.
+ * Returns 0, or -1 after a message. */
+static int check_filters(const struct cr_config *cfg)
+{
+  struct cr_filter_config fc;
+  struct cr_filter *f = NULL;
+  char err[512];
+  int rc;
+
+  fc.accept = cfg->accept;
+  fc.reject = cfg->reject;
+  fc.accept_type = cfg->accept_type;
+  fc.reject_type = cfg->reject_type;
+  fc.ignore_case = cfg->ignore_case;
+  rc = cr_filter_new(&fc, &f, err, sizeof(err));
+  cr_filter_free(&f);
+  if(rc) {
+    fprintf(stderr, "crawler: %s\n", err[0] ? err : cr_strerror(rc));
+    return -1;
+  }
+  return 0;
+}
+
 /* Grows the kernel's descriptor table to n slots now.  Grown on demand,
  * each doubling past the first 256 sockets waits for an RCU grace period
  * in socket() (10-20 ms measured under load), in the loop. */
@@ -986,6 +1058,8 @@ int main(int argc, char **argv)
   const char *header_agent = NULL;
   const char *proxy = NULL;
   int no_proxy = 0;
+  char *accept_list = NULL;
+  char *reject_list = NULL;
   char *identity = NULL;
   unsigned long v;
   int quiet = 0;
@@ -1147,6 +1221,25 @@ int main(int argc, char **argv)
       break;
     case OPT_NO_PARENT:
       cfg.no_parent = 1;
+      break;
+    case 'A':
+      if(append_list(&accept_list, optarg))
+        goto usage_out;
+      cfg.accept = accept_list;
+      break;
+    case 'R':
+      if(append_list(&reject_list, optarg))
+        goto usage_out;
+      cfg.reject = reject_list;
+      break;
+    case OPT_IGNORE_CASE:
+      cfg.ignore_case = 1;
+      break;
+    case OPT_ACCEPT_TYPE:
+      cfg.accept_type = optarg;
+      break;
+    case OPT_REJECT_TYPE:
+      cfg.reject_type = optarg;
       break;
     case OPT_MAX_PAGES:
       if(parse_uint("--max-pages", optarg, 1, ULONG_MAX, &v))
@@ -1342,6 +1435,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "crawler: --private-key needs --certificate\n");
     goto usage;
   }
+  if(check_filters(&cfg))
+    goto usage;
   if(proxy && no_proxy) {
     fprintf(stderr, "crawler: --proxy and --no-proxy exclude each other\n");
     goto usage;
@@ -1405,6 +1500,8 @@ int main(int argc, char **argv)
 done:
   cr_engine_free(&e);
   free(identity);
+  free(accept_list);
+  free(reject_list);
   for(k = 0; k < fd.n; k++)
     cr_input_free(&fd.in[k]);
   return status;
@@ -1414,5 +1511,7 @@ usage:
 usage_out:
   for(k = 0; k < fd.n; k++)
     cr_input_free(&fd.in[k]);
+  free(accept_list);
+  free(reject_list);
   return EXIT_USAGE;
 }

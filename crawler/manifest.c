@@ -157,6 +157,8 @@ int cr_manifest_write(struct cr_manifest *m, const struct cr_record *r)
   if(!rc)
     rc = put_str(b, "error", r->error);
   if(!rc)
+    rc = put_str(b, "skipped", r->skipped);
+  if(!rc)
     rc = put_str(b, "etag", r->etag);
   if(!rc)
     rc = put_str(b, "last_modified", r->last_modified);

@@ -29,6 +29,7 @@ struct cr_record {
   unsigned attempts;
   unsigned redirects;
   const char *error;        /* NULL on success */
+  const char *skipped;      /* fetched, not saved by choice (a filter), or NULL */
   unsigned depth;           /* links followed from a seed (0 for a seed) */
   const char *referrer;     /* the page that linked here, or NULL */
   const char *etag;         /* the response's validators, or NULL */

@@ -1,6 +1,8 @@
 /* progress.c - status line and summary text; see progress.h. */
 #include "progress.h"
 
+#include <stdio.h>
+
 static double rate(double v, double secs)
 {
   return secs > 0.0 ? v / secs : 0.0;
@@ -18,13 +20,20 @@ int cr_progress_line(struct cr_buf *b, const struct cr_stats *s)
 
 int cr_progress_summary(struct cr_buf *b, const struct cr_stats *s, int interrupted)
 {
-  int rc = cr_buf_printf(b,
-    "crawler: %s: %llu of %llu URLs done, %llu saved, %llu failed, %.2f MB in %.2f s "
+  char skipped[48] = "";
+  int rc;
+
+  /* Only when a filter was at work: the usual line stays as it was. */
+  if(s->skipped)
+    snprintf(skipped, sizeof(skipped), ", %llu skipped by filters",
+             (unsigned long long)s->skipped);
+  rc = cr_buf_printf(b,
+    "crawler: %s: %llu of %llu URLs done, %llu saved%s, %llu failed, %.2f MB in %.2f s "
     "(%.0f pages/s, %.2f MB/s), %llu DNS lookups, longest loop stall %.1f ms "
     "(pass %.1f ms)\n",
     interrupted ? "interrupted" : "finished",
     (unsigned long long)s->done, (unsigned long long)s->queued,
-    (unsigned long long)s->ok, (unsigned long long)s->failed,
+    (unsigned long long)s->ok, skipped, (unsigned long long)s->failed,
     (double)s->bytes / 1e6, s->elapsed,
     rate((double)s->done, s->elapsed), rate((double)s->bytes / 1e6, s->elapsed),
     (unsigned long long)s->dns_queries, s->loop_stall_max * 1e3, s->loop_pass_max * 1e3);

@@ -148,6 +148,20 @@ struct cr_config {
   const char *accept_regex;    /* follow only links matching it; default NULL */
   const char *reject_regex;    /* never follow links matching it; default NULL */
   int no_parent;               /* stay below each seed's directory; default 0 */
+  /* What is saved (see crawler/filter.h for the matching rules).  A page
+   * that fails a list is fetched (seeds always are) but not saved: its
+   * manifest line has "skipped" with the reason, and in a recursive crawl
+   * an HTML or CSS body is still read for links.  A link whose file name
+   * fails -A/-R is not followed at all unless its name looks like a page
+   * that may hold links (cr_filter_may_hold_links) and those links are
+   * within max_depth. */
+  const char *accept;          /* wget's -A: file-name suffixes and globs,
+                                  comma-separated; default NULL */
+  const char *reject;          /* wget's -R; default NULL */
+  int ignore_case;             /* -A/-R ignore case; default 0 */
+  const char *accept_type;     /* Content-Types saved: "text/html,image/png";
+                                  default NULL */
+  const char *reject_type;     /* Content-Types never saved; default NULL */
   uint64_t max_pages;          /* URLs accepted in all, 0 = no limit; default 0 */
   uint64_t host_page_cap;      /* URLs accepted per host (trap guard), 0 = no
                                   limit; default 100000 */
@@ -183,7 +197,10 @@ struct cr_stats {
   uint64_t queued;       /* URLs accepted into the frontier */
   uint64_t done;         /* URLs with a final manifest line */
   uint64_t ok;           /* of those, saved with a 2xx status */
-  uint64_t failed;       /* of those, not saved */
+  uint64_t failed;       /* of those, not saved for an error */
+  uint64_t skipped;      /* of those, fetched but not saved: a filter
+                            (accept, reject, accept_type, reject_type)
+                            turned them down; not failures */
   uint64_t in_flight;    /* transfers running now */
   uint64_t resolving;    /* DNS lookups running now */
   uint64_t bytes;        /* decoded body bytes saved */

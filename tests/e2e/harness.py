@@ -305,7 +305,8 @@ def check_sanitizers(stderr, describe=None):
 
 
 MANIFEST_KEYS = ("url", "final_url", "status", "path", "bytes",
-                 "content_type", "seconds", "attempts", "redirects", "error")
+                 "content_type", "seconds", "attempts", "redirects", "error",
+                 "skipped", "etag", "last_modified", "change", "crawl")
 
 
 def read_manifest(path):

@@ -53,10 +53,11 @@ def body(ctx):
 
     # Exact names, values with '=' or apart, operands anywhere, "--" ends
     # the options: all accepted (the URL is refused, so nothing runs long).
+    # wget's -A/-R and their long names are ours.
     d = ctx.workdir("good")
     r = ctx.crawl([url, "--output=out", "--retries", "0", "-qc2", "-l3",
-                   "--connect-timeout=2", "--", url + "?x"], cwd=d,
-                  timeout=30)
+                   "--connect-timeout=2", "-Rgif", "--reject=tmp", "-A", "1",
+                   "--accept", "x", "--", url + "?x"], cwd=d, timeout=30)
     h.check(r.rc == 1, lambda: "a good command line\n" + r.describe())
     recs = h.read_manifest(os.path.join(d, "out", "manifest.jsonl"))
     h.check(len(recs) == 2, "two URLs, two lines: %r" % recs)
