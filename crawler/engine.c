@@ -32,6 +32,7 @@
 #include "recrawl.h"
 #include "robots.h"
 #include "scope.h"
+#include "sitemap.h"
 #include "store.h"
 #include "url.h"
 
@@ -118,6 +119,11 @@ struct cr_engine {
   int time_up;                 /* it fired */
   int creds;                   /* credentials to send (user, netrc, or a
                                   credential header) */
+  struct cr_hset sitemap_origins; /* seeds' origins whose sitemaps are read */
+  struct cr_hset sitemap_seen; /* sitemap URLs queued, by hash */
+  unsigned sitemaps_queued;
+  uint64_t sitemaps_read;      /* sitemap files that gave entries */
+  uint64_t sitemap_urls;       /* <url> entries offered */
   struct cr_hset seed_origins; /* hashes of the seeds' origins: where
                                   credentials may go */
   struct cr_hset basic_origins; /* of those, the ones known to ask for
@@ -148,6 +154,7 @@ void cr_config_defaults(struct cr_config *cfg)
   memset(cfg, 0, sizeof(*cfg));
   cfg->concurrency = 256;
   cfg->per_host = 16;
+  cfg->sitemaps = 1;
   cfg->dns_in_flight = 512;
   cfg->timeout = 120.0;
   cfg->connect_timeout = 15.0;
@@ -222,12 +229,16 @@ static void drop_body(struct cr_engine *e, struct cr_item *it)
 {
   cr_store_discard(e->store, &it->file);
   cr_links_free(&it->links);
+  cr_sitemap_free(&it->sm);
   if(it->robots_body) {
     cr_buf_cleanup(it->robots_body);
     free(it->robots_body);
     it->robots_body = NULL;
   }
 }
+
+static void sitemap_finish(struct cr_engine *e, struct cr_item *it, const char *error);
+static void sitemaps_discover(struct cr_engine *e, const struct cr_item *robots);
 
 /* ---- the crawl state (journal.h) ----
  *
@@ -648,6 +659,7 @@ static void abandon(struct cr_engine *e, struct cr_item *it)
 static void robots_finish(struct cr_engine *e, struct cr_item *it, struct cr_robots *rules,
                           const char *why)
 {
+  sitemaps_discover(e, it);
   cr_frontier_robots_done(e->fr, it->robots_for, rules, why);
   drop_body(e, it);
   cr_item_free(it);
@@ -659,6 +671,8 @@ static void on_frontier_fail(void *arg, struct cr_item *it, const char *reason)
 
   if(it->robots_for)
     robots_finish(e, it, NULL, reason);
+  else if(it->sitemap)
+    sitemap_finish(e, it, reason);
   else
     finish(e, it, NULL, NULL, reason);
 }
@@ -695,6 +709,171 @@ static void on_link(void *arg, const char *url, enum cr_link_kind kind)
     return;
   /* Duplicates, and hosts at their page cap, are simply not queued. */
   cr_frontier_add(e->fr, url, it->depth + 1, requisite, it->cur);
+}
+
+/* ---- sitemaps ----
+ *
+ * With -r the seeds' hosts' sitemaps seed the crawl too, as wget2's
+ * --follow-sitemaps does: the Sitemap: lines of their robots.txt, or
+ * /sitemap.xml when it lists none (or robots.txt is not read).  A sitemap
+ * is a fetch of the engine's own, like robots.txt: no manifest line, no
+ * file, not in the seen set, so --resume reads it again.  Its <url>
+ * entries are links from the seed (depth 1), judged by the scope like any
+ * link; a sitemap index's entries are read too, one level down. */
+
+#define SITEMAPS_MAX 1000     /* sitemap files per crawl */
+#define SITEMAPS_PER_ROBOTS 64
+
+static void sitemap_queue(struct cr_engine *e, const char *url, unsigned level, int guessed)
+{
+  struct cr_item *it;
+  int rc;
+
+  if(e->sitemaps_queued >= SITEMAPS_MAX)
+    return;
+  rc = cr_hset_add(&e->sitemap_seen, cr_hash64(url, strlen(url)));
+  if(rc <= 0)
+    return;
+  it = calloc(1, sizeof(*it));
+  if(!it)
+    return;
+  it->url = strdup(url);
+  if(!it->url) {
+    free(it);
+    return;
+  }
+  it->cur = it->url;
+  it->engine = e;
+  it->sitemap = guessed ? 2 : 1;
+  it->sitemap_level = level;
+  cr_file_init(&it->file);
+  if(cr_frontier_requeue(e->fr, it)) {
+    cr_item_free(it);
+    return;
+  }
+  e->sitemaps_queued++;
+}
+
+/* A seed: its origin's sitemaps will be read, once robots.txt said where
+ * (or at once when robots.txt is not read). */
+static int sitemap_seed(struct cr_engine *e, const char *url)
+{
+  struct cr_url_view v;
+  uint64_t k;
+  int rc;
+
+  if(!e->cfg.recursive || !e->cfg.sitemaps || cr_url_view(url, &v))
+    return 0;
+  k = cr_hash64(v.origin, v.origin_len) | 1;
+  rc = cr_hset_add(&e->sitemap_origins, k);
+  if(rc < 0)
+    return CR_ENOMEM;
+  if(rc && !e->cfg.robots) {
+    cr_buf_reset(&e->scratch);
+    if(!cr_buf_append(&e->scratch, v.origin, v.origin_len) &&
+       !cr_buf_puts(&e->scratch, "/sitemap.xml"))
+      sitemap_queue(e, e->scratch.data, 0, 1);
+  }
+  return 0;
+}
+
+/* robots.txt of a host was fetched (or failed): for a seed's host, queue
+ * the sitemaps it lists, or the usual /sitemap.xml. */
+static void sitemaps_discover(struct cr_engine *e, const struct cr_item *robots)
+{
+  const struct cr_buf *b = robots->robots_body;
+  struct cr_url_view v;
+  unsigned listed = 0;
+  size_t i = 0;
+
+  if(!e->cfg.recursive || !e->cfg.sitemaps || cr_url_view(robots->url, &v) ||
+     !cr_hset_has(&e->sitemap_origins, cr_hash64(v.origin, v.origin_len) | 1))
+    return;
+  while(b && robots->status >= 200 && robots->status < 300 && i < b->len &&
+        listed < SITEMAPS_PER_ROBOTS) {
+    const char *line = b->data + i;
+    const char *nl = memchr(line, '\n', b->len - i);
+    size_t n = nl ? (size_t)(nl - line) : b->len - i;
+    char *abs = NULL;
+    size_t k = 0;
+
+    i += n + 1;
+    while(k < n && (line[k] == ' ' || line[k] == '\t'))
+      k++;
+    /* "Sitemap:" is outside the groups and its case is free (RFC 9309
+     * leaves it to sitemaps.org, which spells it so). */
+    if(n - k < 8 || strncasecmp(line + k, "sitemap:", 8))
+      continue;
+    k += 8;
+    while(n > k && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r'))
+      n--;
+    if(!cr_url_resolve(robots->url, line + k, n - k, &abs, NULL)) {
+      sitemap_queue(e, abs, 0, 0);
+      listed++;
+    }
+    free(abs);
+  }
+  if(!listed) {
+    cr_buf_reset(&e->scratch);
+    if(!cr_buf_append(&e->scratch, v.origin, v.origin_len) &&
+       !cr_buf_puts(&e->scratch, "/sitemap.xml"))
+      sitemap_queue(e, e->scratch.data, 0, 1);
+  }
+}
+
+/* cr_sitemap_cb */
+static void on_sitemap_entry(void *arg, int index, const char *loc, const char *lastmod)
+{
+  struct cr_item *it = arg;
+  struct cr_engine *e = it->engine;
+  char *abs = NULL;
+
+  (void)lastmod;
+  if(cr_url_resolve(it->cur, loc, strlen(loc), &abs, NULL))
+    return;
+  /* The protocol allows no index of indexes: one level is followed. */
+  if(index) {
+    if(!it->sitemap_level)
+      sitemap_queue(e, abs, 1, 0);
+  }
+  else {
+    e->sitemap_urls++;
+    on_link(it, abs, CR_LINK_PAGE);
+  }
+  free(abs);
+}
+
+static size_t sitemap_body(struct cr_item *it, const char *p, size_t len)
+{
+  int rc;
+
+  if(!it->sm && cr_sitemap_new(on_sitemap_entry, it, &it->sm))
+    return 0;
+  rc = cr_sitemap_feed(it->sm, p, len);
+  if(rc == CR_EFULL || rc == CR_EINVAL) {
+    /* Enough (the protocol's limits), or a broken gzip stream: what was
+     * read counts, the rest is not fetched. */
+    it->sitemap_stop = 1;
+    return 0;
+  }
+  return rc ? 0 : len;
+}
+
+/* A sitemap fetch ended: its last entries, then it goes.  A listed one
+ * that failed is worth a word on stderr; a guessed one is often absent. */
+static void sitemap_finish(struct cr_engine *e, struct cr_item *it, const char *error)
+{
+  if(it->sm && !error) {
+    cr_sitemap_end(it->sm);
+    if(cr_sitemap_count(it->sm))
+      e->sitemaps_read++;
+  }
+  if(error && it->sitemap == 1 && e->cfg.progress != CR_PROGRESS_NONE)
+    fprintf(stderr, "%scrawler: sitemap %s: %s\n", e->line_shown ? "\r\033[K" : "",
+            it->cur, error);
+  drop_body(e, it);
+  cr_frontier_done(e->fr, it);
+  cr_item_free(it);
 }
 
 /* The link memo is kept per depth and per what the parse follows: a
@@ -831,7 +1010,7 @@ static void judge_body(struct cr_engine *e, struct cr_item *it, CURL *h)
 {
   char *ctype = NULL;
 
-  if(!e->filter || it->robots_for)
+  if(!e->filter || it->robots_for || it->sitemap)
     return;
   it->skip = cr_filter_name(e->filter, it->cur);
   if(!it->skip) {
@@ -861,6 +1040,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
     return len;
   if(it->robots_for)
     return robots_body(it, p, len);
+  if(it->sitemap)
+    return sitemap_body(it, p, len);
   if(!it->bytes && !it->links && !it->links_cut)
     start_links(e, it);
   /* A body that will not be saved is read only for its links.  Without a
@@ -1210,7 +1391,7 @@ static void conditional_headers(struct cr_engine *e, struct cr_item *it)
   int ok = 1;
 
   it->cond = 0;
-  if(!e->prev || it->robots_for)
+  if(!e->prev || it->robots_for || it->sitemap)
     return;
   p = cr_recrawl_get(e->prev, it->url);
   /* The validators belong to the page the URL ended at last time. */
@@ -1285,7 +1466,8 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   it->checked = 0;
   it->keep_body = 0;
   it->links_started = 0;
-  it->links_pages = 0;
+  /* A sitemap's entries are a seed's page links, whatever the attempt. */
+  it->links_pages = it->sitemap != 0;
   it->links_reqs = 0;
   it->links_cut = 0;
   it->links_css = 0;
@@ -1459,6 +1641,10 @@ static void fail(struct cr_engine *e, struct cr_item *it, const char *ctype, con
 {
   struct cr_robots *rules = NULL;
 
+  if(it->sitemap) {
+    sitemap_finish(e, it, error);
+    return;
+  }
   if(!it->robots_for) {
     finish(e, it, NULL, ctype, error);
     return;
@@ -1753,7 +1939,7 @@ static void redirect(struct cr_engine *e, struct cr_item *it, const char *locati
    * recursive mode, or a crawled server could send us anywhere.  A seed's
    * redirect (http to https, a www. host) is where the user meant to
    * start: its target joins the scope the way the seed did. */
-  if(e->scope && !it->robots_for) {
+  if(e->scope && !it->robots_for && !it->sitemap) {
     const char *why = NULL;
 
     /* A requisite may move to another host (a CDN) as its link could
@@ -1856,6 +2042,10 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
   }
   if(robots_cut(it, result)) {
     robots_parsed(e, it);
+    goto done;
+  }
+  if(it->sitemap && it->sitemap_stop && result == CURLE_WRITE_ERROR) {
+    sitemap_finish(e, it, NULL);
     goto done;
   }
   if(cr_fetch_reason(ez, result)) {
@@ -1964,6 +2154,8 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
   if(status >= 200 && status < 300) {
     if(it->robots_for)
       robots_parsed(e, it);
+    else if(it->sitemap)
+      sitemap_finish(e, it, NULL);
     else {
       take_validators(it, ez->h);
       save(e, it, ctype);
@@ -2337,7 +2529,7 @@ static int replay_add(struct replay *rp, const char *p, size_t len)
    * only once the restored queue runs low, and links found before then
    * must be judged against every seed. */
   if(!depth && ((rp->e->scope && cr_scope_add_seed(rp->e->scope, pe->url)) ||
-                 note_seed(rp->e, pe->url))) {
+                 note_seed(rp->e, pe->url) || sitemap_seed(rp->e, pe->url))) {
     free(pe->referrer);
     free(pe);
     return CR_ENOMEM;
@@ -2736,6 +2928,8 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   cr_buf_init(&e->last_mapped, CR_RELPATH_MAX + 1);
   e->manifest_start = -1;
   cr_hset_init(&e->seed_origins);
+  cr_hset_init(&e->sitemap_origins);
+  cr_hset_init(&e->sitemap_seen);
   cr_hset_init(&e->basic_origins);
   e->creds = cfg->user || cfg->password || cfg->netrc;
   {
@@ -2930,6 +3124,8 @@ int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *
     }
   }
   rc = note_seed(e, norm);
+  if(!rc)
+    rc = sitemap_seed(e, norm);
   if(rc) {
     free(norm);
     return rc;
@@ -2994,7 +3190,7 @@ static void record_undone(struct cr_engine *e, struct cr_item *it)
   struct cr_record r;
   int rc;
 
-  if(it->robots_for)
+  if(it->robots_for || it->sitemap)
     return;
   memset(&r, 0, sizeof(r));
   r.url = it->url;
@@ -3140,6 +3336,9 @@ int cr_engine_run(struct cr_engine *e)
       (void)w;
     }
     cr_buf_cleanup(&b);
+    if(e->sitemaps_read)
+      fprintf(stderr, "crawler: sitemaps: %llu read, %llu URLs listed\n",
+              (unsigned long long)e->sitemaps_read, (unsigned long long)e->sitemap_urls);
   }
   if(e->jr && e->cfg.progress != CR_PROGRESS_NONE && (e->fatal || e->interrupted))
     fprintf(stderr, "crawler: %sthe crawl state is saved in %s/.crawler; run the same "
@@ -3218,6 +3417,8 @@ void cr_engine_free(struct cr_engine **pe)
   cr_loop_free(&e->loop);
   cr_buf_cleanup(&e->scratch);
   cr_hset_cleanup(&e->seed_origins);
+  cr_hset_cleanup(&e->sitemap_origins);
+  cr_hset_cleanup(&e->sitemap_seen);
   cr_hset_cleanup(&e->basic_origins);
   free(e);
   *pe = NULL;

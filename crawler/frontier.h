@@ -101,6 +101,12 @@ struct cr_item {
   int links_css;              /* the body is CSS (else HTML) */
   struct cr_links *links;     /* link parser while an HTML/CSS body arrives */
   struct cr_buf *robots_body; /* robots.txt body while it arrives */
+  /* Sitemaps (engine): a fetch of the engine's own, like robots.txt's. */
+  int sitemap;                /* 1: listed (robots.txt, an index); 2:
+                                 guessed (/sitemap.xml), silent if absent */
+  unsigned sitemap_level;     /* 0, or 1 when listed by a sitemap index */
+  int sitemap_stop;           /* the reader had enough: not an error */
+  struct cr_sitemap *sm;      /* its reader while the body arrives */
   /* Re-crawls (engine). */
   struct curl_slist *cond_headers; /* request headers with the validators */
   int cond;                   /* the request carried validators */

@@ -65,6 +65,7 @@ enum {
   OPT_MAX_URL_LENGTH,
   OPT_MAX_PATH_DEPTH,
   OPT_NO_ROBOTS,
+  OPT_NO_SITEMAPS,
   OPT_DELAY,
   OPT_JITTER,
   OPT_MAX_CRAWL_DELAY,
@@ -157,6 +158,7 @@ static const struct option long_opts[] = {
   {"max-url-length", required_argument, NULL, OPT_MAX_URL_LENGTH},
   {"max-path-depth", required_argument, NULL, OPT_MAX_PATH_DEPTH},
   {"no-robots", no_argument, NULL, OPT_NO_ROBOTS},
+  {"no-sitemaps", no_argument, NULL, OPT_NO_SITEMAPS},
   {"delay", required_argument, NULL, OPT_DELAY},
   {"jitter", no_argument, NULL, OPT_JITTER},
   {"max-crawl-delay", required_argument, NULL, OPT_MAX_CRAWL_DELAY},
@@ -475,6 +477,9 @@ static void usage(FILE *out)
     "                            segment repeated more than 3 times is a trap\n"
     "                            (default: %u)\n"
     "      --no-robots           ignore robots.txt\n"
+    "      --no-sitemaps         do not start from the URLs the seeds' hosts\n"
+    "                            list in sitemaps (robots.txt Sitemap: lines,\n"
+    "                            else /sitemap.xml)\n"
     "      --delay MS            per host, wait MS between request starts\n"
     "                            (default: 0; robots.txt Crawl-delay can raise it)\n"
     "      --jitter              vary each --delay between 0.5x and 1.5x\n"
@@ -1263,6 +1268,9 @@ int main(int argc, char **argv)
       break;
     case OPT_NO_ROBOTS:
       cfg.robots = 0;
+      break;
+    case OPT_NO_SITEMAPS:
+      cfg.sitemaps = 0;
       break;
     case OPT_DELAY:
       if(parse_uint("--delay", optarg, 0, 3600000, &v))

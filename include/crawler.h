@@ -174,6 +174,10 @@ struct cr_config {
                                   scripts, fonts, frames), past max_depth
                                   and on any host; with or without
                                   recursive; default 0 */
+  int sitemaps;                 /* recursive: also start from the URLs the
+                                  seeds' hosts list in sitemaps (robots.txt
+                                  Sitemap: lines, else /sitemap.xml);
+                                  default 1 */
   int robots;                  /* obey robots.txt when recursive or
                                   page_requisites; default 1 */
   uint64_t delay_ms;           /* per host, between request starts; default 0 */
