@@ -18,7 +18,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 url|pathmap|links|robots|input SECONDS [LIBFUZZER_OPTION...]" >&2
+  echo "usage: $0 url|pathmap|links|robots|input|sitemap SECONDS [LIBFUZZER_OPTION...]" >&2
   exit 2
 }
 
@@ -27,7 +27,7 @@ target=$1
 seconds=$2
 shift 2
 case $target in
-  url|pathmap|links|robots|input) ;;
+  url|pathmap|links|robots|input|sitemap) ;;
   *) usage ;;
 esac
 case $seconds in
