@@ -1380,6 +1380,17 @@ static int header_value_ok(const char *v)
   return n > 0 && n <= 1024;
 }
 
+/* Appends a header line to *l; returns 0, or -1 (*l unchanged). */
+static int slist_add(struct curl_slist **l, const char *line)
+{
+  struct curl_slist *n = curl_slist_append(*l, line);
+
+  if(!n)
+    return -1;
+  *l = n;
+  return 0;
+}
+
 /* -N: asks whether the page changed since the earlier crawl saved it, with
  * the validators it recorded, on top of the shared headers (copied: a
  * list is lent to libcurl, not copied by it). */
@@ -1400,31 +1411,17 @@ static void conditional_headers(struct cr_engine *e, struct cr_item *it)
        (p->last_modified && header_value_ok(p->last_modified))))
     return;
   base = cr_fetch_headers(e->fetch, !it->keep_conn, it->auth != CR_AUTH_NONE);
-  for(; base && ok; base = base->next) {
-    struct curl_slist *n = curl_slist_append(l, base->data);
-
-    ok = n != NULL;
-    l = n ? n : l;
-  }
+  for(; base && ok; base = base->next)
+    ok = !slist_add(&l, base->data);
   if(ok && p->etag && header_value_ok(p->etag)) {
     cr_buf_reset(&e->scratch);
-    ok = !cr_buf_printf(&e->scratch, "If-None-Match: %s", p->etag);
-    if(ok) {
-      struct curl_slist *n = curl_slist_append(l, e->scratch.data);
-
-      ok = n != NULL;
-      l = n ? n : l;
-    }
+    ok = !cr_buf_printf(&e->scratch, "If-None-Match: %s", p->etag) &&
+         !slist_add(&l, e->scratch.data);
   }
   if(ok && p->last_modified && header_value_ok(p->last_modified)) {
     cr_buf_reset(&e->scratch);
-    ok = !cr_buf_printf(&e->scratch, "If-Modified-Since: %s", p->last_modified);
-    if(ok) {
-      struct curl_slist *n = curl_slist_append(l, e->scratch.data);
-
-      ok = n != NULL;
-      l = n ? n : l;
-    }
+    ok = !cr_buf_printf(&e->scratch, "If-Modified-Since: %s", p->last_modified) &&
+         !slist_add(&l, e->scratch.data);
   }
   /* Without memory the page is simply fetched whole. */
   if(!ok) {

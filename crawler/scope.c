@@ -224,24 +224,31 @@ static const char *path_guard(const struct cr_scope *s, const struct cr_url_view
   return NULL;
 }
 
-const char *cr_scope_check(const struct cr_scope *s, const char *url)
+/* What every link must pass, page or requisite: parsable, within the
+ * trap guards. */
+static const char *scope_guards(const struct cr_scope *s, const char *url,
+                                struct cr_url_view *v)
 {
-  struct cr_url_view v;
-  const char *why;
-
-  if(cr_url_view(url, &v))
+  if(cr_url_view(url, v))
     return "unparsable URL";
   if(s->cfg.max_url && strlen(url) > s->cfg.max_url)
     return "URL too long";
+  return path_guard(s, v);
+}
+
+const char *cr_scope_check(const struct cr_scope *s, const char *url)
+{
+  struct cr_url_view v;
+  const char *why = scope_guards(s, url, &v);
+
+  if(why)
+    return why;
   if(!s->cfg.span_hosts && !has_entry(s->hosts, s->nhosts, v.host, v.host_len))
     return "other host";
   if(s->ndomains && !domain_ok(s, v.host, v.host_len))
     return "not in --domains";
   if(s->cfg.no_parent && !parent_ok(s, &v))
     return "parent directory";
-  why = path_guard(s, &v);
-  if(why)
-    return why;
   if(s->has_accept && regexec(&s->accept, url, 0, NULL, 0))
     return "not matched by --accept-regex";
   if(s->has_reject && !regexec(&s->reject, url, 0, NULL, 0))
@@ -252,13 +259,8 @@ const char *cr_scope_check(const struct cr_scope *s, const char *url)
 const char *cr_scope_check_requisite(const struct cr_scope *s, const char *url)
 {
   struct cr_url_view v;
-  const char *why;
+  const char *why = scope_guards(s, url, &v);
 
-  if(cr_url_view(url, &v))
-    return "unparsable URL";
-  if(s->cfg.max_url && strlen(url) > s->cfg.max_url)
-    return "URL too long";
-  why = path_guard(s, &v);
   if(why)
     return why;
   if(s->has_reject && !regexec(&s->reject, url, 0, NULL, 0))

@@ -161,6 +161,15 @@ static int valid_json_string(const char *s, size_t n)
   return 1;
 }
 
+/* xorshift64: the next pseudo-random value of *x. */
+static uint64_t next_rand(uint64_t *x)
+{
+  *x ^= *x << 13;
+  *x ^= *x >> 7;
+  *x ^= *x << 17;
+  return *x;
+}
+
 /* Random bytes always come out as a valid JSON string. */
 static void check_random(void)
 {
@@ -174,14 +183,9 @@ static void check_random(void)
     size_t n;
     size_t i;
 
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    n = (size_t)(x % sizeof(in));
+    n = (size_t)(next_rand(&x) % sizeof(in));
     for(i = 0; i < n; i++) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
+      next_rand(&x);
       /* Bias toward the interesting bytes: controls and high bytes. */
       in[i] = (char)((x >> 8) % 4 == 0 ? (x >> 16) % 0x20 : 0x80 + (x >> 16) % 0x80);
       if((x >> 24) % 5 == 0)
@@ -402,14 +406,9 @@ static void check_round_trip(void)
     size_t i;
     int rc;
 
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    n = (size_t)(x % sizeof(in));
+    n = (size_t)(next_rand(&x) % sizeof(in));
     for(i = 0; i < n; i++) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
+      next_rand(&x);
       in[i] = (char)(x >> 24);
     }
     cr_buf_init(&line, 4096);
