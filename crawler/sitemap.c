@@ -270,8 +270,13 @@ void cr_sitemap_free(struct cr_sitemap **ps)
   if(!ps || !*ps)
     return;
   s = *ps;
-  if(s->ctxt)
+  if(s->ctxt) {
+    /* libxml2 keeps a DOCTYPE's entities in a document of its own, even in
+     * SAX mode ("expat compatibility"), and leaves it to the caller. */
+    if(s->ctxt->myDoc)
+      xmlFreeDoc(s->ctxt->myDoc);
     xmlFreeParserCtxt(s->ctxt);
+  }
   if(s->z_open)
     inflateEnd(&s->z);
   free(s->zout);
