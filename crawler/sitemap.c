@@ -196,13 +196,15 @@ static int sm_inflate(struct cr_sitemap *s, const char *p, size_t n)
     s->z.next_out = s->zout;
     s->z.avail_out = INFLATE_CHUNK;
     zrc = inflate(&s->z, Z_NO_FLUSH);
-    if(zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR)
-      return CR_EINVAL;
+    /* What came out before an error counts, however the body was cut
+     * into chunks (a bad checksum is found only after the last byte). */
     if(s->z.avail_out < INFLATE_CHUNK) {
       rc = sm_parse(s, (const char *)s->zout, INFLATE_CHUNK - s->z.avail_out, 0);
       if(rc)
         return rc;
     }
+    if(zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR)
+      return CR_EINVAL;
     if(zrc == Z_STREAM_END)
       s->z_done = 1;
     /* A full output buffer may leave more to come from input already
