@@ -35,6 +35,7 @@ enum op_kind {
   OP_OPEN,
   OP_WRITE,
   OP_WRITE_FD,
+  OP_READ,
   OP_SYNC_RANGE,
   OP_FSYNC,
   OP_CLOSE,
@@ -269,6 +270,12 @@ int cr_aio_write(struct cr_aio *a, int slot, const void *buf, size_t len, uint64
   return queue_io(a, OP_WRITE, slot, buf, len, off, 0, link, cb, arg);
 }
 
+int cr_aio_read(struct cr_aio *a, int slot, void *buf, size_t len, uint64_t off,
+                unsigned link, cr_aio_cb cb, void *arg)
+{
+  return queue_io(a, OP_READ, slot, buf, len, off, 0, link, cb, arg);
+}
+
 int cr_aio_write_fd(struct cr_aio *a, int fd, const void *buf, size_t len, uint64_t off,
                     unsigned link, cr_aio_cb cb, void *arg)
 {
@@ -402,6 +409,14 @@ static int run_sync(struct cr_aio *a, struct op *op)
     }
     return (int)done;
   }
+  case OP_READ: {
+    ssize_t r;
+
+    do
+      r = pread(a->slot_fd[op->fd], (void *)op->buf, op->len, (off_t)op->off);
+    while(r < 0 && errno == EINTR);
+    return r < 0 ? -errno : (int)r;
+  }
   case OP_SYNC_RANGE:
     res = sync_file_range(a->slot_fd[op->fd], (off_t)op->off, (off_t)op->len,
                           (unsigned)op->flags);
@@ -484,6 +499,10 @@ static void prep(struct cr_aio *a, struct io_uring_sqe *sqe, struct op *op)
     break;
   case OP_WRITE_FD:
     io_uring_prep_write(sqe, op->fd, op->buf, (unsigned)op->len, op->off);
+    break;
+  case OP_READ:
+    io_uring_prep_read(sqe, op->fd, (void *)op->buf, (unsigned)op->len, op->off);
+    sqe->flags |= IOSQE_FIXED_FILE;
     break;
   case OP_SYNC_RANGE:
     io_uring_prep_sync_file_range(sqe, op->fd, (unsigned)op->len, op->off, op->flags);

@@ -90,6 +90,11 @@ int cr_aio_openat(struct cr_aio *a, int dirfd, const char *path, int flags, mode
 int cr_aio_write(struct cr_aio *a, int slot, const void *buf, size_t len, uint64_t off,
                  unsigned link, cr_aio_cb cb, void *arg);
 
+/* Reads up to len bytes at off from a slot into buf (the caller's, alive
+ * until cb); res is the count read, 0 at the end of the file. */
+int cr_aio_read(struct cr_aio *a, int slot, void *buf, size_t len, uint64_t off,
+                unsigned link, cr_aio_cb cb, void *arg);
+
 /* The same for a plain descriptor of the caller's. */
 int cr_aio_write_fd(struct cr_aio *a, int fd, const void *buf, size_t len, uint64_t off,
                     unsigned link, cr_aio_cb cb, void *arg);

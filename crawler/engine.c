@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -55,6 +56,7 @@
 #define DRAIN_MS 30000
 #define STATE_MAGIC "crawler-state 1\n"
 #define REPARSE_PER_PASS 8
+#define REPARSE_MAX 8          /* reparses reading at once */
 #define START_PER_PASS 32
 #define RAMP_BATCH 16
 #define PASS_BATCH 64
@@ -138,6 +140,7 @@ struct cr_engine {
   struct cr_hmap lowered;      /* struct lowered: done URLs whose depth fell */
   struct cr_hmap where;        /* struct where: pages saved elsewhere */
   struct reparse *reparse_head; /* saved pages to read links from again */
+  unsigned reparsing;          /* of those, being read now (aio.h) */
   struct reparse **reparse_tail;
   struct cr_buf last_mapped;   /* save(): the path the URL mapped to */
   uint64_t reparsed;           /* saved pages whose links were read again */
@@ -1775,84 +1778,161 @@ static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
   }
 }
 
-/* Reads the links of a saved page again at a smaller depth (see struct
- * reparse).  The file was written by this crawl, usually moments ago, so
- * it is read from the page cache. */
-static void reparse_one(struct cr_engine *e, struct reparse *rp)
+/* Reads the links of a saved page again (see struct reparse): a lowered
+ * page, or one -N kept.  The file is read through aio.h a chunk at a
+ * time, so a re-crawl of many unchanged pages on a cold disk never holds
+ * the loop; the links are offered as if the page had just arrived at this
+ * depth (on_link reads only engine, depth, cur and what the parse
+ * follows). */
+struct reparse_run {
+  struct cr_engine *e;
+  struct cr_item src;
+  char *chunk;
+  int slot;
+  uint64_t off;
+};
+
+static void reparse_on_close(void *arg, int res)
 {
-  struct where *w = NULL;
+  struct reparse_run *run = arg;
+
+  (void)res;
+  run->e->reparsing--;
+  free(run->src.cur);
+  free(run->chunk);
+  free(run);
+}
+
+static void reparse_end(struct reparse_run *run)
+{
+  struct cr_engine *e = run->e;
+
+  if(run->src.links) {
+    cr_links_end(run->src.links);
+    cr_links_free(&run->src.links);
+    e->reparsed++;
+  }
+  if(cr_aio_close(e->aio, run->slot, 0, reparse_on_close, run))
+    reparse_on_close(run, 0);
+}
+
+static void reparse_on_read(void *arg, int res);
+
+static void reparse_read(struct reparse_run *run)
+{
+  if(cr_aio_read(run->e->aio, run->slot, run->chunk, REPARSE_CHUNK, run->off, 0,
+                 reparse_on_read, run))
+    reparse_end(run);
+}
+
+static void reparse_on_read(void *arg, int res)
+{
+  struct reparse_run *run = arg;
+  struct cr_engine *e = run->e;
+
+  /* A stopped crawl takes no new links. */
+  if(res <= 0 || e->interrupted || e->fatal) {
+    if(res < 0 || e->interrupted || e->fatal)
+      cr_links_free(&run->src.links);
+    reparse_end(run);
+    return;
+  }
+  cr_links_feed(run->src.links, run->chunk, (size_t)res);
+  run->off += (uint64_t)res;
+  if(e->cfg.max_size && (int64_t)run->off >= e->cfg.max_size)
+    reparse_end(run);
+  else
+    reparse_read(run);
+}
+
+static void reparse_on_open(void *arg, int res)
+{
+  struct reparse_run *run = arg;
+
+  if(res < 0) {
+    /* The file is gone (deleted by hand): its links are lost, no more. */
+    cr_links_free(&run->src.links);
+    reparse_on_close(run, 0);
+    return;
+  }
+  reparse_read(run);
+}
+
+/* Starts one reparse.  Returns 0, or CR_EMFILE when no file slot is free
+ * (try again later). */
+static int reparse_start(struct cr_engine *e, struct reparse *rp)
+{
+  struct reparse_run *run;
+  struct where *w;
   const char *base = rp->base;
   const char *path = rp->path;
   struct cr_buf rel;
-  struct cr_item src;
-  char *chunk = NULL;
-  int64_t total = 0;
-  int fd = -1;
+  int rc = 0;
 
-  cr_buf_init(&rel, CR_RELPATH_MAX + 1);
   if(!base) {
     w = (struct where *)cr_hmap_get(&e->where, rp->url);
     base = w ? w->base : rp->url;
     path = w ? w->path : NULL;
   }
+  if(!follows_pages(e, rp->depth, rp->requisite, base) && !follows_requisites(e, rp->depth))
+    return 0;
+  cr_buf_init(&rel, CR_RELPATH_MAX + 1);
   if(!path) {
     if(map_url(e, rp->url, &rel))
       goto done;
     path = rel.data;
   }
-  fd = cr_store_open_read(e->store, path);
-  chunk = malloc(REPARSE_CHUNK);
-  if(fd < 0 || !chunk)
+  run = calloc(1, sizeof(*run));
+  if(!run)
     goto done;
-  /* The page's links are offered as if it had just arrived at this depth:
-   * on_link reads only engine, depth, cur and what the parse follows. */
-  memset(&src, 0, sizeof(src));
-  src.engine = e;
-  src.depth = rp->depth;
-  src.requisite = rp->requisite;
-  src.cur = (char *)base;
-  src.links_pages = follows_pages(e, rp->depth, rp->requisite, base);
-  src.links_reqs = follows_requisites(e, rp->depth);
-  if(!src.links_pages && !src.links_reqs)
+  run->e = e;
+  run->chunk = malloc(REPARSE_CHUNK);
+  run->src.engine = e;
+  run->src.depth = rp->depth;
+  run->src.requisite = rp->requisite;
+  run->src.links_pages = follows_pages(e, rp->depth, rp->requisite, base);
+  run->src.links_reqs = follows_requisites(e, rp->depth);
+  /* The stand-in item's URL must outlive the struct reparse. */
+  run->src.cur = strdup(base);
+  if(!run->chunk || !run->src.cur ||
+     links_open(e, &run->src, rp->css ? CR_LINKS_CSS : CR_LINKS_HTML)) {
+    free(run->src.cur);
+    free(run->chunk);
+    free(run);
     goto done;
-  if(links_open(e, &src, rp->css ? CR_LINKS_CSS : CR_LINKS_HTML))
-    goto done;
-  for(;;) {
-    ssize_t n = read(fd, chunk, REPARSE_CHUNK);
-
-    if(n < 0 && errno == EINTR)
-      continue;
-    if(n <= 0)
-      break;
-    cr_links_feed(src.links, chunk, (size_t)n);
-    total += n;
-    if(e->cfg.max_size && total >= e->cfg.max_size)
-      break;
   }
-  cr_links_end(src.links);
-  cr_links_free(&src.links);
-  e->reparsed++;
+  rc = cr_aio_openat(e->aio, cr_store_dirfd(e->store), path, O_RDONLY | O_NOFOLLOW, 0, 0,
+                     &run->slot, reparse_on_open, run);
+  if(rc) {
+    cr_links_free(&run->src.links);
+    free(run->src.cur);
+    free(run->chunk);
+    free(run);
+    rc = rc == CR_EMFILE ? CR_EMFILE : 0;
+    goto done;
+  }
+  e->reparsing++;
 
 done:
-  if(fd >= 0)
-    close(fd);
-  free(chunk);
   cr_buf_cleanup(&rel);
+  return rc;
 }
 
-/* A few per loop pass, so a long chain of lowered pages never holds the
- * loop for long. */
+/* A few per loop pass, and a few at once, so a long chain of lowered
+ * pages never holds the loop and never takes the file slots from the
+ * pages being saved. */
 static void reparse_pass(struct cr_engine *e)
 {
   unsigned i;
 
-  for(i = 0; i < REPARSE_PER_PASS && e->reparse_head; i++) {
+  for(i = 0; i < REPARSE_PER_PASS && e->reparse_head && e->reparsing < REPARSE_MAX; i++) {
     struct reparse *rp = e->reparse_head;
 
+    if(reparse_start(e, rp) == CR_EMFILE)
+      break;
     e->reparse_head = rp->next;
     if(!e->reparse_head)
       e->reparse_tail = &e->reparse_head;
-    reparse_one(e, rp);
     reparse_free(rp);
   }
 }
@@ -2333,9 +2413,10 @@ static void on_pass(struct cr_loop *loop, void *arg)
   cr_loop_set_busy(loop, e->in_flight > 0);
   if(e->fatal)
     cr_loop_break(loop);
-  else if(e->reparse_head)
+  else if(e->reparse_head && e->reparsing < REPARSE_MAX)
     cr_timer_start(loop, &e->kick, 0);
-  else if(!e->in_flight && !e->waiting && !e->saving && !cr_frontier_pending(e->fr) &&
+  else if(!e->in_flight && !e->reparse_head && !e->waiting && !e->saving && !e->reparsing &&
+          !cr_frontier_pending(e->fr) &&
           !e->feed)
     cr_loop_break(loop);
 }

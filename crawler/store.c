@@ -823,7 +823,7 @@ int cr_store_has_file(struct cr_store *st, const char *relpath, int64_t size)
   return S_ISREG(sb.st_mode) && (int64_t)sb.st_size == size;
 }
 
-int cr_store_open_read(struct cr_store *st, const char *relpath)
+int cr_store_dirfd(const struct cr_store *st)
 {
-  return openat(st->dirfd, relpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  return st->dirfd;
 }

@@ -113,8 +113,8 @@ int cr_store_note_written(struct cr_store *st, const char *relpath);
  * Start-up only (synchronous). */
 int cr_store_has_file(struct cr_store *st, const char *relpath, int64_t size);
 
-/* Opens relpath, a file this crawl saved, for reading (never through a
- * symlink at its last component).  Returns the descriptor, or -1. */
-int cr_store_open_read(struct cr_store *st, const char *relpath);
+/* The output directory's descriptor, for opening a saved file through
+ * aio.h (O_NOFOLLOW: never through a symlink at its last component). */
+int cr_store_dirfd(const struct cr_store *st);
 
 #endif
