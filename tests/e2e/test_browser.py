@@ -5,7 +5,9 @@ sheet with a query string (css/site.css?v=3, as Sphinx writes them) that
 @imports another and uses url() for a font and a background image, an
 <img> with a srcset, a script with a query string (js/app.js?1) that sets
 a marker, pages without an .html suffix (/docs/intro, /docs/, /page?id=2,
-/page?id=3), a page beside its clash sibling (/a and /a/b), a 404 link,
+/page?id=3), a page beside its clash sibling (/a and /a/b), a text
+file beside a directory of the same name (/files/data and
+/files/data/more.txt, a clash -E does not undo), a 404 link,
 and a link to an "external" site (localhost, another port) that no tool
 may fetch.  Each mirror is opened from file:// in headless Chromium by
 browsecheck.check_mirror (its docstring says exactly what it asserts),
@@ -13,7 +15,9 @@ with both servers counting requests: none may arrive while the browser
 looks, and the external one none at all.
 
 1. `wget -m -k -p -E -nv -o LOG -P out URL` (robots.txt obeyed; the site
-   has none): the checker passes; every HTML file wget saved is opened
+   has none): the checker passes, but for one link: wget deletes the
+   file /files/data to make the directory, so the link to it names a
+   directory (allowed for wget only); every HTML file wget saved is opened
    (reached from index.html by following links); the probes (a colour
    from the style sheet, one from the @imported sheet, the script's
    marker, the font loaded, the background image a file: URL) held on
@@ -106,7 +110,8 @@ def make_site(ext_url):
     site = {
         "/": page("home", "/", [
             "/docs/intro", "/docs/intro#part2", "docs/", "/page?id=2", "/a",
-            "/a/b", "deep/x.html", "/missing.html", "#top",
+            "/a/b", "deep/x.html", "/files/data", "/files/data/more.txt",
+            "/missing.html", "#top",
             "mailto:someone@example.org", ext_url]),
         "/docs/": page("docs", "../", ["intro", "../"]),
         "/docs/intro": page("intro", "../", ["../page?id=2", "../a/b", "./", "#part2"]),
@@ -117,6 +122,10 @@ def make_site(ext_url):
         "/deep/x.html": page("x", "/", ["../a", ext_url]),
     }
     out = {t: (200, HTML, body.encode()) for t, body in site.items()}
+    # A clash -E does not remove: /files/data stays a file, and a directory
+    # of the same name is needed for /files/data/more.txt.
+    out["/files/data"] = (200, [("Content-Type", "text/plain")], b"data\n")
+    out["/files/data/more.txt"] = (200, [("Content-Type", "text/plain")], b"more\n")
     out["/css/site.css?v=3"] = (200, [("Content-Type", "text/css")], css.encode())
     out["/css/base.css"] = (200, [("Content-Type", "text/css")],
                             b"#imported { color: rgb(4, 5, 6); }\n")
@@ -283,7 +292,16 @@ def run(ctx, browser, servers, routes, ext_url, with_font):
             % (wcmd, sorted(want - set(wsaved)), sorted(set(wsaved) - want)))
     rep = browse(browser, servers, root, hostdir + "/index.html", saved_urls, prb,
                  "wget -k")
-    h.check(not rep.problems, lambda: "%s: the mirror is not browsable:\n%s"
+    # wget's one known loss: it deletes the file /files/data to make the
+    # directory /files/data/ ("directory danger"), and the link to it then
+    # names a directory.  Allowed for wget only; the crawler keeps both.
+    clash_dir = os.path.join(root, hostdir, "files", "data")
+    lost = [p for p in rep.problems if p.kind == "link-missing"
+            and p.detail.endswith(" -> " + clash_dir) and os.path.isdir(clash_dir)]
+    if lost:
+        h.info("wget lost /files/data to the directory /files/data/ (allowed): %s" % lost)
+    rest = [p for p in rep.problems if p not in lost]
+    h.check(not rest, lambda: "%s: the mirror is not browsable:\n%s"
             % (wcmd, rep.summary()))
     wget_html = html_files(root)
     h.check(set(rep.pages) == wget_html, lambda: "pages opened %s, HTML files %s"
