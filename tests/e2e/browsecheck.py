@@ -33,8 +33,11 @@ pages reached by following links, breadth first, up to max_pages):
    iframe/frame/embed src, object data, input type=image src) resolves to
    an existing file inside the mirror (or is a data: URL), whether or not
    the browser fetched it (a 2x srcset candidate is not fetched at 1x).
-6. Every link (a and area href, link href of other rels): a javascript:,
-   mailto: or tel: link, or a fragment of the page itself, is left alone;
+6. Every link a reader can follow (a and area href; <link> elements of
+   other rels than style sheets and icons, such as canonical, next or
+   search, are metadata no click follows, and are not checked): a
+   javascript:, mailto: or tel: link, or a fragment of the page itself, is
+   left alone;
    a file: link must name an existing regular file inside the mirror (a
    directory does not count: the browser would list it); an http(s) link
    is allowed only to a URL the crawl did not save (wget -k leaves those
@@ -90,10 +93,6 @@ _COLLECT_JS = r"""
     const raw = l.getAttribute('href');
     if (rel.includes('stylesheet') || rel.includes('icon'))
       out.reqs.push({tag: 'link', raw: raw, url: l.href});
-    else if (rel.includes('preconnect') || rel.includes('dns-prefetch'))
-      continue;
-    else
-      out.links.push({tag: 'link', raw: raw, url: l.href});
   }
   const attr = [['img', 'src'], ['script', 'src'], ['source', 'src'],
                 ['video', 'poster'], ['iframe', 'src'], ['frame', 'src'],
@@ -213,6 +212,9 @@ class Browser:
         args = [self.exe] + CHROMIUM_FLAGS + [
             "--remote-debugging-pipe", "--user-data-dir=" + self.profile,
             "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+            # Containers often have a small /dev/shm; Chromium then crashes
+            # on big pages unless it keeps shared memory in /tmp.
+            "--disable-dev-shm-usage",
             "--no-default-browser-check", "--disable-extensions",
             "--disable-sync", "--metrics-recording-only", "--mute-audio",
             "--window-size=1024,768", "about:blank"]
