@@ -14,14 +14,14 @@ browsecheck.check_mirror (its docstring says exactly what it asserts),
 with both servers counting requests: none may arrive while the browser
 looks, and the external one none at all.
 
-1. `wget -m -k -p -E -nv -o LOG -P out URL` (robots.txt obeyed; the site
-   has none): the checker passes, but for one link: wget deletes the
+1. `wget -m -k -p -E -nv -o wget.log -P out --no-config URL` (robots.txt
+   obeyed; the site has none): the checker passes, but for one link: wget deletes the
    file /files/data to make the directory, so the link to it names a
    directory (allowed for wget only); every HTML file wget saved is opened
    (reached from index.html by following links); the probes (a colour
    from the style sheet, one from the @imported sheet, the script's
-   marker, the font loaded, the background image a file: URL) held on
-   every page; nothing reached either server.
+   marker, the font loaded, the background image decoded from a file: URL)
+   held on every page; the external and the 404 links stayed http URLs; nothing reached either server.
 2. The checker can fail: the same command without -k gives a mirror the
    browser cannot use (absolute and query-string references miss), and a
    copy of mirror 1 with the imported sheet, the font, the background
