@@ -13,7 +13,11 @@ set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc libcurl4-openssl-dev libc-ares-dev
       libxml2-dev zlib1g-dev liburing-dev libssl-dev python3 curl strace wget
       openssl python3-h2 help2man libnghttp2-dev)
-# Extra tools for sanitizer builds and benchmarks are asked for by name.
+# Extra tools for sanitizer builds and benchmarks are asked for by name:
+# tests/run.sh asks for valgrind (e2e-valgrind) and chromium (e2e-browser
+# opens mirrors in headless Chromium, driven over --remote-debugging-pipe,
+# so nothing else: no npm, no websocket module).  Not in the list above so
+# that the demo does not pull in a browser.
 pkgs+=("$@")
 
 missing=()

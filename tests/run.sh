@@ -6,7 +6,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # valgrind: e2e-valgrind runs a crawl under memcheck in the plain build.
-tests/deps.sh valgrind || exit 1
+# chromium: e2e-browser checks mirrors in headless Chromium (with CI=true a
+# missing browser fails that test instead of skipping it).
+tests/deps.sh valgrind chromium || exit 1
 
 passed=0
 failed=0

@@ -9,19 +9,32 @@ fetched.  Prints a table (pages, wall seconds) and every difference.
 
 Usage: tests/compare/wget_compare.py [--crawler PATH] [--root DIR]
                                      [--install] [--runs N] [--tmp DIR]
-                                     [--https]
+                                     [--https] [--mirror [--sample N]]
 --https serves the site over HTTPS (HTTP/2 by ALPN, nginx's session cache
 on) with a certificate from a private CA made by tests/fixture/certs.py;
 every tool is given that CA, and the crawler also crawls the plain-HTTP
 port, so the table shows whether HTTPS gives the same page set as HTTP.
 --tmp picks where the outputs go (default $TMPDIR or /tmp; here /tmp is on
 the ext4 root, /dev/shm is tmpfs); the table names its file system.
-Exit status: 0 when the crawler's HTML page set equals wget's, 1 otherwise,
-77 when nginx or wget is missing (and --install was not given).
+--mirror makes browsable mirrors instead: `wget -m -k -p -E -np` and
+`crawler -r -l inf -p -k -E --no-parent`, timed, their HTML page sets
+compared, and the same sample of pages (index.html and N more, evenly
+spread over the pages both saved; default 30) of each mirror opened from
+file:// in headless Chromium by tests/e2e/browsecheck.py with nginx's
+access log watched (no request may reach it), with probes of the Sphinx
+theme (a border from pydoctheme.css?2022.1, the footer colour from
+classic.css through two @imports, jQuery loaded).  Prints a table of
+pages, seconds, problems by kind.  The crawler's part is skipped (exit
+77 after wget's) while its --help lacks --convert-links.
+Exit status: 0 when the crawler's HTML page set equals wget's (and, with
+--mirror, its sample browses with no problem wget's does not also have), 1
+otherwise, 77 when nginx or wget is missing (and --install was not given).
 Bounded: every tool run has a timeout, nginx is stopped at exit."""
 
 import argparse
+import collections
 import json
+import re
 import os
 import shutil
 import signal
@@ -136,6 +149,144 @@ def html_paths_in_manifest(path):
     return out
 
 
+# --mirror: the Sphinx theme applied, through the query-string style sheet
+# and the @import chain, and the scripts ran.
+DOC_PROBES = [
+    ("theme", "!!document.querySelector('div.related')",
+     "getComputedStyle(document.querySelector('div.related')).borderBottomStyle",
+     "solid"),
+    ("import", "!!document.querySelector('div.footer')",
+     "getComputedStyle(document.querySelector('div.footer')).color",
+     "rgb(85, 85, 85)"),
+    ("jquery", "!!document.querySelector('script[src*=jquery]')",
+     "typeof window.jQuery", "function"),
+]
+
+_WGET_SAVED = re.compile(r'URL: ?(\S+) \[[^\]]*\] -> "([^"]*)"')
+
+
+def wget_saved(log, prefix="out/"):
+    """{url: path under out} from a wget -nv log."""
+    out = {}
+    with open(log, errors="replace") as f:
+        for m in _WGET_SAVED.finditer(f.read()):
+            path = m.group(2)
+            out[m.group(1)] = path[len(prefix):] if path.startswith(prefix) else path
+    return out
+
+
+def url_path(u):
+    return urllib.parse.unquote(urllib.parse.urlsplit(u).path)
+
+
+def crawler_has_convert_links(exe):
+    try:
+        p = subprocess.run([exe, "--help"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return b"--convert-links" in p.stdout
+
+
+def log_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().count(b"\n")
+    except OSError:
+        return 0
+
+
+def mirror_mode(a, work, port):
+    """--mirror: see the module docstring."""
+    sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
+    import browsecheck
+    if not browsecheck.find_chromium():
+        print("SKIP: chromium is not installed (tests/deps.sh chromium)")
+        return 77
+    seed = "http://127.0.0.1:%d/index.html" % port
+    cmds = [("wget", ["wget", "-m", "-k", "-p", "-E", "-np", "-nv", "-o", "wget.log",
+                      "-P", "out", seed])]
+    have_k = crawler_has_convert_links(a.crawler)
+    if have_k:
+        cmds.append(("crawler", [a.crawler, "-q", "-r", "-l", "inf", "-p", "-k", "-E",
+                                 "--no-parent", "-o", "out", seed]))
+    else:
+        print("crawler: skipped, %s --help does not list --convert-links" % a.crawler)
+    mirrors = {}
+    for name, cmd in cmds:
+        d = os.path.join(work, name)
+        os.mkdir(d)
+        os.sync()
+        secs, rc, err = timed(cmd, d, timeout=900)
+        print("%s: exit %d in %.1f s: %s" % (name, rc, secs, " ".join(cmd)), flush=True)
+        out = os.path.join(d, "out")
+        if name == "wget":
+            saved = wget_saved(os.path.join(d, "wget.log"))
+            pages = {u: p for u, p in saved.items() if p.endswith(".html")}
+        else:
+            saved, pages = {}, {}
+            mf = os.path.join(out, "manifest.jsonl")
+            if os.path.exists(mf):
+                with open(mf) as f:
+                    for line in f:
+                        r = json.loads(line)
+                        if r["path"] is None:
+                            continue
+                        saved[r["url"]] = r["path"]
+                        if (r.get("content_type") or "").lower().startswith("text/html"):
+                            pages[r["url"]] = r["path"]
+        mirrors[name] = {"out": out, "secs": secs, "rc": rc, "saved": saved,
+                         "pages": pages}
+    # The sample: index.html and N pages both saved, evenly spread.
+    common = sorted(set.intersection(*(set(url_path(u) for u in m["pages"])
+                                       for m in mirrors.values())))
+    step = max(1, len(common) // max(1, a.sample))
+    sample = ["/index.html"] + [p for p in common[::step] if p != "/index.html"][:a.sample]
+    access = os.path.join(work, "access.log")
+    for name, m in mirrors.items():
+        by_path = {url_path(u): p for u, p in m["pages"].items()}
+        starts = [by_path[p] for p in sample if p in by_path]
+        before = log_lines(access)
+        t0 = time.monotonic()
+        rep = browsecheck.check_mirror(m["out"], starts, saved_urls=list(m["saved"]),
+                                       probes=DOC_PROBES, max_pages=len(starts))
+        m["browse_secs"] = time.monotonic() - t0
+        m["server_hits"] = log_lines(access) - before
+        m["report"] = rep
+        m["sampled"] = len(starts)
+    print("\n| tool | HTML pages | files | wall s | exit | pages browsed | requests "
+          "| problems | server hits while browsing |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, m in mirrors.items():
+        rep = m["report"]
+        kinds = collections.Counter(p.kind for p in rep.problems)
+        print("| %s | %d | %d | %.1f | %d | %d | %d | %s | %d |"
+              % (name, len(m["pages"]), len(m["saved"]), m["secs"], m["rc"],
+                 len(rep.pages), len(rep.requests),
+                 ", ".join("%s %d" % kv for kv in sorted(kinds.items())) or "0",
+                 m["server_hits"]))
+    for name, m in mirrors.items():
+        print("\n%s: %s" % (name, m["report"].summary(limit=15)))
+        for pname, vals in sorted(m["report"].probes.items()):
+            print("  probe %s: %d pages" % (pname, len(vals)))
+    ok = all(m["server_hits"] == 0 for m in mirrors.values())
+    if "crawler" in mirrors:
+        w = set(url_path(u) for u in mirrors["wget"]["pages"])
+        c = set(url_path(u) for u in mirrors["crawler"]["pages"])
+        print("\nHTML pages: wget %d, crawler %d, both %d" % (len(w), len(c), len(w & c)))
+        for p in sorted(w - c)[:50]:
+            print("  only wget:    %s" % p)
+        for p in sorted(c - w)[:50]:
+            print("  only crawler: %s" % p)
+        wk = set(p.kind for p in mirrors["wget"]["report"].problems)
+        extra = [p for p in mirrors["crawler"]["report"].problems if p.kind not in wk]
+        ok = ok and w == c and not extra
+        print("same page set as wget: %s; crawler problems of a kind wget has not: %d"
+              % ("yes" if w == c else "NO", len(extra)))
+        return 0 if ok else 1
+    return 77 if ok else 1
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--crawler", default=os.path.join(TOP, "build", "crawler", "crawler"))
@@ -146,10 +297,17 @@ def main():
                     help="directory for nginx's files and every tool's output")
     ap.add_argument("--https", action="store_true",
                     help="crawl over HTTPS and HTTP/2 with a private CA")
+    ap.add_argument("--mirror", action="store_true",
+                    help="wget -m -k -p -E against crawler -k -E, checked in Chromium")
+    ap.add_argument("--sample", type=int, default=30,
+                    help="--mirror: pages opened in the browser besides index.html")
     a = ap.parse_args()
+    if a.mirror and a.https:
+        ap.error("--mirror runs over plain HTTP only")
     if a.install:
         subprocess.run(["apt-get", "install", "-y", "-qq", "nginx", "wget", "wget2",
-                        "python3.11-doc"], check=False)
+                        "python3.11-doc"] + (["chromium"] if a.mirror else []),
+                       check=False)
     for tool in ("nginx", "wget"):
         if not shutil.which(tool):
             print("SKIP: %s is not installed (use --install)" % tool)
@@ -165,6 +323,8 @@ def main():
                         certs], check=True, timeout=60)
     nginx, port, tls_port = start_nginx(a.root, work, certs)
     try:
+        if a.mirror:
+            return mirror_mode(a, work, port)
         seed = "http://127.0.0.1:%d/index.html" % port
         trust = {}
         if a.https:
