@@ -113,6 +113,7 @@ struct cr_rewrite {
   struct rw_att *cur;   /* the attribute being read, or NULL */
   const char *rawname;  /* raw text runs to "</rawname" */
   size_t rawm;          /* bytes of "</rawname" matched */
+  char rawheld[12];     /* those bytes, as written */
   int rawcss;           /* the raw text is <style>'s */
   /* CSS: the stylesheet or <style> text; and one style="" value */
   struct rw_css css;
@@ -1024,21 +1025,21 @@ static size_t rw_raw(struct cr_rewrite *w, const unsigned char *s, size_t n)
         return n;
       i = at + 1;
       w->rawm = 1;
+      w->rawheld[0] = '<';
       continue;
     }
     if(w->rawm == 1 ? c == '/'
        : w->rawm < 2 + len ? rw_lower(c) == (unsigned char)w->rawname[w->rawm - 2]
        : (rw_space(c) || c == '/' || c == '>')) {
       if(w->rawm < 2 + len) {
-        w->rawm++;
+        w->rawheld[w->rawm++] = (char)c;
         i++;
         continue;
       }
       if(w->rawcss)
         css_finish(w, &w->css);
       w->rawcss = 0;
-      rw_put(w, &w->out, "</", 2);
-      rw_put(w, &w->out, w->rawname, len);
+      rw_put(w, &w->out, w->rawheld, w->rawm);
       w->end = 1;
       w->holding = 0;
       w->namen = 0;
@@ -1046,12 +1047,7 @@ static size_t rw_raw(struct cr_rewrite *w, const unsigned char *s, size_t n)
       return i;
     }
     /* The match failed: its bytes were text, and c is read again. */
-    if(w->rawm > 0)
-      rw_raw_text(w, "<", 1);
-    if(w->rawm > 1)
-      rw_raw_text(w, "/", 1);
-    if(w->rawm > 2)
-      rw_raw_text(w, w->rawname, w->rawm - 2);
+    rw_raw_text(w, w->rawheld, w->rawm);
     w->rawm = 0;
   }
   return n;
@@ -1400,12 +1396,7 @@ int cr_rewrite_end(struct cr_rewrite *w)
     if(w->st == H_LT)
       rw_putc(w, &w->out, '<');
     else if(w->st == H_RAW) {
-      if(w->rawm > 0)
-        rw_raw_text(w, "<", 1);
-      if(w->rawm > 1)
-        rw_raw_text(w, "/", 1);
-      if(w->rawm > 2)
-        rw_raw_text(w, w->rawname, w->rawm - 2);
+      rw_raw_text(w, w->rawheld, w->rawm);
       if(w->rawcss)
         css_finish(w, &w->css);
     }

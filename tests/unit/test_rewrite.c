@@ -78,6 +78,7 @@ static const struct rw_case rw_cases[] = {
   { 0, "<script>var s = '<a href=\"d.html\">';</script><a href=d>",
     "<script>var s = '<a href=\"d.html\">';</script><a href=\"Xd\">" },
   { 0, "<script src=\"j.js\"></script >", "<script src=\"Xj.js\"></script >" },
+  { 0, "<style>a{b:url(x</sty</STYLE\t><Title>x</TITLE>", "<style>a{b:url(x</sty</STYLE\t><Title>x</TITLE>" },
   { 0, "<textarea><a href=\"t.html\"></textarea><a href=t>",
     "<textarea><a href=\"t.html\"></textarea><a href=\"Xt\">" },
   { 0, "<style>@import \"s.css\"; b{background:url(b.png)} </sty </style><a href=s>",
