@@ -27,6 +27,7 @@
 #include "journal.h"
 #include "links.h"
 #include "loop.h"
+#include "convert.h"
 #include "manifest.h"
 #include "pathmap.h"
 #include "progress.h"
@@ -1697,6 +1698,23 @@ static int map_url(struct cr_engine *e, const char *url, struct cr_buf *rel)
   return rc;
 }
 
+/* -E: the suffix a page of this Content-Type lacks at the end of rel, as
+ * wget appends it (after a query too: "a?b=1" saves as "a?b=1.html"), or
+ * NULL. */
+static const char *adjust_suffix(const char *ctype, const char *rel, size_t n)
+{
+  int html = ctype && (!strncasecmp(ctype, "text/html", 9) ||
+                       !strncasecmp(ctype, "application/xhtml+xml", 21));
+  int css = ctype && !strncasecmp(ctype, "text/css", 8);
+
+  if(html && !(n >= 5 && !strcasecmp(rel + n - 5, ".html")) &&
+     !(n >= 4 && !strcasecmp(rel + n - 4, ".htm")))
+    return ".html";
+  if(css && !(n >= 4 && !strcasecmp(rel + n - 4, ".css")))
+    return ".css";
+  return NULL;
+}
+
 /* A page between its transfer's end and its file's publication. */
 struct saving {
   struct cr_item *it;
@@ -1744,8 +1762,16 @@ static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
     cr_links_end(it->links);
     cr_links_free(&it->links);
   }
-  cr_buf_init(&rel, CR_RELPATH_MAX + 1);
+  /* Room for -E's suffix past pathmap's cap: segments leave room for
+   * the store's clash suffixes, and a whole path for the directory. */
+  cr_buf_init(&rel, CR_RELPATH_MAX + 8);
   rc = map_url(e, it->cur, &rel);
+  if(!rc && e->cfg.adjust_extension) {
+    const char *suffix = adjust_suffix(ctype, rel.data, rel.len);
+
+    if(suffix)
+      rc = cr_buf_puts(&rel, suffix);
+  }
   if(!rc) {
     size_t n = ctype ? strlen(ctype) : 0;
 
@@ -2788,6 +2814,9 @@ static int build_identity(struct cr_engine *e, struct cr_buf *b)
   /* Only when on, so a crawl without it resumes from an older state. */
   if(!rc && c->page_requisites)
     rc = cr_buf_puts(b, "page-requisites=1\n");
+  /* -E changes the names pages are saved as. */
+  if(!rc && c->adjust_extension)
+    rc = cr_buf_puts(b, "adjust-extension=1\n");
   if(!rc)
     rc = cr_buf_printf(b, "max-pages=%llu\n", (unsigned long long)c->max_pages);
   /* Only when given, so a crawl begun before these flags existed still
@@ -3049,6 +3078,12 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   rc = CR_ENOMEM;
   if(!e->manifest_path)
     goto fail;
+  if(cfg->convert_links && !strcmp(e->manifest_path, "-")) {
+    fprintf(stderr, "crawler: -k reads where each page was saved from the manifest, "
+            "which must be a file, not standard output\n");
+    rc = CR_EINVAL;
+    goto fail;
+  }
   if(cfg->timestamping) {
     if(!strcmp(e->manifest_path, "-")) {
       fprintf(stderr, "crawler: -N reads what the last crawl saved from its manifest, "
@@ -3318,6 +3353,23 @@ static void cancel_all(struct cr_engine *e)
   }
 }
 
+/* -k after the crawl: see convert.h.  A failure leaves files unconverted
+ * and says so; the crawl itself succeeded. */
+static void convert_links(struct cr_engine *e)
+{
+  struct cr_convert_stats cs;
+  int rc = cr_convert_run(e->cfg.output_dir, e->manifest_path, e->manifest_start, &cs);
+
+  if(rc)
+    fprintf(stderr, "crawler: -k: links not converted: %s\n", cr_strerror(rc));
+  else if(e->cfg.progress != CR_PROGRESS_NONE)
+    fprintf(stderr, "%scrawler: -k: %llu links converted in %llu of %llu HTML and CSS files%s\n",
+            e->line_shown ? "\n" : "", (unsigned long long)cs.links,
+            (unsigned long long)cs.changed, (unsigned long long)cs.files,
+            cs.failed ? "; some left unconverted" : "");
+  e->line_shown = 0;
+}
+
 int cr_engine_run(struct cr_engine *e)
 {
   struct cr_buf b;
@@ -3385,6 +3437,12 @@ int cr_engine_run(struct cr_engine *e)
    * the journal, if any, still knows better for a resume. */
   if(!rc && e->lowered.len && e->manifest_start >= 0)
     (void)cr_manifest_fix(e->man, e->manifest_path, e->manifest_start, fix_lowered, e);
+  /* -k: the crawl is complete, so every page it will save is saved.  Before
+   * the state goes: a crash while converting leaves it, and the resume
+   * converts again (converted links are recognised and kept). */
+  if(e->cfg.convert_links && !rc && !e->fatal && !e->interrupted && !e->time_up &&
+     e->manifest_start >= 0)
+    convert_links(e);
   if(e->jr && !rc && !e->fatal && !e->interrupted) {
     /* Complete: nothing to resume, and the next run starts afresh. */
     cr_journal_remove(&e->jr);

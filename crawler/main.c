@@ -143,6 +143,9 @@ static const struct option long_opts[] = {
   {"recursive", no_argument, NULL, 'r'},
   {"depth", required_argument, NULL, 'l'},
   {"page-requisites", no_argument, NULL, 'p'},
+  {"convert-links", no_argument, NULL, 'k'},
+  {"adjust-extension", no_argument, NULL, 'E'},
+  {"html-extension", no_argument, NULL, 'E'},
   {"span-hosts", no_argument, NULL, OPT_SPAN_HOSTS},
   {"domains", required_argument, NULL, OPT_DOMAINS},
   {"accept-regex", required_argument, NULL, OPT_ACCEPT_REGEX},
@@ -175,7 +178,7 @@ static const struct option long_opts[] = {
 };
 
 /* The short options, as getopt takes them. */
-static const char short_opts[] = "i:o:c:rl:pqhV46NA:R:";
+static const char short_opts[] = "i:o:c:rl:pkEqhV46NA:R:";
 
 /* Flags of wget and curl that the crawler does not have, with what to use
  * instead where there is an equivalent: a habit typed without thinking
@@ -189,11 +192,6 @@ struct foreign {
 static const struct foreign foreign_flags[] = {
   {"--mirror", "wget", "use -r -l inf"},
   {"-m", "wget", "use -r -l inf"},
-  {"--convert-links", "wget", NULL},
-  {"--adjust-extension", "wget", NULL},
-  {"--html-extension", "wget", NULL},
-  {"-E", "wget or curl", "use --certificate FILE (curl's -E); wget's --adjust-extension "
-   "is not supported"},
   {"--no-clobber", "wget", NULL},
   {"-nc", "wget", NULL},
   {"--continue", "wget", "use --resume (to continue an interrupted crawl)"},
@@ -230,8 +228,6 @@ static const struct foreign foreign_flags[] = {
   {"--verbose", "wget or curl", "use --progress"},
   {"-v", "wget or curl", "use --progress"},
   {"--insecure", "curl", "use --no-check-certificate"},
-  {"-k", "wget or curl", "use --no-check-certificate (curl's -k; wget's --convert-links "
-   "is not supported)"},
   {"--cacert", "curl", "use --ca-certificate FILE"},
   {"--capath", "curl", "use --ca-directory DIR"},
   {"--cert", "curl", "use --certificate FILE"},
@@ -463,6 +459,12 @@ static void usage(FILE *out)
     "                            (images, style sheets and their imports,\n"
     "                            scripts, fonts, frames), past --depth and on\n"
     "                            any host; with or without -r\n"
+    "  -k, --convert-links       once the crawl is complete, make links in the\n"
+    "                            saved HTML and CSS point at the saved files\n"
+    "                            (relative paths), or at absolute URLs for\n"
+    "                            pages not saved (as wget's -k)\n"
+    "  -E, --adjust-extension    save HTML without an .html/.htm suffix as\n"
+    "                            NAME.html, CSS without .css as NAME.css\n"
     "      --span-hosts          follow links to other hosts (default: the seeds'\n"
     "                            hosts only, any port)\n"
     "      --domains LIST        follow only these domains and their subdomains,\n"
@@ -1197,6 +1199,12 @@ int main(int argc, char **argv)
       break;
     case 'p':
       cfg.page_requisites = 1;
+      break;
+    case 'k':
+      cfg.convert_links = 1;
+      break;
+    case 'E':
+      cfg.adjust_extension = 1;
       break;
     case 'l':
       if(!strcmp(optarg, "inf") || !strcmp(optarg, "0")) {

@@ -373,3 +373,131 @@ done:
   cr_buf_cleanup(&rel);
   return rc;
 }
+
+/* ------------------------------------------------------------------ */
+/* Relative references between saved files (link conversion)         */
+
+/* Bytes a converted link holds raw.  Not '?', '#' or '%' (a browser reads
+ * them as query, fragment or escape), not ':' (the first segment would
+ * look like a scheme), not quotes, spaces, ',' or parentheses (the link
+ * may stand unquoted in CSS url() or in a srcset list). */
+static int pm_link_raw(unsigned char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '-' || c == '.' || c == '_' || c == '~' || c == '!' || c == '$' || c == '&' ||
+         c == '*' || c == '+' || c == '=' || c == '@' || c == ';';
+}
+
+int cr_pathmap_relref(const char *from, const char *to, struct cr_buf *out)
+{
+  size_t common = 0;  /* bytes of the directories from and to share */
+  size_t i;
+  int rc = 0;
+
+  if(!*from || !*to || from[strlen(from) - 1] == '/' || to[strlen(to) - 1] == '/')
+    return CR_EINVAL;
+  for(i = 0; from[i] && from[i] == to[i]; i++) {
+    if(from[i] == '/')
+      common = i + 1;
+  }
+  for(i = common; from[i] && !rc; i++) {
+    if(from[i] == '/')
+      rc = cr_buf_puts(out, "../");
+  }
+  for(i = common; to[i] && !rc; i++) {
+    unsigned char c = (unsigned char)to[i];
+
+    if(c == '/' || pm_link_raw(c))
+      rc = cr_buf_putc(out, (char)c);
+    else {
+      char esc[3] = { '%', pm_hex[c >> 4], pm_hex[c & 15] };
+      rc = cr_buf_append(out, esc, 3);
+    }
+  }
+  return rc;
+}
+
+static int pm_hexval(unsigned char c)
+{
+  if(c >= '0' && c <= '9')
+    return c - '0';
+  if(c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if(c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+int cr_pathmap_local(const char *from, const char *ref, size_t n, struct cr_buf *out)
+{
+  const char *slash = strrchr(from, '/');
+  size_t base = out->len;
+  size_t i = 0;
+  size_t end;
+  int rc;
+
+  end = 0;
+  while(end < n && ref[end] != '?' && ref[end] != '#')
+    end++;
+  if(!end || ref[0] == '/' || ref[0] == '\\')
+    return CR_EINVAL;
+  /* A scheme: letters, digits, + - . before the first ':'. */
+  for(i = 0; i < end && ref[i] != '/' && ref[i] != ':'; i++)
+    ;
+  if(i < end && ref[i] == ':')
+    return CR_EINVAL;
+  rc = slash ? cr_buf_append(out, from, (size_t)(slash - from) + 1) : 0;
+  i = 0;
+  while(!rc && i < end) {
+    size_t seg = out->len;
+    size_t j = i;
+
+    while(j < end && ref[j] != '/')
+      j++;
+    for(; i < j && !rc; i++) {
+      unsigned char c = (unsigned char)ref[i];
+      int hi;
+      int lo;
+
+      if(c == '%' && i + 2 < j) {
+        hi = pm_hexval((unsigned char)ref[i + 1]);
+        lo = pm_hexval((unsigned char)ref[i + 2]);
+        if(hi >= 0 && lo >= 0) {
+          c = (unsigned char)(hi << 4 | lo);
+          i += 2;
+        }
+      }
+      if(c == '/' || c == 0)
+        return CR_EINVAL;  /* "%2F" names no file a browser opens */
+      rc = cr_buf_putc(out, (char)c);
+    }
+    if(rc)
+      break;
+    /* The segment just written: ".", ".." or a name. */
+    if(out->len - seg == 1 && out->data[seg] == '.') {
+      out->len = seg;
+    }
+    else if(out->len - seg == 2 && !memcmp(out->data + seg, "..", 2)) {
+      size_t k;
+
+      out->len = seg;
+      if(out->len == base)
+        return CR_EINVAL;
+      /* Back over "dir/". */
+      k = out->len - 1;
+      while(k > base && out->data[k - 1] != '/')
+        k--;
+      out->len = k;
+    }
+    else if(j < end) {
+      rc = cr_buf_putc(out, '/');
+    }
+    if(j < end)
+      i = j + 1;
+  }
+  if(!rc && (out->len == base || out->data[out->len - 1] == '/'))
+    rc = CR_EINVAL;
+  if(!rc && out->data)
+    out->data[out->len] = '\0';
+  return rc;
+}

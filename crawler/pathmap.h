@@ -52,4 +52,25 @@
 int cr_pathmap(const char *host, unsigned port, const char *path,
                const char *query, struct cr_buf *out);
 
+/* Link conversion (-k).  Appends to out the relative reference from the
+ * file at from to the file at to (both paths as the store writes them:
+ * relative, '/'-separated, no empty, "." or ".." segment), written so that
+ * a browser resolving it against from's file:// URL opens exactly to:
+ * "../" for each directory of from not shared with to, then to's
+ * remaining segments with every byte but ASCII letters, digits and
+ * - . _ ~ ! $ & * + = @ ; written "%XX".  So a saved "a?b=1.html" is
+ * "a%3Fb=1.html", '%' is "%25", '#' "%23", and the result is ASCII, holds
+ * no quote, space, comma or parenthesis, and never looks like a scheme.
+ * from equal to to gives its last name.  Returns 0, CR_EINVAL (a path
+ * empty or ending in '/'), CR_EFULL/CR_ENOMEM from the buffer. */
+int cr_pathmap_relref(const char *from, const char *to, struct cr_buf *out);
+
+/* The converse, to recognise links already converted: appends to out the
+ * path under the output directory that the relative reference ref[0..n)
+ * names for a browser reading the file at from - path part only (up to
+ * '?' or '#'), percent-decoded, "." and ".." resolved.  Returns 0, or
+ * CR_EINVAL when ref has a scheme, is empty, starts with '/' or climbs out
+ * of the output directory; CR_EFULL/CR_ENOMEM from the buffer. */
+int cr_pathmap_local(const char *from, const char *ref, size_t n, struct cr_buf *out);
+
 #endif

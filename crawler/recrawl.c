@@ -173,6 +173,11 @@ static int one_line(struct cr_recrawl *r, struct line *l, const char *p, size_t 
 
 int cr_recrawl_load(const char *path, struct cr_recrawl **out)
 {
+  return cr_recrawl_load_from(path, 0, out);
+}
+
+int cr_recrawl_load_from(const char *path, int64_t start_at, struct cr_recrawl **out)
+{
   struct cr_recrawl *r = calloc(1, sizeof(*r));
   struct cr_buf acc;
   struct line l;
@@ -191,6 +196,11 @@ int cr_recrawl_load(const char *path, struct cr_recrawl **out)
     if(errno == ENOENT)
       goto done;
     fprintf(stderr, "crawler: -N: cannot read %s: %s\n", path, strerror(errno));
+    rc = CR_EIO;
+    goto done;
+  }
+  if(start_at > 0 && lseek(fd, (off_t)start_at, SEEK_SET) < 0) {
+    fprintf(stderr, "crawler: cannot read %s: %s\n", path, strerror(errno));
     rc = CR_EIO;
     goto done;
   }

@@ -38,6 +38,10 @@ struct cr_recrawl {
  * Returns 0, CR_EIO (reported on stderr), CR_ENOMEM. */
 int cr_recrawl_load(const char *path, struct cr_recrawl **out);
 
+/* The same for the lines from byte start on (a crawl's own lines, for
+ * -k); start must be where a line begins. */
+int cr_recrawl_load_from(const char *path, int64_t start, struct cr_recrawl **out);
+
 /* The earlier crawl's entry for url, or NULL. */
 struct cr_prev *cr_recrawl_get(const struct cr_recrawl *r, const char *url);
 

@@ -174,6 +174,14 @@ struct cr_config {
                                   scripts, fonts, frames), past max_depth
                                   and on any host; with or without
                                   recursive; default 0 */
+  int convert_links;           /* -k: once the crawl is complete, links in
+                                  the saved HTML and CSS point at the saved
+                                  files (relative paths) or, for pages not
+                                  saved, at absolute URLs; needs the
+                                  manifest in a file; default 0 */
+  int adjust_extension;        /* -E: HTML saved without .html/.htm gets
+                                  ".html" appended, CSS without .css
+                                  ".css"; default 0 */
   int sitemaps;                 /* recursive: also start from the URLs the
                                   seeds' hosts list in sitemaps (robots.txt
                                   Sitemap: lines, else /sitemap.xml);

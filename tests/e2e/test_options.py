@@ -28,7 +28,6 @@ REFUSED = [
     (["-L"], "redirects are always followed"),
     (["--silent"], "--quiet"),
     (["-O", "x.html"], "--output"),
-    (["--convert-links"], "'--convert-links' is a wget option"),
     (["--no-clobber"], "'--no-clobber' is a wget option"),
     (["-nc"], "'-nc' is a wget option"),
     (["-np"], "--no-parent"),
