@@ -76,6 +76,12 @@ int cr_buf_puts(struct cr_buf *b, const char *s)
 
 int cr_buf_putc(struct cr_buf *b, char c)
 {
+  /* The tokenizers append a byte at a time: no reserve when it fits. */
+  if(b->len + 2 <= b->cap && b->len < b->max) {
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+    return 0;
+  }
   return cr_buf_append(b, &c, 1);
 }
 

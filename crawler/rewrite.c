@@ -140,7 +140,13 @@ static void rw_put(struct cr_rewrite *w, struct cr_buf *b, const void *p, size_t
 
 static void rw_putc(struct cr_rewrite *w, struct cr_buf *b, unsigned char c)
 {
-  rw_put(w, b, &c, 1);
+  int rc;
+
+  if(w->err)
+    return;
+  rc = cr_buf_putc(b, (char)c);
+  if(rc)
+    w->err = rc == CR_EFULL ? CR_ENOMEM : rc;
 }
 
 static void rw_flush(struct cr_rewrite *w, int all)
@@ -794,6 +800,10 @@ static int rw_role(const char *elem, const char *attr)
 
   if(!strcmp(attr, "style"))
     return RW_STYLE;
+  /* Most attributes (class, id, title...) hold no link: every name in the
+   * table starts with one of these. */
+  if(!attr[0] || !strchr("hsdbpc", attr[0]))
+    return 0;
   for(i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
     if(!strcmp(roles[i].elem, elem) && !strcmp(roles[i].attr, attr))
       return roles[i].role;

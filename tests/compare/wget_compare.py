@@ -212,6 +212,16 @@ def mirror_mode(a, work, port):
                                  "--no-parent", "-o", "out", seed]))
     else:
         print("crawler: skipped, %s --help does not list --convert-links" % a.crawler)
+    # wget2 for the time only: its mirror is not parsed or opened here.
+    if shutil.which("wget2"):
+        d = os.path.join(work, "wget2")
+        os.mkdir(d)
+        os.sync()
+        cmd = ["wget2", "-q", "--no-config", "-m", "-k", "-p", "-E", "-np", "-P", "out", seed]
+        secs, rc, _ = timed(cmd, d, timeout=900)
+        print("wget2: exit %d in %.1f s, %d HTML files (timed only): %s"
+              % (rc, secs, len(html_paths_on_disk(os.path.join(d, "out"))), " ".join(cmd)),
+              flush=True)
     mirrors = {}
     for name, cmd in cmds:
         d = os.path.join(work, name)
@@ -302,6 +312,8 @@ def main():
     ap.add_argument("--sample", type=int, default=30,
                     help="--mirror: pages opened in the browser besides index.html")
     a = ap.parse_args()
+    # The tools run in their own work directories.
+    a.crawler = os.path.abspath(a.crawler)
     if a.mirror and a.https:
         ap.error("--mirror runs over plain HTTP only")
     if a.install:
