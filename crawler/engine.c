@@ -715,6 +715,16 @@ static void on_link(void *arg, const char *url, enum cr_link_kind kind)
   cr_frontier_add(e->fr, url, it->depth + 1, requisite, it->cur);
 }
 
+/* The hash of url's origin, or 0 if url cannot be split. */
+static uint64_t origin_key(const char *url)
+{
+  struct cr_url_view v;
+
+  if(cr_url_view(url, &v))
+    return 0;
+  return cr_hash64(v.origin, v.origin_len) | 1;
+}
+
 /* ---- sitemaps ----
  *
  * With -r the seeds' hosts' sitemaps seed the crawl too, as wget2's
@@ -768,7 +778,7 @@ static int sitemap_seed(struct cr_engine *e, const char *url)
 
   if(!e->cfg.recursive || !e->cfg.sitemaps || cr_url_view(url, &v))
     return 0;
-  k = cr_hash64(v.origin, v.origin_len) | 1;
+  k = origin_key(url);
   rc = cr_hset_add(&e->sitemap_origins, k);
   if(rc < 0)
     return CR_ENOMEM;
@@ -791,7 +801,7 @@ static void sitemaps_discover(struct cr_engine *e, const struct cr_item *robots)
   size_t i = 0;
 
   if(!e->cfg.recursive || !e->cfg.sitemaps || cr_url_view(robots->url, &v) ||
-     !cr_hset_has(&e->sitemap_origins, cr_hash64(v.origin, v.origin_len) | 1))
+     !cr_hset_has(&e->sitemap_origins, origin_key(robots->url)))
     return;
   while(b && robots->status >= 200 && robots->status < 300 && i < b->len &&
         listed < SITEMAPS_PER_ROBOTS) {
@@ -1078,16 +1088,6 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
  * credentials only if its URL's origin (scheme, host and port) is one of
  * the seeds'.  A link or a redirect to any other origin goes without, as
  * curl does with its own redirects. */
-
-/* The hash of url's origin, or 0 if url cannot be split. */
-static uint64_t origin_key(const char *url)
-{
-  struct cr_url_view v;
-
-  if(cr_url_view(url, &v))
-    return 0;
-  return cr_hash64(v.origin, v.origin_len) | 1;
-}
 
 /* A seed: its origin may get the credentials. */
 static int note_seed(struct cr_engine *e, const char *url)

@@ -35,6 +35,8 @@ import time
 import urllib.request
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests", "compare"))
+from wget_compare import free_port  # noqa: E402
 
 
 def log(msg):
@@ -142,14 +144,6 @@ http {
         tls = [r for r in first.values() if r in ("r", ".")]
         return {"tls_handshakes": len(tls), "tls_resumed": sum(r == "r" for r in tls)}
 
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def targets(kind, n, rng):
