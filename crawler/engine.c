@@ -28,6 +28,7 @@
 #include "links.h"
 #include "loop.h"
 #include "convert.h"
+#include "decode.h"
 #include "manifest.h"
 #include "pathmap.h"
 #include "progress.h"
@@ -37,6 +38,7 @@
 #include "sitemap.h"
 #include "store.h"
 #include "url.h"
+#include "warc.h"
 
 #define PROGRESS_MS 250
 #define KEEP_MAX_INFLIGHT 1024  /* see keep_alive_policy */
@@ -151,6 +153,11 @@ struct cr_engine {
                                   written (see on_pass) */
   unsigned unw_pending;        /* records not yet handed to a write */
   unsigned unw_inflight;       /* records in the journal write in flight */
+  struct cr_warc *warc;        /* --warc; NULL: none */
+  int warc_resume;             /* the journal recorded a WARC position */
+  struct cr_warc_pos warc_pos; /* that position (replay), then the one
+                                  the next DONE record carries */
+  int warc_pos_due;            /* finish() writes it with its DONE */
 };
 
 void cr_config_defaults(struct cr_config *cfg)
@@ -175,6 +182,9 @@ void cr_config_defaults(struct cr_config *cfg)
   cfg->max_segment_repeat = 3;
   cfg->robots = 1;
   cfg->max_crawl_delay = 30.0;
+  cfg->warc_max_size = 1ull << 30;
+  cfg->warc_level = 1;
+  cfg->warc_dedup = 1;
 }
 
 /* Whether another transfer may start.  -c bounds transfers; pages between
@@ -232,6 +242,8 @@ static void fail(struct cr_engine *e, struct cr_item *it, const char *ctype, con
 static void drop_body(struct cr_engine *e, struct cr_item *it)
 {
   cr_store_discard(e->store, &it->file);
+  cr_warc_cap_free(&it->wcap);
+  cr_decode_free(&it->dec);
   cr_links_free(&it->links);
   cr_sitemap_free(&it->sm);
   if(it->robots_body) {
@@ -254,6 +266,11 @@ static void sitemaps_discover(struct cr_engine *e, const struct cr_item *robots)
  *           bytes, u32 url length, url, u32 path length, path, then the
  *           manifest line (the rest)
  *   BAD     u64 key (see bad_key), then the manifest line
+ *   WARC    u32 serial, u64 WARC bytes, u64 index bytes: the archive's
+ *           written prefix (warc.h) after a URL's records
+ *   WDONE   the same position, then a DONE payload: one record, so a torn
+ *           journal never keeps the position without the URL or the URL
+ *           without its records
  */
 
 /* A URL taken through a requisite link: a resumed crawl must judge its
@@ -309,6 +326,35 @@ static void journal_scope(struct cr_engine *e, const char *url)
     journal_failed(e, rc);
 }
 
+static int put_warc_pos(struct cr_engine *e)
+{
+  uint32_t serial = e->warc_pos.serial;
+  uint64_t ends[2];
+  int rc = cr_journal_put(e->jr, &serial, sizeof(serial));
+
+  ends[0] = e->warc_pos.warc_end;
+  ends[1] = e->warc_pos.cdx_end;
+  if(!rc)
+    rc = cr_journal_put(e->jr, ends, sizeof(ends));
+  return rc;
+}
+
+/* Records not tied to a URL's line were written (robots.txt, sitemaps). */
+static void journal_warc(struct cr_engine *e)
+{
+  int rc;
+
+  if(!e->jr)
+    return;
+  rc = cr_journal_begin(e->jr, CR_J_WARC);
+  if(!rc)
+    rc = put_warc_pos(e);
+  if(!rc)
+    rc = cr_journal_end(e->jr);
+  if(rc)
+    journal_failed(e, rc);
+}
+
 /* A URL got its manifest line (the one just formatted). */
 static void journal_done(struct cr_engine *e, const struct cr_record *r)
 {
@@ -323,7 +369,9 @@ static void journal_done(struct cr_engine *e, const struct cr_record *r)
   if(!e->jr)
     return;
   cr_manifest_last(e->man, &line, &line_len);
-  rc = cr_journal_begin(e->jr, CR_J_DONE);
+  rc = cr_journal_begin(e->jr, e->warc_pos_due ? CR_J_WDONE : CR_J_DONE);
+  if(!rc && e->warc_pos_due)
+    rc = put_warc_pos(e);
   if(!rc)
     rc = cr_journal_put(e->jr, &failed, 1);
   if(!rc)
@@ -584,17 +632,95 @@ static void lowered_free(struct cr_hnode *n)
 
 /* Writes an item's manifest line, counts it and frees it. */
 static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
+                   const char *content_type, const char *error);
+static void abandon(struct cr_engine *e, struct cr_item *it);
+
+/* cr_warc_cb: a finished URL's records are written; now its line. */
+static void archived(void *arg, int rc)
+{
+  struct cr_item *it = arg;
+  struct cr_engine *e = it->engine;
+
+  e->saving--;
+  if(rc) {
+    engine_fatal(e, rc, "cannot write the WARC file");
+    abandon(e, it);
+    return;
+  }
+  cr_warc_position(e->warc, &e->warc_pos);
+  e->warc_pos_due = 1;
+  finish(e, it, it->wait_path, it->wait_ctype, it->wait_error);
+  e->warc_pos_due = 0;
+}
+
+/* The same for robots.txt and sitemap fetches, which have no line. */
+static void archived_own(void *arg, int rc)
+{
+  struct cr_engine *e = arg;
+
+  e->saving--;
+  if(rc) {
+    engine_fatal(e, rc, "cannot write the WARC file");
+    return;
+  }
+  cr_warc_position(e->warc, &e->warc_pos);
+  journal_warc(e);
+}
+
+/* Hands an item's records to the archive; finished: archived() finishes
+ * it once they are written (1 returned), else they go on their own.  0:
+ * nothing to write. */
+static int archive(struct cr_engine *e, struct cr_item *it, const char *path,
+                   const char *content_type, const char *error)
+{
+  int rc;
+
+  if(!e->warc || !it->wrecs)
+    return 0;
+  if(it->robots_for || it->sitemap) {
+    e->saving++;
+    rc = cr_warc_commit(e->warc, &it->wrecs, archived_own, e);
+    if(rc) {
+      e->saving--;
+      engine_fatal(e, rc, "cannot write the WARC file");
+    }
+    return 0;
+  }
+  it->warc_wait = 1;
+  it->wait_path = path ? strdup(path) : NULL;
+  it->wait_ctype = content_type ? strdup(content_type) : NULL;
+  it->wait_error = error ? strdup(error) : NULL;
+  if((path && !it->wait_path) || (content_type && !it->wait_ctype) ||
+     (error && !it->wait_error)) {
+    engine_fatal(e, CR_ENOMEM, "cannot write the WARC file");
+    abandon(e, it);
+    return 1;
+  }
+  e->saving++;
+  rc = cr_warc_commit(e->warc, &it->wrecs, archived, it);
+  if(rc) {
+    e->saving--;
+    engine_fatal(e, rc, "cannot write the WARC file");
+    abandon(e, it);
+  }
+  return 1;
+}
+
+static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
                    const char *content_type, const char *error)
 {
   struct cr_record r;
   int rc;
 
+  if(!it->warc_wait && archive(e, it, path, content_type, error))
+    return;
   memset(&r, 0, sizeof(r));
   r.url = it->url;
   r.final_url = it->cur;
   r.status = it->status;
   r.path = path;
-  r.bytes = path ? it->bytes : 0;
+  /* --no-mirror: what was archived counts as saved. */
+  r.bytes = path || (e->cfg.no_mirror && !error && !it->skip) ? it->bytes : 0;
   r.content_type = content_type;
   /* Microseconds are all a manifest reader can use. */
   r.seconds = it->t0 > 0.0 ? (double)(int64_t)((cr_clock() - it->t0) * 1e6) / 1e6 : 0.0;
@@ -665,6 +791,7 @@ static void robots_finish(struct cr_engine *e, struct cr_item *it, struct cr_rob
 {
   sitemaps_discover(e, it);
   cr_frontier_robots_done(e->fr, it->robots_for, rules, why);
+  archive(e, it, NULL, NULL, NULL);
   drop_body(e, it);
   cr_item_free(it);
 }
@@ -885,6 +1012,7 @@ static void sitemap_finish(struct cr_engine *e, struct cr_item *it, const char *
   if(error && it->sitemap == 1 && e->cfg.progress != CR_PROGRESS_NONE)
     fprintf(stderr, "%scrawler: sitemap %s: %s\n", e->line_shown ? "\r\033[K" : "",
             it->cur, error);
+  archive(e, it, NULL, NULL, NULL);
   drop_body(e, it);
   cr_frontier_done(e->fr, it);
   cr_item_free(it);
@@ -1033,22 +1161,12 @@ static void judge_body(struct cr_engine *e, struct cr_item *it, CURL *h)
   }
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *userdata)
+/* The body's decoded bytes: saved, parsed for links, or only counted.
+ * Returns len to go on, anything else to end the transfer. */
+static size_t body_content(struct cr_engine *e, struct cr_item *it, const char *p, size_t len)
 {
-  struct cr_item *it = userdata;
-  struct cr_engine *e = it->engine;
-  size_t len = size * n;
   int rc;
 
-  if(!it->checked) {
-    curl_easy_getinfo(it->easy->h, CURLINFO_RESPONSE_CODE, &it->status);
-    it->checked = 1;
-    it->keep_body = it->status >= 200 && it->status < 300;
-    if(it->keep_body)
-      judge_body(e, it, it->easy->h);
-  }
-  if(e->cfg.limit_rate && pace(e, it, len))
-    return CURL_WRITEFUNC_PAUSE;
   /* Error pages and redirect bodies are not saved. */
   if(!it->keep_body)
     return len;
@@ -1063,12 +1181,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
    * here, and on_done records the skip. */
   if(it->skip && !it->links)
     return 0;
-  /* Counted after decoding: curl hands us decoded bytes. */
+  /* Counted after decoding: curl (or decode.h) hands us decoded bytes. */
   if(e->cfg.max_size && (int64_t)len > e->cfg.max_size - it->bytes) {
     it->error = "max size exceeded";
     return 0;
   }
-  if(!it->skip) {
+  if(!it->skip && !e->cfg.no_mirror) {
     rc = cr_store_write(e->store, &it->file, p, len);
     if(rc) {
       it->store_rc = rc;
@@ -1079,6 +1197,78 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
   if(it->links)
     cr_links_feed(it->links, p, len);
   return len;
+}
+
+static int on_payload(void *arg, const char *p, size_t n)
+{
+  struct cr_item *it = arg;
+
+  if(it->wcap)
+    cr_warc_cap_payload(it->wcap, p, n);
+  return 0;
+}
+
+static int on_content(void *arg, const char *p, size_t n)
+{
+  struct cr_item *it = arg;
+
+  return body_content(it->engine, it, p, n) == n ? 0 : 1;
+}
+
+/* Archiving: the body as it came off the wire, into the capture, then
+ * decoded by us (decode.h) for everything else. */
+static size_t wire_body(struct cr_engine *e, struct cr_item *it, const char *p, size_t len)
+{
+  const char *why = NULL;
+  int rc;
+
+  if(it->wcap) {
+    rc = cr_warc_cap_body(it->wcap, p, len);
+    if(rc) {
+      it->store_rc = rc;
+      return 0;
+    }
+  }
+  if(!it->dec) {
+    struct curl_header *te = NULL;
+    struct curl_header *ce = NULL;
+    int chunked = 0;
+
+    if(curl_easy_header(it->easy->h, "Transfer-Encoding", 0, CURLH_HEADER, -1, &te) ==
+       CURLHE_OK && te->value)
+      chunked = strcasestr(te->value, "chunked") != NULL;
+    if(curl_easy_header(it->easy->h, "Content-Encoding", 0, CURLH_HEADER, -1, &ce) !=
+       CURLHE_OK)
+      ce = NULL;
+    if(cr_decode_new(chunked, ce ? ce->value : NULL, &it->dec)) {
+      it->store_rc = CR_ENOMEM;
+      return 0;
+    }
+  }
+  rc = cr_decode_feed(it->dec, p, len, on_payload, on_content, it, &why);
+  if(rc == CR_EINVAL && why && !it->error)
+    it->error = why;
+  return rc ? 0 : len;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *userdata)
+{
+  struct cr_item *it = userdata;
+  struct cr_engine *e = it->engine;
+  size_t len = size * n;
+
+  if(!it->checked) {
+    curl_easy_getinfo(it->easy->h, CURLINFO_RESPONSE_CODE, &it->status);
+    it->checked = 1;
+    it->keep_body = it->status >= 200 && it->status < 300;
+    if(it->keep_body)
+      judge_body(e, it, it->easy->h);
+  }
+  if(e->cfg.limit_rate && pace(e, it, len))
+    return CURL_WRITEFUNC_PAUSE;
+  if(e->warc)
+    return wire_body(e, it, p, len);
+  return body_content(e, it, p, len);
 }
 
 /* ---- credentials ----
@@ -1475,6 +1665,12 @@ static void start_one(struct cr_engine *e, struct cr_item *it)
   it->pace_t0 = 0.0;
   it->pace_bytes = 0;
   it->engine = e;
+  if(e->warc) {
+    cr_warc_cap_free(&it->wcap);
+    cr_decode_free(&it->dec);
+    if(cr_warc_cap_new(e->warc, &it->wcap))
+      goto fail;
+  }
   ez = cr_fetch_easy_take(e->fetch);
   if(!ez)
     goto fail;
@@ -1761,6 +1957,10 @@ static void save(struct cr_engine *e, struct cr_item *it, const char *ctype)
     /* The parser may hold back the last links until the end. */
     cr_links_end(it->links);
     cr_links_free(&it->links);
+  }
+  if(e->cfg.no_mirror) {
+    finish(e, it, NULL, ctype, NULL);
+    return;
   }
   /* Room for -E's suffix past pathmap's cap: segments leave room for
    * the store's clash suffixes, and a whole path for the directory. */
@@ -2073,6 +2273,55 @@ static void redirect(struct cr_engine *e, struct cr_item *it, const char *locati
     fail(e, it, NULL, "cannot requeue redirect");
 }
 
+/* Archiving: the attempt's exchange becomes records kept with the item
+ * (warc.h), when a response header block came back.  A body a filter
+ * turned down and cut is not archived: we chose not to fetch it. */
+static void warc_take(struct cr_engine *e, struct cr_item *it, CURL *h, CURLcode result)
+{
+  const char *trunc = NULL;
+  char *ip = NULL;
+  int rc;
+
+  if(!it->wcap)
+    return;
+  cr_decode_free(&it->dec);
+  if(!cr_warc_cap_has_response(it->wcap) || (it->skip && result == CURLE_WRITE_ERROR)) {
+    cr_warc_cap_free(&it->wcap);
+    return;
+  }
+  if(result != CURLE_OK) {
+    if(robots_cut(it, result) || (it->sitemap && it->sitemap_stop) ||
+       (it->error && !strcmp(it->error, "max size exceeded")))
+      trunc = "length";
+    else if(result == CURLE_OPERATION_TIMEDOUT)
+      trunc = "time";
+    else if(it->store_rc || it->error)
+      trunc = "unspecified";
+    else
+      trunc = "disconnect";
+  }
+  curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &ip);
+  rc = cr_warc_cap_end(e->warc, &it->wcap, it->cur, ip && *ip ? ip : NULL, trunc, &it->wrecs);
+  /* A spool that could not be written costs this record; the transfer's
+   * own error (store_rc) decides what happens to the URL. */
+  if(rc == CR_ENOMEM)
+    engine_fatal(e, rc, "cannot archive");
+}
+
+/* cr_fetch_capture_cb */
+static void on_capture(void *arg, struct cr_easy *ez, int request, const char *p, size_t n)
+{
+  struct cr_item *it = ez->owner;
+
+  (void)arg;
+  if(!it || !it->wcap)
+    return;
+  if(request)
+    cr_warc_cap_request(it->wcap, p, n);
+  else
+    cr_warc_cap_header(it->wcap, p, n);
+}
+
 /* cr_fetch_ready_cb: the transfer's connection is up.  A new HTTP/2
  * connection is tagged with its host, to be counted off when it closes. */
 static void *on_ready(void *arg, struct cr_easy *ez, int h2, int fresh)
@@ -2117,6 +2366,7 @@ static void on_done(void *arg, struct cr_easy *ez, CURLcode result)
   e->in_flight--;
   curl_easy_getinfo(ez->h, CURLINFO_RESPONSE_CODE, &status);
   it->status = status;
+  warc_take(e, it, ez->h, result);
   auth_learn(e, it, ez->h, status);
   /* A complete response usually leaves its connection in curl's cache. */
   if(result == CURLE_OK && it->keep_conn && host)
@@ -2771,6 +3021,25 @@ static int replay_record(void *arg, int type, const char *p, size_t len, int syn
     return replay_add(rp, p, len);
   case CR_J_DONE:
     return replay_done(rp, p, len, synced);
+  case CR_J_WARC:
+  case CR_J_WDONE: {
+    struct cr_engine *e = rp->e;
+    uint32_t serial;
+    uint64_t ends[2];
+
+    if(len < sizeof(serial) + sizeof(ends))
+      return CR_EIO;
+    memcpy(&serial, p, sizeof(serial));
+    memcpy(ends, p + sizeof(serial), sizeof(ends));
+    e->warc_resume = 1;
+    e->warc_pos.serial = serial;
+    e->warc_pos.warc_end = ends[0];
+    e->warc_pos.cdx_end = ends[1];
+    if(type == CR_J_WARC)
+      return 0;
+    return replay_done(rp, p + sizeof(serial) + sizeof(ends),
+                       len - sizeof(serial) - sizeof(ends), synced);
+  }
   case CR_J_BAD:
     return replay_bad(rp, p, len);
   case CR_J_SCOPE:
@@ -2829,6 +3098,9 @@ static int build_identity(struct cr_engine *e, struct cr_buf *b)
     rc = cr_buf_printf(b, "accept-type=%s\nreject-type=%s\n",
                        c->accept_type ? c->accept_type : "",
                        c->reject_type ? c->reject_type : "");
+  /* A resume writes on into the same WARC files, or none. */
+  if(!rc && c->warc)
+    rc = cr_buf_printf(b, "warc=%s\nno-mirror=%d\n", c->warc, c->no_mirror);
   if(!rc && c->identity)
     rc = cr_buf_puts(b, c->identity);
   return rc;
@@ -2984,6 +3256,53 @@ done:
   return rc;
 }
 
+/* The WARC files: named after the crawl's start, which a resume keeps,
+ * and cut back to the position the journal last recorded. */
+static int warc_open(struct cr_engine *e)
+{
+  const struct cr_config *c = &e->cfg;
+  struct cr_warc_opts o;
+  struct cr_buf info;
+  char stamp[15];
+  const char *id = e->crawl_id;
+  int rc;
+
+  /* 2026-12-04T08:22:05.123Z -> 20261204082205 */
+  snprintf(stamp, sizeof(stamp), "%.4s%.2s%.2s%.2s%.2s%.2s", id, id + 5, id + 8, id + 11,
+           id + 14, id + 17);
+  cr_buf_init(&info, 64 * 1024);
+  rc = cr_buf_printf(&info, "operator-crawl: %s\r\nhttp-header-user-agent: %s\r\n"
+                     "robots: %s\r\nrecursive: %d\r\ndepth: %d\r\n"
+                     "page-requisites: %d\r\nspan-hosts: %d\r\n",
+                     e->crawl_id, c->user_agent ? c->user_agent : "crawler/" CR_VERSION,
+                     (c->recursive || c->page_requisites) && c->robots ? "obey" : "ignore",
+                     c->recursive, c->max_depth, c->page_requisites, c->span_hosts);
+  if(!rc && c->domains)
+    rc = cr_buf_printf(&info, "domains: %s\r\n", c->domains);
+  if(!rc && c->accept_regex)
+    rc = cr_buf_printf(&info, "accept-regex: %s\r\n", c->accept_regex);
+  if(!rc && c->reject_regex)
+    rc = cr_buf_printf(&info, "reject-regex: %s\r\n", c->reject_regex);
+  if(rc) {
+    cr_buf_cleanup(&info);
+    return rc;
+  }
+  memset(&o, 0, sizeof(o));
+  o.prefix = c->warc;
+  o.stamp = stamp;
+  o.max_size = c->warc_max_size;
+  o.level = c->warc_level;
+  o.dedup = c->warc_dedup;
+  o.info = info.data;
+  o.resume = e->jr && e->warc_resume;
+  o.resume_serial = e->warc_pos.serial;
+  o.resume_warc_end = e->warc_pos.warc_end;
+  o.resume_cdx_end = e->warc_pos.cdx_end;
+  rc = cr_warc_new(&o, e->aio, &e->warc);
+  cr_buf_cleanup(&info);
+  return rc;
+}
+
 /* ---- public API ---- */
 
 static int setup_signals(struct cr_engine *e)
@@ -3110,6 +3429,8 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   if(rc)
     goto fail;
   cr_fetch_set_conn_cbs(e->fetch, on_ready, on_conn_closed);
+  if(cfg->warc)
+    cr_fetch_set_capture(e->fetch, on_capture);
   if(cfg->http_proxy)
     rc = proxy_init(e, &e->proxies[0], cfg->http_proxy);
   if(!rc && cfg->https_proxy)
@@ -3189,6 +3510,11 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   rc = state_open(e);
   if(rc)
     goto fail;
+  if(cfg->warc) {
+    rc = warc_open(e);
+    if(rc)
+      goto fail;
+  }
   if(e->manifest_start < 0)
     e->manifest_start = cr_manifest_size(e->man);
   if(cfg->handle_signals) {
@@ -3426,6 +3752,13 @@ int cr_engine_run(struct cr_engine *e)
     if(jrc)
       journal_failed(e, jrc);
   }
+  if(e->warc) {
+    /* Cut back to what is written and recorded; sorted for replay tools
+     * once the crawl is complete. */
+    e->st.warc_bytes = cr_warc_bytes(e->warc);
+    e->st.warc_revisits = cr_warc_revisits(e->warc);
+    cr_warc_free(&e->warc, !rc && !e->fatal && !e->interrupted && !e->time_up);
+  }
   if(!rc) {
     rc = cr_manifest_flush(e->man);
     if(rc && !e->fatal)
@@ -3472,6 +3805,10 @@ int cr_engine_run(struct cr_engine *e)
       (void)w;
     }
     cr_buf_cleanup(&b);
+    if(e->cfg.warc)
+      fprintf(stderr, "crawler: WARC: %.1f MB written to %s-*.warc.gz, %llu revisit records "
+              "for repeated payloads\n", (double)e->st.warc_bytes / 1e6, e->cfg.warc,
+              (unsigned long long)e->st.warc_revisits);
     if(e->sitemaps_read)
       fprintf(stderr, "crawler: sitemaps: %llu read, %llu URLs listed\n",
               (unsigned long long)e->sitemaps_read, (unsigned long long)e->sitemap_urls);
@@ -3548,6 +3885,7 @@ void cr_engine_free(struct cr_engine **pe)
   cr_manifest_free(&e->man);
   free(e->manifest_path);
   cr_recrawl_free(&e->prev);
+  cr_warc_free(&e->warc, 0);
   cr_store_free(&e->store);
   cr_aio_free(&e->aio);
   cr_loop_free(&e->loop);

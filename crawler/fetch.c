@@ -34,6 +34,7 @@ struct cr_fetch {
   cr_fetch_done_cb done_cb;
   cr_fetch_ready_cb ready_cb;
   cr_fetch_closed_cb closed_cb;
+  cr_fetch_capture_cb capture_cb;
   void *arg;
   /* Per descriptor of a connection libcurl opened through us: whether a
    * transfer has used it yet, and the ready callback's tag. */
@@ -221,6 +222,8 @@ static size_t fetch_on_header(char *p, size_t size, size_t n, void *userdata)
     e->reason = "response headers too large";
     return 0;
   }
+  if(e->fetch->capture_cb)
+    e->fetch->capture_cb(e->fetch->arg, e, 0, p, len);
   if(e->headers_done)
     return len;
   if(len <= 2 && len && (p[0] == '\r' || p[0] == '\n')) {
@@ -404,6 +407,23 @@ static int fetch_on_prereq(void *arg, char *conn_primary_ip, char *conn_local_ip
     s->tag = tag;
   }
   return CURL_PREREQFUNC_OK;
+}
+
+void cr_fetch_set_capture(struct cr_fetch *f, cr_fetch_capture_cb cb)
+{
+  f->capture_cb = cb;
+}
+
+/* CURLOPT_DEBUGFUNCTION, on only when archiving: the one place libcurl
+ * shows the request headers exactly as they went out. */
+static int fetch_on_debug(CURL *h, curl_infotype type, char *p, size_t n, void *arg)
+{
+  struct cr_easy *e = arg;
+
+  (void)h;
+  if(type == CURLINFO_HEADER_OUT && e->fetch->capture_cb)
+    e->fetch->capture_cb(e->fetch->arg, e, 1, p, n);
+  return 0;
 }
 
 void cr_fetch_set_conn_cbs(struct cr_fetch *f, cr_fetch_ready_cb ready,
@@ -820,7 +840,18 @@ struct cr_easy *cr_fetch_easy_take(struct cr_fetch *f)
   EASY_SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   /* Redirects come back to the engine so their host goes through c-ares. */
   EASY_SET(CURLOPT_FOLLOWLOCATION, 0L);
-  EASY_SET(CURLOPT_ACCEPT_ENCODING, "");
+  if(cfg->warc) {
+    /* The archive keeps the body as sent; we decode (decode.h), and
+     * only what we can decode is asked for. */
+    EASY_SET(CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
+    EASY_SET(CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    EASY_SET(CURLOPT_HTTP_TRANSFER_DECODING, 0L);
+    EASY_SET(CURLOPT_DEBUGFUNCTION, fetch_on_debug);
+    EASY_SET(CURLOPT_DEBUGDATA, e);
+    EASY_SET(CURLOPT_VERBOSE, 1L);
+  }
+  else
+    EASY_SET(CURLOPT_ACCEPT_ENCODING, "");
   EASY_SET(CURLOPT_HTTP_VERSION, cfg->http_version == CR_HTTP_1_1
                                     ? (long)CURL_HTTP_VERSION_1_1
                                     : (long)CURL_HTTP_VERSION_2TLS);

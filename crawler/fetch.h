@@ -61,6 +61,15 @@ typedef void (*cr_fetch_closed_cb)(void *arg, void *tag);
 void cr_fetch_set_conn_cbs(struct cr_fetch *f, cr_fetch_ready_cb ready,
                            cr_fetch_closed_cb closed);
 
+/* Archiving (cfg->warc): libcurl decodes nothing (the caller gets the
+ * body as it came off the wire, chunked framing and content coding kept,
+ * and only gzip and deflate are asked for), and the capture callback gets
+ * each request header block as sent (request 1) and each response header
+ * line as received (request 0).  Set before the first transfer. */
+typedef void (*cr_fetch_capture_cb)(void *arg, struct cr_easy *easy, int request,
+                                    const char *p, size_t n);
+void cr_fetch_set_capture(struct cr_fetch *f, cr_fetch_capture_cb cb);
+
 /* Most header bytes of one transfer, 1xx responses and trailers counted.
  * libcurl 7.88 stores every header for its header API and, unpatched, has
  * no total cap (CVE-2023-38039), so endless headers would grow without

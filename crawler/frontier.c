@@ -14,6 +14,8 @@
 #include "hash.h"
 #include "robots.h"
 #include "url.h"
+#include "decode.h"
+#include "warc.h"
 
 enum { H_IDLE, H_RESOLVING };
 
@@ -124,6 +126,11 @@ void cr_item_free(struct cr_item *it)
   free(it->referrer);
   free(it->etag);
   free(it->last_modified);
+  cr_warc_cap_free(&it->wcap);
+  cr_decode_free(&it->dec);
+  cr_warc_recs_free(&it->wrecs);
+  free(it->wait_path);
+  free(it->wait_ctype);
   free(it);
 }
 

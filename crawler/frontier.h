@@ -46,6 +46,10 @@ struct cr_host;
 struct cr_frontier;
 
 /* One URL on its way through the crawler. */
+struct cr_warc_cap;
+struct cr_warc_recs;
+struct cr_decode;
+
 struct cr_item {
   struct cr_item *next;       /* queue links (frontier) */
   struct cr_item *prev;
@@ -115,6 +119,15 @@ struct cr_item {
                                  links from */
   char *etag;                 /* the response's validators, owned */
   char *last_modified;
+  /* Archiving (engine, warc.h). */
+  struct cr_warc_cap *wcap;   /* this attempt's capture */
+  struct cr_decode *dec;      /* its body decoder (decode.h) */
+  struct cr_warc_recs *wrecs; /* records of its attempts and redirects,
+                                 written when it is finished */
+  int warc_wait;              /* its records are being written */
+  char *wait_path;            /* finish()'s arguments meanwhile */
+  char *wait_ctype;
+  char *wait_error;
 };
 
 /* Frees an item and its strings; accepts NULL. */

@@ -57,6 +57,8 @@ enum {
   CR_J_SYNC = 'S',    /* everything before was on disk */
   CR_J_SCOPE = 'O',   /* a seed's redirect target joined the scope */
   CR_J_CRAWL = 'I',   /* the crawl's name in the manifest */
+  CR_J_WARC = 'W',    /* the WARC files' written prefix */
+  CR_J_WDONE = 'X',   /* that prefix and a DONE record in one */
 };
 
 /* Largest record accepted on replay; anything longer is a torn length. */

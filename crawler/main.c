@@ -66,6 +66,11 @@ enum {
   OPT_MAX_PATH_DEPTH,
   OPT_NO_ROBOTS,
   OPT_NO_SITEMAPS,
+  OPT_WARC,
+  OPT_WARC_MAX_SIZE,
+  OPT_WARC_LEVEL,
+  OPT_NO_WARC_DEDUP,
+  OPT_NO_MIRROR,
   OPT_DELAY,
   OPT_JITTER,
   OPT_MAX_CRAWL_DELAY,
@@ -162,6 +167,11 @@ static const struct option long_opts[] = {
   {"max-path-depth", required_argument, NULL, OPT_MAX_PATH_DEPTH},
   {"no-robots", no_argument, NULL, OPT_NO_ROBOTS},
   {"no-sitemaps", no_argument, NULL, OPT_NO_SITEMAPS},
+  {"warc", required_argument, NULL, OPT_WARC},
+  {"warc-max-size", required_argument, NULL, OPT_WARC_MAX_SIZE},
+  {"warc-level", required_argument, NULL, OPT_WARC_LEVEL},
+  {"no-warc-dedup", no_argument, NULL, OPT_NO_WARC_DEDUP},
+  {"no-mirror", no_argument, NULL, OPT_NO_MIRROR},
   {"delay", required_argument, NULL, OPT_DELAY},
   {"jitter", no_argument, NULL, OPT_JITTER},
   {"max-crawl-delay", required_argument, NULL, OPT_MAX_CRAWL_DELAY},
@@ -233,6 +243,10 @@ static const struct foreign foreign_flags[] = {
   {"--cert", "curl", "use --certificate FILE"},
   {"--key", "curl", "use --private-key FILE"},
   {"--max-filesize", "curl", "use --max-size BYTES"},
+  {"--warc-file", "wget", "use --warc PREFIX"},
+  {"--no-warc-compression", "wget", NULL},
+  {"--warc-dedup", "wget", "repeated payloads are revisit records by default"},
+  {"--no-warc-digests", "wget", NULL},
   {"--quota", "wget", "use --max-size BYTES (per page) or --max-pages N"},
   {"-Q", "wget", "use --max-size BYTES (per page) or --max-pages N"},
   {"--retry", "curl", "use --retries N"},
@@ -516,6 +530,19 @@ static void usage(FILE *out)
     "      --fresh               discard the unfinished crawl's state, start anew\n"
     "      --no-state            keep no state (a killed crawl cannot resume)\n"
     "                            With state in DIR and neither flag: exit 2.\n"
+    "\n"
+    "Archiving (WARC 1.1, as wget --warc-file, Heritrix, pywb read it):\n"
+    "      --warc PREFIX         also write every response fetched (redirects\n"
+    "                            and errors too) with its request, as received,\n"
+    "                            to PREFIX-TIME-NNNNN.warc.gz, and an index of\n"
+    "                            them to PREFIX-TIME.cdxj (pywb's CDXJ)\n"
+    "      --warc-max-size BYTES start a new WARC file past this size; suffixes\n"
+    "                            k, M, G (default: 1G)\n"
+    "      --warc-level N        gzip level of the records, 1-9 (default: 1)\n"
+    "      --no-warc-dedup       write repeated payloads whole, not as revisit\n"
+    "                            records\n"
+    "      --no-mirror           with --warc: no files in DIR, only the WARC\n"
+    "                            (DIR keeps the manifest and the crawl state)\n"
     "\n"
     "Crawling again (into the same DIR):\n"
     "  -N, --timestamping        ask the server whether each page the manifest\n"
@@ -1280,6 +1307,37 @@ int main(int argc, char **argv)
     case OPT_NO_SITEMAPS:
       cfg.sitemaps = 0;
       break;
+    case OPT_WARC:
+      if(!*optarg || optarg[strlen(optarg) - 1] == '/') {
+        fprintf(stderr, "crawler: --warc takes a file name prefix, such as crawl or "
+                "archive/crawl\n");
+        goto usage_out;
+      }
+      cfg.warc = optarg;
+      break;
+    case OPT_WARC_MAX_SIZE: {
+      int64_t sz;
+
+      if(parse_size("--warc-max-size", optarg, &sz))
+        goto usage_out;
+      if(sz < 1024 * 1024) {
+        fprintf(stderr, "crawler: --warc-max-size: at least 1M\n");
+        goto usage_out;
+      }
+      cfg.warc_max_size = (uint64_t)sz;
+      break;
+    }
+    case OPT_WARC_LEVEL:
+      if(parse_uint("--warc-level", optarg, 1, 9, &v))
+        goto usage_out;
+      cfg.warc_level = (int)v;
+      break;
+    case OPT_NO_WARC_DEDUP:
+      cfg.warc_dedup = 0;
+      break;
+    case OPT_NO_MIRROR:
+      cfg.no_mirror = 1;
+      break;
     case OPT_DELAY:
       if(parse_uint("--delay", optarg, 0, 3600000, &v))
         goto usage_out;
@@ -1464,6 +1522,16 @@ int main(int argc, char **argv)
     /* Said even with -q: every page of the crawl is exposed. */
     fprintf(stderr, "crawler: WARNING: --no-check-certificate: certificates are not "
             "checked; anyone on the path can read and change the pages\n");
+  if(cfg.no_mirror && !cfg.warc) {
+    fprintf(stderr, "crawler: --no-mirror keeps only the WARC files: it needs --warc "
+            "PREFIX\n");
+    goto usage_out;
+  }
+  if(cfg.no_mirror && (cfg.convert_links || cfg.timestamping || cfg.adjust_extension)) {
+    fprintf(stderr, "crawler: --no-mirror saves no files, so %s has none to work on\n",
+            cfg.convert_links ? "-k" : cfg.timestamping ? "-N" : "-E");
+    goto usage_out;
+  }
   if(cfg.timestamping && cfg.manifest_path && !strcmp(cfg.manifest_path, "-")) {
     fprintf(stderr, "crawler: -N reads what the last crawl saved from its manifest, "
             "which must be a file, not standard output\n");

@@ -182,6 +182,16 @@ struct cr_config {
   int adjust_extension;        /* -E: HTML saved without .html/.htm gets
                                   ".html" appended, CSS without .css
                                   ".css"; default 0 */
+  /* Archiving (crawler/warc.h): every response fetched, redirects and
+   * errors included, as WARC 1.1 records. */
+  const char *warc;            /* path prefix of the WARC files; default
+                                  NULL: none */
+  uint64_t warc_max_size;      /* bytes per WARC file; default 1 GiB */
+  int warc_level;              /* gzip level of the records; default 1 */
+  int warc_dedup;              /* a payload already archived becomes a
+                                  revisit record; default 1 */
+  int no_mirror;               /* with warc: no files under output_dir, only
+                                  the manifest and crawl state; default 0 */
   int sitemaps;                 /* recursive: also start from the URLs the
                                   seeds' hosts list in sitemaps (robots.txt
                                   Sitemap: lines, else /sitemap.xml);
@@ -229,6 +239,9 @@ struct cr_stats {
   uint64_t changed;      /* saved before, saved again */
   uint64_t fresh;        /* not saved before */
   uint64_t gone;         /* saved before, not saved nor kept this time */
+  /* Archiving. */
+  uint64_t warc_bytes;   /* written to WARC files in this run */
+  uint64_t warc_revisits; /* revisit records written for repeated payloads */
 };
 
 struct cr_engine;
