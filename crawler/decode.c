@@ -25,52 +25,81 @@ enum chunk_state {
   C_TRAILER_LINE,
   C_END_LF,     /* the LF of the blank line ending the trailers */
   C_DONE,
+  C_BAD,        /* the framing broke: libcurl, parsing it too, says how */
 };
 
-enum coding { K_IDENTITY, K_ZLIB };
+/* As many content codings as libcurl undoes; more is a hostile server. */
+#define LAYERS_MAX 5
+
+struct layer {
+  z_stream z;
+  int ready;
+  int deflate;        /* named deflate: raw deflate allowed */
+  int ended;          /* a stream ended and no next member began */
+  int any;            /* inflate took input without failing */
+};
 
 struct cr_decode {
   int chunked;
   enum chunk_state cs;
   int digits;
   uint64_t left;      /* of the chunk's data */
-  enum coding kind;
-  int deflate;        /* Content-Encoding: deflate (raw deflate allowed) */
-  int z_ready;
-  int z_ended;        /* a stream ended and no next member began */
-  int z_any;          /* inflate took input without failing */
-  z_stream z;
-  unsigned char out[OUT_BUF];
+  const char *refused; /* a reason to refuse the body, found at start */
+  const char *bad;    /* how the chunked framing broke */
+  int nlayers;        /* content codings to undo, outermost first */
+  struct layer layers[LAYERS_MAX];
+  unsigned char out[LAYERS_MAX][OUT_BUF];
 };
 
 int cr_decode_new(int chunked, const char *coding, struct cr_decode **out)
 {
   struct cr_decode *d = calloc(1, sizeof(*d));
+  int names[16];
+  int n = 0;
+  int i;
 
   *out = NULL;
   if(!d)
     return CR_ENOMEM;
   d->chunked = chunked;
-  d->kind = K_IDENTITY;
-  if(coding) {
-    while(*coding == ' ' || *coding == '\t')
+  /* The list names codings in the order they were applied: undone from
+   * the last.  1: gzip, 2: deflate; identity is nothing to undo, and a
+   * coding we do not know leaves the body as it is (as wget saves it). */
+  while(coding && *coding && n < 16) {
+    size_t len;
+
+    while(*coding == ' ' || *coding == '\t' || *coding == ',')
       coding++;
-    /* One coding is all that crawlers and browsers meet; a list names
-     * them in the order applied, and we asked for gzip or deflate. */
-    if(!strncasecmp(coding, "gzip", 4) || !strncasecmp(coding, "x-gzip", 6))
-      d->kind = K_ZLIB;
-    else if(!strncasecmp(coding, "deflate", 7)) {
-      d->kind = K_ZLIB;
-      d->deflate = 1;
+    len = strcspn(coding, " \t,;");
+    if(!len)
+      break;
+    if((len == 4 && !strncasecmp(coding, "gzip", 4)) ||
+       (len == 6 && !strncasecmp(coding, "x-gzip", 6)))
+      names[n++] = 1;
+    else if(len == 7 && !strncasecmp(coding, "deflate", 7))
+      names[n++] = 2;
+    else if(!(len == 8 && !strncasecmp(coding, "identity", 8))) {
+      n = 0;
+      break;
     }
+    coding += len;
+    coding += strcspn(coding, ",");
   }
-  if(d->kind == K_ZLIB) {
+  if(n > LAYERS_MAX) {
+    d->refused = "more than 5 content encodings";
+    n = 0;
+  }
+  for(i = 0; i < n; i++) {
+    struct layer *l = &d->layers[i];
+
     /* 15 + 32: a gzip or zlib header, whichever comes. */
-    if(inflateInit2(&d->z, 15 + 32) != Z_OK) {
-      free(d);
+    if(inflateInit2(&l->z, 15 + 32) != Z_OK) {
+      cr_decode_free(&d);
       return CR_ENOMEM;
     }
-    d->z_ready = 1;
+    l->ready = 1;
+    l->deflate = names[n - 1 - i] == 2;
+    d->nlayers = i + 1;
   }
   *out = d;
   return 0;
@@ -78,10 +107,14 @@ int cr_decode_new(int chunked, const char *coding, struct cr_decode **out)
 
 void cr_decode_free(struct cr_decode **pd)
 {
+  int i;
+
   if(!pd || !*pd)
     return;
-  if((*pd)->z_ready)
-    inflateEnd(&(*pd)->z);
+  for(i = 0; i < (*pd)->nlayers; i++) {
+    if((*pd)->layers[i].ready)
+      inflateEnd(&(*pd)->layers[i].z);
+  }
   free(*pd);
   *pd = NULL;
 }
@@ -91,59 +124,64 @@ int cr_decode_done(const struct cr_decode *d)
   return d->chunked && d->cs == C_DONE;
 }
 
-/* Content coding: n payload bytes to the content callback. */
-static int content(struct cr_decode *d, const unsigned char *p, size_t n, cr_decode_cb cb,
-                   void *arg, const char **why)
+/* Content coding layer k onwards: n bytes to the content callback. */
+static int content(struct cr_decode *d, int k, const unsigned char *p, size_t n,
+                   cr_decode_cb cb, void *arg, const char **why)
 {
+  struct layer *l;
   int rc;
 
   if(!cb || !n)
     return 0;
-  if(d->kind == K_IDENTITY)
+  if(k == d->nlayers)
     return cb(arg, (const char *)p, n);
-  d->z.next_in = (unsigned char *)p;
-  d->z.avail_in = (uInt)n;
-  while(d->z.avail_in) {
+  l = &d->layers[k];
+  l->z.next_in = (unsigned char *)p;
+  l->z.avail_in = (uInt)n;
+  while(l->z.avail_in) {
     int zr;
     size_t got;
 
-    if(d->z_ended) {
+    if(l->ended) {
       /* Another gzip member may follow (RFC 1952 allows several);
        * anything else after the end is ignored, as libcurl does. */
-      if(d->z.next_in[0] != 0x1f || inflateReset(&d->z) != Z_OK)
+      if(l->z.next_in[0] != 0x1f || inflateReset(&l->z) != Z_OK)
         return 0;
-      d->z_ended = 0;
+      l->ended = 0;
     }
-    d->z.next_out = d->out;
-    d->z.avail_out = sizeof(d->out);
-    zr = inflate(&d->z, Z_NO_FLUSH);
-    if(zr == Z_DATA_ERROR && d->deflate && !d->z_any) {
+    l->z.next_out = d->out[k];
+    l->z.avail_out = OUT_BUF;
+    zr = inflate(&l->z, Z_NO_FLUSH);
+    if(zr == Z_DATA_ERROR && l->deflate && !l->any) {
       /* "deflate" is meant to be zlib-wrapped; some servers send it raw,
        * and clients (libcurl too) accept that. */
-      const unsigned char *again = p;
-      size_t again_n = n;
-
-      inflateEnd(&d->z);
-      d->z_ready = 0;
-      if(inflateInit2(&d->z, -15) != Z_OK)
+      inflateEnd(&l->z);
+      l->ready = 0;
+      if(inflateInit2(&l->z, -15) != Z_OK)
         return CR_ENOMEM;
-      d->z_ready = 1;
-      d->deflate = 0;
-      return content(d, again, again_n, cb, arg, why);
+      l->ready = 1;
+      l->deflate = 0;
+      return content(d, k, p, n, cb, arg, why);
     }
     if(zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
-      *why = "bad compressed data (Content-Encoding)";
+      *why = "content unencoding failed: bad gzip or deflate data";
       return CR_EINVAL;
     }
-    d->z_any = 1;
-    got = sizeof(d->out) - d->z.avail_out;
+    l->any = 1;
+    got = OUT_BUF - l->z.avail_out;
     if(got) {
-      rc = cb(arg, (const char *)d->out, got);
+      /* The next layer takes this output whole before ours goes on. */
+      const unsigned char *next_in = l->z.next_in;
+      uInt avail = l->z.avail_in;
+
+      rc = content(d, k + 1, d->out[k], got, cb, arg, why);
       if(rc)
         return rc;
+      l->z.next_in = (unsigned char *)next_in;
+      l->z.avail_in = avail;
     }
     if(zr == Z_STREAM_END)
-      d->z_ended = 1;
+      l->ended = 1;
     else if(zr == Z_BUF_ERROR && !got)
       break;
   }
@@ -172,7 +210,22 @@ static int payload(struct cr_decode *d, const unsigned char *p, size_t n, cr_dec
     if(rc)
       return rc;
   }
-  return content(d, p, n, ccb, arg, why);
+  return content(d, 0, p, n, ccb, arg, why);
+}
+
+/* libcurl parses the same framing and fails the transfer with its own
+ * words: from here on the rest is ignored, and cr_decode_bad tells a
+ * caller whose transfer still ended well. */
+static int framing(struct cr_decode *d, const char *why)
+{
+  d->bad = why;
+  d->cs = C_BAD;
+  return 0;
+}
+
+const char *cr_decode_bad(const struct cr_decode *d)
+{
+  return d->bad;
 }
 
 int cr_decode_feed(struct cr_decode *d, const char *cp, size_t n, cr_decode_cb pcb,
@@ -183,6 +236,10 @@ int cr_decode_feed(struct cr_decode *d, const char *cp, size_t n, cr_decode_cb p
   int rc;
 
   *why = NULL;
+  if(d->refused) {
+    *why = d->refused;
+    return CR_EINVAL;
+  }
   if(!d->chunked)
     return payload(d, p, n, pcb, ccb, arg, why);
   while(i < n) {
@@ -195,16 +252,14 @@ int cr_decode_feed(struct cr_decode *d, const char *cp, size_t n, cr_decode_cb p
       if(v >= 0) {
         /* 15 hex digits is 2^60 bytes: more is no real chunk. */
         if(++d->digits > 15) {
-          *why = "bad chunked encoding (chunk size too long)";
-          return CR_EINVAL;
+          return framing(d, "bad chunked encoding (chunk size too long)");
         }
         d->left = d->left * 16 + (uint64_t)v;
         i++;
         break;
       }
       if(!d->digits) {
-        *why = "bad chunked encoding (no chunk size)";
-        return CR_EINVAL;
+        return framing(d, "bad chunked encoding (no chunk size)");
       }
       if(c == ';' || c == ' ' || c == '\t')
         d->cs = C_EXT;
@@ -213,8 +268,7 @@ int cr_decode_feed(struct cr_decode *d, const char *cp, size_t n, cr_decode_cb p
       else if(c == '\n')
         d->cs = d->left ? C_DATA : C_TRAILER;
       else {
-        *why = "bad chunked encoding (junk after chunk size)";
-        return CR_EINVAL;
+        return framing(d, "bad chunked encoding (junk after chunk size)");
       }
       i++;
       break;
@@ -226,8 +280,7 @@ int cr_decode_feed(struct cr_decode *d, const char *cp, size_t n, cr_decode_cb p
       break;
     case C_SIZE_LF:
       if(c != '\n') {
-        *why = "bad chunked encoding (CR without LF)";
-        return CR_EINVAL;
+        return framing(d, "bad chunked encoding (CR without LF)");
       }
       d->cs = d->left ? C_DATA : C_TRAILER;
       i++;
@@ -254,15 +307,13 @@ int cr_decode_feed(struct cr_decode *d, const char *cp, size_t n, cr_decode_cb p
         d->digits = 0;
       }
       else {
-        *why = "bad chunked encoding (no CRLF after chunk data)";
-        return CR_EINVAL;
+        return framing(d, "bad chunked encoding (no CRLF after chunk data)");
       }
       i++;
       break;
     case C_DATA_LF:
       if(c != '\n') {
-        *why = "bad chunked encoding (no CRLF after chunk data)";
-        return CR_EINVAL;
+        return framing(d, "bad chunked encoding (no CRLF after chunk data)");
       }
       d->cs = C_SIZE;
       d->digits = 0;
@@ -282,6 +333,7 @@ int cr_decode_feed(struct cr_decode *d, const char *cp, size_t n, cr_decode_cb p
       i++;
       break;
     case C_DONE:
+    case C_BAD:
       /* libcurl ends the body at the framing's end; nothing follows. */
       return 0;
     }

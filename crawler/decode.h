@@ -31,10 +31,15 @@ typedef int (*cr_decode_cb)(void *arg, const char *p, size_t n);
 int cr_decode_new(int chunked, const char *coding, struct cr_decode **out);
 
 /* Feeds n wire bytes.  payload and content may be NULL.  Returns 0, what a
- * callback returned, or CR_EINVAL when the framing or the compressed data
- * is bad (*why then says how; static). */
+ * callback returned, or CR_EINVAL when the compressed data or the content
+ * coding is bad or refused (*why then says how; static). */
 int cr_decode_feed(struct cr_decode *d, const char *p, size_t n, cr_decode_cb payload,
                    cr_decode_cb content, void *arg, const char **why);
+
+/* How the chunked framing broke, or NULL.  Such bytes are not passed on,
+ * and feeding goes on quietly: libcurl parses the framing too and ends
+ * the transfer with its own message. */
+const char *cr_decode_bad(const struct cr_decode *d);
 
 /* Nonzero once the chunked framing ended (the last chunk and trailers). */
 int cr_decode_done(const struct cr_decode *d);

@@ -2282,9 +2282,11 @@ static void warc_take(struct cr_engine *e, struct cr_item *it, CURL *h, CURLcode
   char *ip = NULL;
   int rc;
 
+  if(it->dec && result == CURLE_OK && cr_decode_bad(it->dec) && !it->error)
+    it->error = cr_decode_bad(it->dec);
+  cr_decode_free(&it->dec);
   if(!it->wcap)
     return;
-  cr_decode_free(&it->dec);
   if(!cr_warc_cap_has_response(it->wcap) || (it->skip && result == CURLE_WRITE_ERROR)) {
     cr_warc_cap_free(&it->wcap);
     return;

@@ -91,11 +91,18 @@ struct wrec {
   size_t post_len;
   uint64_t len;
   char *cdx;                 /* index line up to its "length"; NULL: none */
-  /* A response, for later revisits once it is written. */
+  /* A response whose payload may repeat one already archived: what a
+   * revisit record in its place needs.  Decided at commit, when every
+   * record before it in the file is known. */
   char digest[33];
   char *id;
   char *uri;
   char *date;
+  char *req_id;
+  char *ip;
+  char *http;                /* the response header block */
+  size_t http_len;
+  int status;
 };
 
 struct cr_warc_recs {
@@ -756,6 +763,9 @@ static void wrec_free(struct wrec *r)
   free(r->id);
   free(r->uri);
   free(r->date);
+  free(r->req_id);
+  free(r->ip);
+  free(r->http);
   if(r->sp) {
     r->sp->orphan = 1;
     spool_maybe_free(r->sp);
@@ -889,7 +899,6 @@ int cr_warc_cap_end(struct cr_warc *w, struct cr_warc_cap **pc, const char *uri,
   char payload_digest[33];
   char mime[128];
   int status;
-  struct dedup *dup = NULL;
   struct wrec *req = NULL;
   struct wrec *resp = NULL;
   char *head = NULL;
@@ -921,8 +930,6 @@ int cr_warc_cap_end(struct cr_warc *w, struct cr_warc_cap **pc, const char *uri,
   new_id(w, req_id);
   new_id(w, resp_id);
   response_facts(&c->resp, &status, mime, sizeof(mime));
-  if(w->dedup && c->payload_len && !truncated)
-    dup = (struct dedup *)cr_hmap_get(&w->seen, payload_digest);
   cr_buf_init(&f, TEXT_MAX);
 
   /* The request: libcurl's header block as sent (a GET has no body). */
@@ -952,45 +959,7 @@ int cr_warc_cap_end(struct cr_warc *w, struct cr_warc_cap **pc, const char *uri,
   }
   cr_buf_reset(&f);
 
-  if(!rc && dup) {
-    /* Identical payload: the headers only, pointing at the first copy. */
-    EVP_MD_CTX *d = sha1_new();
-    char hd[33];
-
-    if(!d)
-      rc = CR_ENOMEM;
-    else {
-      EVP_DigestUpdate(d, c->resp.data, c->resp.len);
-      digest_out(d, hd);
-      EVP_MD_CTX_free(d);
-      rc = cr_buf_printf(&f, "WARC-Type: revisit\r\nWARC-Record-ID: %s\r\nWARC-Date: %s\r\n"
-                         "WARC-Target-URI: %s\r\n", resp_id, date, uri);
-      if(!rc && ip)
-        rc = cr_buf_printf(&f, "WARC-IP-Address: %s\r\n", ip);
-      if(!rc)
-        rc = cr_buf_printf(&f, "WARC-Concurrent-To: %s\r\n"
-                           "WARC-Profile: http://netpreserve.org/warc/1.1/revisit/"
-                           "identical-payload-digest\r\n"
-                           "WARC-Refers-To: %s\r\nWARC-Refers-To-Target-URI: %s\r\n"
-                           "WARC-Refers-To-Date: %s\r\n"
-                           "Content-Type: application/http;msgtype=response\r\n"
-                           "WARC-Block-Digest: sha1:%s\r\nWARC-Payload-Digest: sha1:%s\r\n",
-                           req_id, dup->id, dup->uri, dup->date, hd, payload_digest);
-    }
-    if(!rc) {
-      resp = whole_record(w, f.data, c->resp.data, c->resp.len);
-      if(!resp)
-        rc = CR_ENOMEM;
-    }
-    if(!rc) {
-      resp->cdx = cdx_start(uri, date, "warc/revisit", status, payload_digest);
-      if(!resp->cdx)
-        rc = CR_ENOMEM;
-    }
-    if(!rc)
-      w->revisits++;
-  }
-  else if(!rc) {
+  if(!rc) {
     uint64_t block_len = c->resp.len + c->raw_len;
     uint64_t total;
     uint32_t crc;
@@ -1051,8 +1020,17 @@ int cr_warc_cap_end(struct cr_warc *w, struct cr_warc_cap **pc, const char *uri,
       resp->id = strdup(resp_id);
       resp->uri = strdup(uri);
       resp->date = strdup(date);
-      if(!resp->id || !resp->uri || !resp->date)
+      resp->req_id = strdup(req_id);
+      resp->ip = ip ? strdup(ip) : NULL;
+      resp->http = malloc(c->resp.len + 1);
+      resp->status = status;
+      if(!resp->id || !resp->uri || !resp->date || !resp->req_id || (ip && !resp->ip) ||
+         !resp->http)
         rc = CR_ENOMEM;
+      else {
+        memcpy(resp->http, c->resp.data, c->resp.len);
+        resp->http_len = c->resp.len;
+      }
     }
   }
   free(head);
@@ -1300,7 +1278,6 @@ static void batch_settle(struct cr_warc *w)
   while(w->q_head && w->q_head->issued && !w->q_head->pending) {
     struct batch *b = w->q_head;
     struct wfile *f = b->f;
-    struct wrec *r;
     int rc;
 
     w->q_head = b->next;
@@ -1314,27 +1291,6 @@ static void batch_settle(struct cr_warc *w)
       w->pos.warc_end = b->end;
       w->pos.cdx_end = b->cdx_end;
       w->bytes += b->end - b->start;
-      for(r = b->recs; r; r = r->next) {
-        struct dedup *d;
-
-        if(!r->id || cr_hmap_get(&w->seen, r->digest))
-          continue;
-        d = calloc(1, sizeof(*d));
-        if(!d)
-          continue;
-        memcpy(d->digest, r->digest, sizeof(d->digest));
-        d->node.key = d->digest;
-        d->id = r->id;
-        d->uri = r->uri;
-        d->date = r->date;
-        r->id = r->uri = r->date = NULL;
-        if(cr_hmap_put(&w->seen, &d->node)) {
-          free(d->id);
-          free(d->uri);
-          free(d->date);
-          free(d);
-        }
-      }
     }
     f->batches--;
     if(b->cb)
@@ -1472,6 +1428,100 @@ static int file_begin(struct cr_warc *w, unsigned serial, int fresh, uint64_t en
   return 0;
 }
 
+/* r repeats the payload of d, a response committed before it (so written
+ * before it, or the crawl stops): r becomes a revisit record, the headers
+ * only.  Returns 0 or CR_ENOMEM (r left as it was). */
+static int make_revisit(struct cr_warc *w, struct wrec *r, const struct dedup *d)
+{
+  struct cr_buf f;
+  struct wrec *v = NULL;
+  char *cdx;
+  EVP_MD_CTX *md = sha1_new();
+  char hd[33];
+  int rc;
+
+  if(!md)
+    return CR_ENOMEM;
+  EVP_DigestUpdate(md, r->http, r->http_len);
+  digest_out(md, hd);
+  EVP_MD_CTX_free(md);
+  cr_buf_init(&f, TEXT_MAX);
+  rc = cr_buf_printf(&f, "WARC-Type: revisit\r\nWARC-Record-ID: %s\r\nWARC-Date: %s\r\n"
+                     "WARC-Target-URI: %s\r\n", r->id, r->date, r->uri);
+  if(!rc && r->ip)
+    rc = cr_buf_printf(&f, "WARC-IP-Address: %s\r\n", r->ip);
+  if(!rc)
+    rc = cr_buf_printf(&f, "WARC-Concurrent-To: %s\r\n"
+                       "WARC-Profile: http://netpreserve.org/warc/1.1/revisit/"
+                       "identical-payload-digest\r\n"
+                       "WARC-Refers-To: %s\r\nWARC-Refers-To-Target-URI: %s\r\n"
+                       "WARC-Refers-To-Date: %s\r\n"
+                       "Content-Type: application/http;msgtype=response\r\n"
+                       "WARC-Block-Digest: sha1:%s\r\nWARC-Payload-Digest: sha1:%s\r\n",
+                       r->req_id, d->id, d->uri, d->date, hd, r->digest);
+  if(!rc)
+    v = whole_record(w, f.data, r->http, r->http_len);
+  cr_buf_cleanup(&f);
+  if(!v)
+    return CR_ENOMEM;
+  cdx = cdx_start(r->uri, r->date, "warc/revisit", r->status, r->digest);
+  if(!cdx) {
+    wrec_free(v);
+    return CR_ENOMEM;
+  }
+  free(r->pre);
+  free(r->post);
+  free(r->cdx);
+  if(r->sp) {
+    r->sp->orphan = 1;
+    spool_maybe_free(r->sp);
+  }
+  r->pre = v->pre;
+  r->pre_len = v->pre_len;
+  r->sp = NULL;
+  r->sp_len = 0;
+  r->post = NULL;
+  r->post_len = 0;
+  r->len = v->len;
+  r->cdx = cdx;
+  v->pre = NULL;
+  wrec_free(v);
+  w->revisits++;
+  return 0;
+}
+
+/* Revisits for payloads committed before; the others are noted. */
+static void dedup_batch(struct cr_warc *w, struct wrec *recs)
+{
+  struct wrec *r;
+
+  for(r = recs; r; r = r->next) {
+    struct dedup *d;
+
+    if(!r->id)
+      continue;
+    d = (struct dedup *)cr_hmap_get(&w->seen, r->digest);
+    if(d) {
+      (void)make_revisit(w, r, d);
+      continue;
+    }
+    d = calloc(1, sizeof(*d));
+    if(!d)
+      continue;
+    memcpy(d->digest, r->digest, sizeof(d->digest));
+    d->node.key = d->digest;
+    d->id = strdup(r->id);
+    d->uri = strdup(r->uri);
+    d->date = strdup(r->date);
+    if(!d->id || !d->uri || !d->date || cr_hmap_put(&w->seen, &d->node)) {
+      free(d->id);
+      free(d->uri);
+      free(d->date);
+      free(d);
+    }
+  }
+}
+
 int cr_warc_commit(struct cr_warc *w, struct cr_warc_recs **precs, cr_warc_cb cb, void *arg)
 {
   struct cr_warc_recs *rs = *precs;
@@ -1494,6 +1544,8 @@ int cr_warc_commit(struct cr_warc *w, struct cr_warc_recs **precs, cr_warc_cb cb
   b->cb = cb;
   b->arg = arg;
   free(rs);
+  if(w->dedup)
+    dedup_batch(w, b->recs);
   for(r = b->recs; r; r = r->next)
     len += r->len;
   /* A new file when this would pass the limit, unless the current one
