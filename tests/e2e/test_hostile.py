@@ -222,21 +222,26 @@ def peak_rss_limit(exe):
     return (1024 if asan else 256) * 1024
 
 
-def main_crawl(ctx, fx, hs):
-    work = nested_workdir(ctx, "hostile")
+def main_crawl(ctx, fx, hs, warc=None):
+    """The recursive crawl of every case.  warc: a --warc prefix (in the
+    work directory, beside out/); returns (work dir, records)."""
+    name = "hostile-warc" if warc else "hostile"
+    work = nested_workdir(ctx, name)
     seed = hs.url("/index.html")
     r = ctx.crawl(["-r", "-l", "inf", "-q", "-o", "out",
                    "--dns-servers", fx.dns_arg(), "--span-hosts",
                    "--domains", "test", "--max-host-pages", str(HOST_PAGES),
                    "--max-url-length", "8192", "--max-path-depth", "1000"]
-                  + LIMITS + [seed], cwd=work, timeout=240)
+                  + LIMITS + (["--warc", warc] if warc else []) + [seed], cwd=work,
+                  timeout=240)
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     h.info("peak RSS of the crawl: %d KiB (informational)" % rss)
     r.expect_rc(1)
     out = os.path.join(work, "out")
     recs = h.read_manifest(os.path.join(out, "manifest.jsonl"))
     got = h.by_url(recs)
-    check_tree(ctx, "hostile", work, recs)
+    check_tree(ctx, name, work, recs,
+               [f for f in os.listdir(work) if warc and f.startswith(warc + "-")])
     saved = verify_bodies(out, recs, hs.port)
     h.check(rss < peak_rss_limit(ctx.crawler), "peak RSS %d KiB: memory "
             "grew with what a hostile server sent" % rss)
@@ -339,6 +344,7 @@ def main_crawl(ctx, fx, hs):
 
     # Hostile names, as links on names.test's index (depth 2).
     check_names_links(hs, recs, saved)
+    return work, recs
 
 
 def names_deep():
@@ -469,4 +475,5 @@ def body(ctx):
         hs.stop()
 
 
-h.run_test(body)
+if __name__ == "__main__":
+    h.run_test(body)

@@ -248,4 +248,5 @@ def body(ctx):
         against_wget(ctx, fx)
 
 
-h.run_test(body)
+if __name__ == "__main__":
+    h.run_test(body)

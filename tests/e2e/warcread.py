@@ -87,17 +87,39 @@ def split_http(block):
     return status, hdrs, body
 
 
+HEX = set(b"0123456789abcdefABCDEF")
+
+
 def dechunk(body):
-    out = b""
+    """The entity body inside chunked framing.  A body cut short or with
+    broken framing (a truncated record, a hostile server) gives what the
+    framing carried up to the break, as the crawler digests it."""
+    out = bytearray()
     pos = 0
-    while True:
-        nl = body.index(b"\r\n", pos)
-        size = int(body[pos:nl].split(b";")[0], 16)
-        pos = nl + 2
+    n = len(body)
+    while pos < n:
+        end = pos
+        while end < n and body[end] in HEX:
+            end += 1
+        digits = end - pos
+        if not digits or digits > 15:
+            break
+        size = int(body[pos:end], 16)
+        nl = body.find(b"\n", end)
+        if nl < 0:
+            break
+        pos = nl + 1
         if size == 0:
-            return out
+            break
         out += body[pos:pos + size]
-        pos += size + 2
+        pos += size
+        if body[pos:pos + 2] == b"\r\n":
+            pos += 2
+        elif body[pos:pos + 1] == b"\n":
+            pos += 1
+        else:
+            break
+    return bytes(out)
 
 
 def decode(payload, coding):
@@ -157,14 +179,16 @@ def read_warc(files, cdxj=None, sorted_index=True):
                 r.status = status
                 if r.type == "response":
                     payload = body
-                    if "chunked" in hh.get("transfer-encoding", "").lower() and \
-                            "WARC-Truncated" not in hdr:
+                    if "chunked" in hh.get("transfer-encoding", "").lower():
                         payload = dechunk(body)
                     h.check(hdr.get("WARC-Payload-Digest") == "sha1:" + sha1_b32(payload),
                             "%s: payload digest does not match" % where)
                     r.payload = payload
                     if "WARC-Truncated" not in hdr:
-                        r.content = decode(payload, hh.get("content-encoding"))
+                        try:
+                            r.content = decode(payload, hh.get("content-encoding"))
+                        except zlib.error:
+                            r.content = None  # a broken server's body
                 else:
                     h.check(body == b"", "%s: a revisit keeps no body" % where)
                     h.check(hdr.get("WARC-Profile") == REVISIT_PROFILE,
