@@ -37,7 +37,9 @@
  * WARCSerializer digest the bytes after the HTTP headers as they are, chunk
  * framing included.  --payload-digest says which is required: "entity"
  * (default, the spec), "raw" (wget), or "either".  The two differ only for
- * Transfer-Encoding: chunked responses.
+ * Transfer-Encoding: chunked responses.  The IIPC settled on the entity
+ * reading (iipc/warc-specifications#22); Python warcio's writer and many
+ * crawlers still digest the raw bytes (webrecorder/warcio#74).
  *
  * --json OUT writes {"records": [...]}, one entry per record with file,
  * offset, length, type, uri, status, payload_digest, content_sha1 (sha1 hex
