@@ -9,6 +9,14 @@ cd "$(dirname "$0")/.."
 # chromium: e2e-browser checks mirrors in headless Chromium (with CI=true a
 # missing browser fails that test instead of skipping it).
 tests/deps.sh valgrind chromium || exit 1
+# node and npm: tests/warc/setup.sh installs warcio.js (pinned in
+# tests/warc/package-lock.json), with which warc-tools reads WARC files.
+# Asked for only when a command is missing: NodeSource's nodejs bundles npm,
+# and Debian's npm package would conflict with it.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  tests/deps.sh nodejs npm || exit 1
+fi
+tests/warc/setup.sh || exit 1
 
 passed=0
 failed=0
