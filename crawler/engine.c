@@ -1222,13 +1222,6 @@ static size_t wire_body(struct cr_engine *e, struct cr_item *it, const char *p, 
   const char *why = NULL;
   int rc;
 
-  if(it->wcap) {
-    rc = cr_warc_cap_body(it->wcap, p, len);
-    if(rc) {
-      it->store_rc = rc;
-      return 0;
-    }
-  }
   if(!it->dec) {
     struct curl_header *te = NULL;
     struct curl_header *ce = NULL;
@@ -1240,8 +1233,16 @@ static size_t wire_body(struct cr_engine *e, struct cr_item *it, const char *p, 
     if(curl_easy_header(it->easy->h, "Content-Encoding", 0, CURLH_HEADER, -1, &ce) !=
        CURLHE_OK)
       ce = NULL;
-    if(cr_decode_new(chunked, ce ? ce->value : NULL, &it->dec)) {
+    if(cr_decode_new(chunked, ce ? ce->value : NULL, &it->dec) ||
+       (chunked && it->wcap && cr_warc_cap_chunked(it->wcap))) {
       it->store_rc = CR_ENOMEM;
+      return 0;
+    }
+  }
+  if(it->wcap) {
+    rc = cr_warc_cap_body(it->wcap, p, len);
+    if(rc) {
+      it->store_rc = rc;
       return 0;
     }
   }
@@ -2282,8 +2283,12 @@ static void warc_take(struct cr_engine *e, struct cr_item *it, CURL *h, CURLcode
   char *ip = NULL;
   int rc;
 
-  if(it->dec && result == CURLE_OK && cr_decode_bad(it->dec) && !it->error)
-    it->error = cr_decode_bad(it->dec);
+  if(it->dec && cr_decode_bad(it->dec)) {
+    if(result == CURLE_OK && !it->error)
+      it->error = cr_decode_bad(it->dec);
+    if(it->wcap)
+      cr_warc_cap_framing_broken(it->wcap);
+  }
   cr_decode_free(&it->dec);
   if(!it->wcap)
     return;

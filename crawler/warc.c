@@ -68,6 +68,8 @@ struct cr_warc_cap {
   struct timespec t;
   EVP_MD_CTX *block;
   EVP_MD_CTX *payload;
+  EVP_MD_CTX *raw;           /* chunked bodies: the body as received */
+  int raw_payload;           /* the framing broke: raw is the payload */
   int head_hashed;
   uint64_t payload_len;
   z_stream z;
@@ -629,6 +631,7 @@ void cr_warc_cap_free(struct cr_warc_cap **pc)
   cr_buf_cleanup(&c->resp);
   EVP_MD_CTX_free(c->block);
   EVP_MD_CTX_free(c->payload);
+  EVP_MD_CTX_free(c->raw);
   if(c->z_ready)
     deflateEnd(&c->z);
   free(c->mem);
@@ -733,6 +736,8 @@ int cr_warc_cap_body(struct cr_warc_cap *c, const char *p, size_t n)
   rc = cap_start_body(c);
   if(!rc) {
     EVP_DigestUpdate(c->block, p, n);
+    if(c->raw)
+      EVP_DigestUpdate(c->raw, p, n);
     c->crc = (uint32_t)crc32(c->crc, (const unsigned char *)p, (uInt)n);
     c->raw_len += n;
     rc = cap_deflate(c, (const unsigned char *)p, n, Z_NO_FLUSH);
@@ -741,6 +746,18 @@ int cr_warc_cap_body(struct cr_warc_cap *c, const char *p, size_t n)
     rc = c->sp->err;
   c->err = rc;
   return rc;
+}
+
+int cr_warc_cap_chunked(struct cr_warc_cap *c)
+{
+  if(!c->raw)
+    c->raw = sha1_new();
+  return c->raw ? 0 : CR_ENOMEM;
+}
+
+void cr_warc_cap_framing_broken(struct cr_warc_cap *c)
+{
+  c->raw_payload = c->raw != NULL;
 }
 
 void cr_warc_cap_payload(struct cr_warc_cap *c, const char *p, size_t n)
@@ -925,7 +942,7 @@ int cr_warc_cap_end(struct cr_warc *w, struct cr_warc_cap **pc, const char *uri,
   }
   c->crc = (uint32_t)crc32(c->crc, (const unsigned char *)"\r\n\r\n", 4);
   digest_out(c->block, block_digest);
-  digest_out(c->payload, payload_digest);
+  digest_out(c->raw_payload ? c->raw : c->payload, payload_digest);
   format_date(&c->t, date);
   new_id(w, req_id);
   new_id(w, resp_id);

@@ -107,6 +107,15 @@ int cr_warc_cap_header(struct cr_warc_cap *c, const char *p, size_t n);
  * for the spool), or an earlier spool write's error. */
 int cr_warc_cap_body(struct cr_warc_cap *c, const char *p, size_t n);
 
+/* The body is chunked: call before its first byte.  Returns 0 or
+ * CR_ENOMEM. */
+int cr_warc_cap_chunked(struct cr_warc_cap *c);
+
+/* The chunked framing broke (a hostile or broken server): the entity
+ * body is undefined, and the payload digest covers the body as received,
+ * as archive readers fall back to. */
+void cr_warc_cap_framing_broken(struct cr_warc_cap *c);
+
 /* The payload (body without the chunked framing), for its digest. */
 void cr_warc_cap_payload(struct cr_warc_cap *c, const char *p, size_t n);
 

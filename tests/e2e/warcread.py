@@ -90,10 +90,12 @@ def split_http(block):
 HEX = set(b"0123456789abcdefABCDEF")
 
 
-def dechunk(body):
-    """The entity body inside chunked framing.  A body cut short or with
-    broken framing (a truncated record, a hostile server) gives what the
-    framing carried up to the break, as the crawler digests it."""
+def dechunk(body, broken_out=None):
+    """The entity body inside chunked framing.  A body cut short (a
+    truncated record) gives what its chunks carried; framing that is wrong
+    in itself (a hostile server) leaves the entity body undefined, and the
+    body as received is the payload, as the crawler digests it and archive
+    readers fall back to (broken_out, a list, then gets True)."""
     out = bytearray()
     pos = 0
     n = len(body)
@@ -102,24 +104,32 @@ def dechunk(body):
         while end < n and body[end] in HEX:
             end += 1
         digits = end - pos
+        if end < n and (not digits or digits > 15 or body[end:end + 1] not in b";\r\n \t"):
+            break
         if not digits or digits > 15:
             break
         size = int(body[pos:end], 16)
         nl = body.find(b"\n", end)
         if nl < 0:
-            break
+            return bytes(out)
         pos = nl + 1
         if size == 0:
-            break
+            return bytes(out)
         out += body[pos:pos + size]
         pos += size
-        if body[pos:pos + 2] == b"\r\n":
+        if pos >= n:
+            return bytes(out)
+        if body[pos:pos + 2] == b"\r\n" or (body[pos:pos + 1] == b"\r" and pos + 1 == n):
             pos += 2
         elif body[pos:pos + 1] == b"\n":
             pos += 1
         else:
             break
-    return bytes(out)
+    else:
+        return bytes(out)
+    if broken_out is not None:
+        broken_out.append(True)
+    return body
 
 
 def decode(payload, coding):
