@@ -32,6 +32,7 @@
 #define HEAD_MAX (512 * 1024)      /* request or response header block */
 #define GZ_HEADER_LEN 10
 #define TEXT_MAX (256u << 20)      /* cap of a buffer of record text */
+#define ZPOOL_MAX 32
 
 static const unsigned char gz_magic[GZ_HEADER_LEN] = {
   0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3  /* deflate, no flags, no time, Unix */
@@ -72,12 +73,14 @@ struct cr_warc_cap {
   int raw_payload;           /* the framing broke: raw is the payload */
   int head_hashed;
   uint64_t payload_len;
-  z_stream z;
+  z_stream *z;               /* NULL while the body fits rawbuf */
   int z_ready;
   uint32_t crc;              /* of the body bytes given to z */
   uint64_t raw_len;
   unsigned char *mem;        /* z's output not yet spilled */
   size_t mem_len;
+  char *rawbuf;              /* the body while it fits MEM_BUF: no stream */
+  size_t rawlen;
   struct spool *sp;
   int err;
 };
@@ -173,6 +176,13 @@ struct cr_warc {
   int level;
   int dedup;
   char *info;
+  z_stream zs;               /* see gzip_parts */
+  int zs_ready;
+  /* Body compressors given back, reset for the next large body: each is
+   * ~256 KiB that malloc would map and unmap again (page faults, TLB
+   * flushes) for every page over MEM_BUF. */
+  z_stream *zpool[ZPOOL_MAX];
+  unsigned nzpool;
   int dirfd;                 /* the files' directory, for spools */
   int cdx_fd;
   char *cdx_path;
@@ -267,71 +277,71 @@ static EVP_MD_CTX *sha1_new(void)
   return c;
 }
 
-/* A whole record as one gzip member.  Returns 0 or CR_ENOMEM. */
-static int gzip_whole(int level, const char *p, size_t n, char **out, size_t *out_len)
-{
-  z_stream z;
-  uLong cap;
-  char *buf;
-  int zr;
+static void put_le32(unsigned char *p, uint32_t v);
 
-  memset(&z, 0, sizeof(z));
-  if(deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    return CR_ENOMEM;
-  cap = deflateBound(&z, (uLong)n) + 32;
-  buf = malloc(cap);
-  if(!buf) {
-    deflateEnd(&z);
-    return CR_ENOMEM;
+/* Gzip members of records whose bytes are all at hand (every request,
+ * warcinfo and revisit, and responses whose body stayed under MEM_BUF:
+ * most pages) go through one raw deflate stream kept by the writer and
+ * reset for each: a stream's state is ~256 KiB, and making one per
+ * record cost more than the compression (malloc, page faults, and the
+ * TLB flushes of giving it back).  finish: the member is complete (the
+ * trailer added); else the deflate blocks end with a sync flush, for an
+ * independent raw deflate stream to follow.  Returns 0 or CR_ENOMEM. */
+static int gzip_parts(struct cr_warc *w, const char *const *ps, const size_t *ns, int np,
+                      int finish, char **out, size_t *out_len)
+{
+  z_stream *z = &w->zs;
+  uLong total = 0;
+  uLong cap;
+  uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
+  char *buf;
+  int i;
+
+  if(!w->zs_ready) {
+    if(deflateInit2(z, w->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+      return CR_ENOMEM;
+    w->zs_ready = 1;
   }
-  z.next_in = (unsigned char *)p;
-  z.avail_in = (uInt)n;
-  z.next_out = (unsigned char *)buf;
-  z.avail_out = (uInt)cap;
-  zr = deflate(&z, Z_FINISH);
-  deflateEnd(&z);
-  if(zr != Z_STREAM_END) {
-    free(buf);
+  else if(deflateReset(z) != Z_OK)
     return CR_ENOMEM;
+  for(i = 0; i < np; i++)
+    total += (uLong)ns[i];
+  cap = GZ_HEADER_LEN + deflateBound(z, total) + 64 + 8;
+  buf = malloc(cap);
+  if(!buf)
+    return CR_ENOMEM;
+  memcpy(buf, gz_magic, GZ_HEADER_LEN);
+  z->next_out = (unsigned char *)buf + GZ_HEADER_LEN;
+  z->avail_out = (uInt)(cap - GZ_HEADER_LEN - 8);
+  for(i = 0; i < np; i++) {
+    int last = i == np - 1;
+    int zr;
+
+    /* An empty part in the middle: deflate would say Z_BUF_ERROR. */
+    if(!ns[i] && !last)
+      continue;
+    z->next_in = (unsigned char *)ps[i];
+    z->avail_in = (uInt)ns[i];
+    crc = (uint32_t)crc32(crc, (const unsigned char *)ps[i], (uInt)ns[i]);
+    zr = deflate(z, last ? (finish ? Z_FINISH : Z_SYNC_FLUSH) : Z_NO_FLUSH);
+    if(z->avail_in || ((last && finish) ? zr != Z_STREAM_END : zr != Z_OK) || !z->avail_out) {
+      free(buf);
+      return CR_ENOMEM;
+    }
+  }
+  *out_len = cap - 8 - z->avail_out;
+  if(finish) {
+    put_le32((unsigned char *)buf + *out_len, crc);
+    put_le32((unsigned char *)buf + *out_len + 4, (uint32_t)total);
+    *out_len += 8;
   }
   *out = buf;
-  *out_len = cap - z.avail_out;
   return 0;
 }
 
-/* The start of a member whose deflate stream goes on elsewhere: the gzip
- * header and p as raw deflate blocks ended by a sync flush (byte-aligned,
- * not final), so an independent raw deflate stream can follow it. */
-static int gzip_head(int level, const char *p, size_t n, char **out, size_t *out_len)
+static int gzip_whole(struct cr_warc *w, const char *p, size_t n, char **out, size_t *out_len)
 {
-  z_stream z;
-  uLong cap;
-  char *buf;
-  int zr;
-
-  memset(&z, 0, sizeof(z));
-  if(deflateInit2(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    return CR_ENOMEM;
-  cap = GZ_HEADER_LEN + deflateBound(&z, (uLong)n) + 64;
-  buf = malloc(cap);
-  if(!buf) {
-    deflateEnd(&z);
-    return CR_ENOMEM;
-  }
-  memcpy(buf, gz_magic, GZ_HEADER_LEN);
-  z.next_in = (unsigned char *)p;
-  z.avail_in = (uInt)n;
-  z.next_out = (unsigned char *)buf + GZ_HEADER_LEN;
-  z.avail_out = (uInt)(cap - GZ_HEADER_LEN);
-  zr = deflate(&z, Z_SYNC_FLUSH);
-  deflateEnd(&z);
-  if(zr != Z_OK || z.avail_in || !z.avail_out) {
-    free(buf);
-    return CR_ENOMEM;
-  }
-  *out = buf;
-  *out_len = cap - z.avail_out;
-  return 0;
+  return gzip_parts(w, &p, &n, 1, 1, out, out_len);
 }
 
 static void put_le32(unsigned char *p, uint32_t v)
@@ -632,9 +642,18 @@ void cr_warc_cap_free(struct cr_warc_cap **pc)
   EVP_MD_CTX_free(c->block);
   EVP_MD_CTX_free(c->payload);
   EVP_MD_CTX_free(c->raw);
-  if(c->z_ready)
-    deflateEnd(&c->z);
+  if(c->z) {
+    struct cr_warc *w = c->w;
+
+    if(w->nzpool < ZPOOL_MAX && deflateReset(c->z) == Z_OK)
+      w->zpool[w->nzpool++] = c->z;
+    else {
+      deflateEnd(c->z);
+      free(c->z);
+    }
+  }
   free(c->mem);
+  free(c->rawbuf);
   if(c->sp) {
     c->sp->orphan = 1;
     spool_maybe_free(c->sp);
@@ -684,20 +703,49 @@ static int cap_start_body(struct cr_warc_cap *c)
     EVP_DigestUpdate(c->block, c->resp.data ? c->resp.data : "", c->resp.len);
     c->head_hashed = 1;
   }
-  if(!c->z_ready) {
-    if(deflateInit2(&c->z, c->w->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-      return CR_ENOMEM;
-    c->z_ready = 1;
+  if(!c->raw_len)
     c->crc = (uint32_t)crc32(0L, Z_NULL, 0);
-  }
   return 0;
+}
+
+static int cap_deflate(struct cr_warc_cap *c, const unsigned char *p, size_t n, int flush);
+
+/* A body past MEM_BUF gets a compressor of its own, fed as it arrives:
+ * what it held so far first. */
+static int cap_start_stream(struct cr_warc_cap *c)
+{
+  struct cr_warc *w = c->w;
+  int rc = 0;
+
+  if(w->nzpool)
+    c->z = w->zpool[--w->nzpool];
+  else {
+    c->z = calloc(1, sizeof(*c->z));
+    if(!c->z)
+      return CR_ENOMEM;
+    if(deflateInit2(c->z, w->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+      free(c->z);
+      c->z = NULL;
+      return CR_ENOMEM;
+    }
+  }
+  c->z_ready = 1;
+  /* The trailer's CRC covers the body: from here on it runs with it. */
+  c->crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const unsigned char *)c->rawbuf,
+                           (uInt)c->rawlen);
+  if(c->rawlen)
+    rc = cap_deflate(c, (const unsigned char *)c->rawbuf, c->rawlen, Z_NO_FLUSH);
+  free(c->rawbuf);
+  c->rawbuf = NULL;
+  c->rawlen = 0;
+  return rc;
 }
 
 /* Runs the body compressor over n bytes (flush: Z_FINISH at the end). */
 static int cap_deflate(struct cr_warc_cap *c, const unsigned char *p, size_t n, int flush)
 {
-  c->z.next_in = (unsigned char *)p;
-  c->z.avail_in = (uInt)n;
+  c->z->next_in = (unsigned char *)p;
+  c->z->avail_in = (uInt)n;
   for(;;) {
     int zr;
 
@@ -707,10 +755,10 @@ static int cap_deflate(struct cr_warc_cap *c, const unsigned char *p, size_t n, 
         return CR_ENOMEM;
       c->mem_len = 0;
     }
-    c->z.next_out = c->mem + c->mem_len;
-    c->z.avail_out = (uInt)(MEM_BUF - c->mem_len);
-    zr = deflate(&c->z, flush);
-    c->mem_len = MEM_BUF - c->z.avail_out;
+    c->z->next_out = c->mem + c->mem_len;
+    c->z->avail_out = (uInt)(MEM_BUF - c->mem_len);
+    zr = deflate(c->z, flush);
+    c->mem_len = MEM_BUF - c->z->avail_out;
     if(zr == Z_STREAM_ERROR)
       return CR_ENOMEM;
     if(c->mem_len == MEM_BUF) {
@@ -722,7 +770,7 @@ static int cap_deflate(struct cr_warc_cap *c, const unsigned char *p, size_t n, 
         return rc;
       continue;
     }
-    if(flush == Z_FINISH ? zr == Z_STREAM_END : !c->z.avail_in)
+    if(flush == Z_FINISH ? zr == Z_STREAM_END : !c->z->avail_in)
       return 0;
   }
 }
@@ -738,9 +786,24 @@ int cr_warc_cap_body(struct cr_warc_cap *c, const char *p, size_t n)
     EVP_DigestUpdate(c->block, p, n);
     if(c->raw)
       EVP_DigestUpdate(c->raw, p, n);
-    c->crc = (uint32_t)crc32(c->crc, (const unsigned char *)p, (uInt)n);
     c->raw_len += n;
-    rc = cap_deflate(c, (const unsigned char *)p, n, Z_NO_FLUSH);
+    if(!c->z_ready && c->rawlen + n <= MEM_BUF) {
+      if(!c->rawbuf)
+        c->rawbuf = malloc(MEM_BUF);
+      if(!c->rawbuf)
+        rc = CR_ENOMEM;
+      else {
+        memcpy(c->rawbuf + c->rawlen, p, n);
+        c->rawlen += n;
+      }
+    }
+    else {
+      if(!c->z_ready)
+        rc = cap_start_stream(c);
+      if(!rc)
+        rc = cap_deflate(c, (const unsigned char *)p, n, Z_NO_FLUSH);
+      c->crc = (uint32_t)crc32(c->crc, (const unsigned char *)p, (uInt)n);
+    }
   }
   if(!rc && c->sp && c->sp->err)
     rc = c->sp->err;
@@ -838,7 +901,7 @@ static struct wrec *whole_record(struct cr_warc *w, const char *fields, const ch
   if(!rc)
     rc = cr_buf_puts(&t, "\r\n\r\n");
   if(!rc)
-    rc = gzip_whole(w->level, t.data, t.len, &r->pre, &r->pre_len);
+    rc = gzip_whole(w, t.data, t.len, &r->pre, &r->pre_len);
   cr_buf_cleanup(&t);
   if(rc) {
     free(r);
@@ -935,12 +998,14 @@ int cr_warc_cap_end(struct cr_warc *w, struct cr_warc_cap **pc, const char *uri,
     return rc;
   }
   /* The record's end: two CRLFs after the block, in the same stream. */
-  rc = cap_deflate(c, (const unsigned char *)"\r\n\r\n", 4, Z_FINISH);
-  if(rc) {
-    cr_warc_cap_free(&c);
-    return rc;
+  if(c->z_ready) {
+    rc = cap_deflate(c, (const unsigned char *)"\r\n\r\n", 4, Z_FINISH);
+    if(rc) {
+      cr_warc_cap_free(&c);
+      return rc;
+    }
+    c->crc = (uint32_t)crc32(c->crc, (const unsigned char *)"\r\n\r\n", 4);
   }
-  c->crc = (uint32_t)crc32(c->crc, (const unsigned char *)"\r\n\r\n", 4);
   digest_out(c->block, block_digest);
   digest_out(c->raw_payload ? c->raw : c->payload, payload_digest);
   format_date(&c->t, date);
@@ -996,14 +1061,35 @@ int cr_warc_cap_end(struct cr_warc *w, struct cr_warc_cap **pc, const char *uri,
       rc = cr_buf_printf(&f, "Content-Length: %llu\r\n\r\n", (unsigned long long)block_len);
     if(!rc)
       rc = cr_buf_append(&f, c->resp.data, c->resp.len);
-    if(!rc)
-      rc = gzip_head(w->level, f.data, f.len, &head, &head_len);
-    if(!rc) {
+    if(!rc && !c->z_ready) {
+      /* A small body: one member from the shared compressor. */
+      const char *ps[3] = { f.data, c->rawbuf ? c->rawbuf : "", "\r\n\r\n" };
+      size_t ns[3] = { f.len, c->rawlen, 4 };
+
       resp = calloc(1, sizeof(*resp));
       if(!resp)
         rc = CR_ENOMEM;
+      else
+        rc = gzip_parts(w, ps, ns, 3, 1, &resp->pre, &resp->pre_len);
+      if(!rc) {
+        resp->len = resp->pre_len;
+        resp->cdx = cdx_start(uri, date, mime, status, payload_digest);
+        if(!resp->cdx)
+          rc = CR_ENOMEM;
+      }
     }
-    if(!rc) {
+    else if(!rc) {
+      const char *p0 = f.data;
+      size_t n0 = f.len;
+
+      rc = gzip_parts(w, &p0, &n0, 1, 0, &head, &head_len);
+      if(!rc) {
+        resp = calloc(1, sizeof(*resp));
+        if(!resp)
+          rc = CR_ENOMEM;
+      }
+    }
+    if(!rc && c->z_ready) {
       resp->pre = head;
       resp->pre_len = head_len;
       head = NULL;
@@ -1015,7 +1101,7 @@ int cr_warc_cap_end(struct cr_warc *w, struct cr_warc_cap **pc, const char *uri,
       if(!resp->post)
         rc = CR_ENOMEM;
     }
-    if(!rc) {
+    if(!rc && c->z_ready) {
       unsigned char *t;
 
       memcpy(resp->post, c->mem, c->mem_len);
@@ -1862,6 +1948,14 @@ void cr_warc_free(struct cr_warc **pw, int sort)
   if(w->dirfd >= 0)
     close(w->dirfd);
   cr_hmap_drain(&w->seen, dedup_free);
+  if(w->zs_ready)
+    deflateEnd(&w->zs);
+  while(w->nzpool) {
+    z_stream *z = w->zpool[--w->nzpool];
+
+    deflateEnd(z);
+    free(z);
+  }
   free(w->cdx_path);
   free(w->prefix);
   free(w->info);
