@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 # valgrind: e2e-valgrind runs a crawl under memcheck in the plain build.
 # chromium: e2e-browser checks mirrors in headless Chromium (with CI=true a
 # missing browser fails that test instead of skipping it).
-tests/deps.sh valgrind chromium || exit 1
+# redis-server: redis-client starts its own on a free loopback port (the
+# package's system service is not used).
+tests/deps.sh valgrind chromium redis-server || exit 1
 
 passed=0
 failed=0
