@@ -769,7 +769,7 @@ static int cmd_check(const char *buf, size_t len)
   if(!p)
     return CR_EINVAL;
   n = strtoul(p + 1, &end, 10);
-  if(end + 2 + n > buf + len || end[0] != '\r')
+  if(end[0] != '\r' || n > len || (size_t)(end + 2 - buf) + n > len)
     return CR_EINVAL;
   name = end + 2;
   for(i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
