@@ -91,10 +91,11 @@
  *                    the normalized URL); SADD answers 1 for a new URL, so
  *                    "add if unseen, then queue" is one script per batch:
  *                    for each (hash, record) SADD seen and RPUSH q:{s}.
- *                    (A Redis set of 8-byte members costs ~20-70 bytes per
- *                    member depending on encoding; measure with INFO memory,
- *                    and consider a 256-way split of seen:{s} into hashes
- *                    or a Bloom-like bitfield if that is too much.)
+ *                    (An estimate, to be measured with INFO memory: past
+ *                    512 members a set is a hashtable, about 50 bytes per
+ *                    8-byte member: a dict entry, an sds string, a bucket
+ *                    pointer.  If that is too much, split seen:{s} into
+ *                    many small hashes, which Redis packs as listpacks.)
  *     q:{s}          list of URL records (depth, referrer, URL) waiting;
  *     inflight:{s}   hash hash64 -> record, of the URLs a worker took
  *                    (one script: LPOP q + HSET inflight) and has not
