@@ -8,11 +8,14 @@ cd "$(dirname "$0")/.."
 # valgrind: e2e-valgrind runs a crawl under memcheck in the plain build.
 # chromium: e2e-browser checks mirrors in headless Chromium (with CI=true a
 # missing browser fails that test instead of skipping it).
-tests/deps.sh valgrind chromium || exit 1
+# redis-server: redis-client starts its own on a free loopback port (the
+# package's system service is not used).
+tests/deps.sh valgrind chromium redis-server || exit 1
 # node and npm: tests/warc/setup.sh installs warcio.js (pinned in
-# tests/warc/package-lock.json), with which warc-tools reads WARC files.
-# Asked for only when a command is missing: NodeSource's nodejs bundles npm,
-# and Debian's npm package would conflict with it.
+# tests/warc/package-lock.json), with which warc-tools, e2e-warc and
+# e2e-warc_hostile read WARC files.  Asked for only when a command is
+# missing: NodeSource's nodejs bundles npm, and Debian's npm package would
+# conflict with it.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   tests/deps.sh nodejs npm || exit 1
 fi
