@@ -10,10 +10,12 @@ set -euo pipefail
 # libnghttp2-dev: the fixture's HTTP/2 listener.
 # help2man: the man page is made from --help (doc/meson.build), and e2e-docs
 # checks it lists every flag.
+# libdeflate-dev: WARC records (crawler/warc.c).
 # libhiredis-dev: the Redis client of many-worker crawls (crawler/redis.c).
 pkgs=(meson ninja-build pkg-config gcc libcurl4-openssl-dev libc-ares-dev
       libxml2-dev zlib1g-dev liburing-dev libssl-dev python3 curl strace wget
-      openssl python3-h2 help2man libnghttp2-dev libhiredis-dev)
+      openssl python3-h2 help2man libnghttp2-dev libhiredis-dev
+      libdeflate-dev)
 # Extra tools for sanitizer builds and benchmarks are asked for by name:
 # tests/run.sh asks for valgrind (e2e-valgrind) and chromium (e2e-browser
 # opens mirrors in headless Chromium, driven over --remote-debugging-pipe,
