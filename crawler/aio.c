@@ -133,6 +133,17 @@ static int ring_start(struct cr_aio *a, int quiet)
   return 0;
 }
 
+int cr_aio_errno(int err)
+{
+  if(err == ENOSPC || err == EDQUOT)
+    return CR_ENOSPC;
+  if(err == ENOMEM)
+    return CR_ENOMEM;
+  if(err == EMFILE || err == ENFILE)
+    return CR_EMFILE;
+  return CR_EIO;
+}
+
 int cr_aio_new(struct cr_loop *loop, int prefer_sync, int quiet, struct cr_aio **out)
 {
   struct cr_aio *a;

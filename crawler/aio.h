@@ -52,6 +52,11 @@ enum {
   CR_AIO_HARDLINK = 2,  /* the next operation waits for this one, any result */
 };
 
+/* The CR_E* code of an errno from a file operation (res of a callback,
+ * negated): CR_ENOSPC (ENOSPC, EDQUOT), CR_ENOMEM, CR_EMFILE (EMFILE,
+ * ENFILE), else CR_EIO. */
+int cr_aio_errno(int err);
+
 /* Creates the backend; prefer_sync picks plain calls unless
  * CRAWLER_NO_URING=0.  quiet: no notice on stderr when io_uring is
  * unavailable.  Returns 0, CR_ENOMEM, CR_ELOOP. */

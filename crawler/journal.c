@@ -67,15 +67,6 @@ static int reserve(struct cr_journal *j)
   return 0;
 }
 
-static int errno_to_cr(int err)
-{
-  if(err == ENOSPC || err == EDQUOT)
-    return CR_ENOSPC;
-  if(err == ENOMEM)
-    return CR_ENOMEM;
-  return CR_EIO;
-}
-
 /* Eight bytes per multiply: every page's records pass through here, and
  * a byte-at-a-time FNV hash was most of the journal's CPU cost.  It
  * only has to catch torn and corrupt records, not an adversary. */
@@ -292,7 +283,7 @@ static void on_write(void *arg, int res)
   j->writing = 0;
   if(res < 0) {
     if(!j->err)
-      j->err = res == -ECANCELED ? CR_EIO : errno_to_cr(-res);
+      j->err = res == -ECANCELED ? CR_EIO : cr_aio_errno(-res);
     return;
   }
   j->size += (uint64_t)res;
@@ -322,13 +313,13 @@ static void on_fsync(void *arg, int res)
     return; /* its write failed and said so */
   if(res < 0) {
     if(!j->err)
-      j->err = errno_to_cr(-res);
+      j->err = cr_aio_errno(-res);
     return;
   }
   /* The synchronous backend keeps syncfs: its pages were written with no
    * writeback of their own, so only the whole file system covers them. */
   if(!cr_aio_is_ring(j->aio) && syncfs(j->fd) < 0)
-    rc = errno_to_cr(errno);
+    rc = cr_aio_errno(errno);
   if(!rc)
     rc = cr_journal_begin(j, CR_J_SYNC);
   if(!rc)

@@ -68,17 +68,6 @@ struct cr_body {
   void *arg;
 };
 
-static int errno_to_cr(int err)
-{
-  if(err == ENOSPC || err == EDQUOT)
-    return CR_ENOSPC;
-  if(err == ENOMEM)
-    return CR_ENOMEM;
-  if(err == EMFILE || err == ENFILE)
-    return CR_EMFILE;
-  return CR_EIO;
-}
-
 /* Creates every component of path (absolute or relative to the cwd). */
 static int mkdir_parents(const char *path)
 {
@@ -243,7 +232,7 @@ static void body_free(struct cr_body *b)
 static void note_err(struct cr_body *b, int res)
 {
   if(res < 0 && !b->err)
-    b->err = res == -ECANCELED ? CR_EIO : errno_to_cr(-res);
+    b->err = res == -ECANCELED ? CR_EIO : cr_aio_errno(-res);
 }
 
 /* The temporary file goes (close if open, then unlink) with nothing waiting

@@ -214,17 +214,6 @@ struct cr_warc {
 
 /* ---- small pieces ---- */
 
-static int errno_to_cr(int err)
-{
-  if(err == ENOSPC || err == EDQUOT)
-    return CR_ENOSPC;
-  if(err == ENOMEM)
-    return CR_ENOMEM;
-  if(err == EMFILE || err == ENFILE)
-    return CR_EMFILE;
-  return CR_EIO;
-}
-
 static uint64_t splitmix(uint64_t *s)
 {
   uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
@@ -545,7 +534,7 @@ static void on_spool_write(void *arg, int res)
   struct spool *sp = h->sp;
 
   if(res < 0 && !sp->err)
-    sp->err = errno_to_cr(-res);
+    sp->err = cr_aio_errno(-res);
   else if(res >= 0 && (size_t)res != h->len && !sp->err)
     sp->err = CR_EIO;
   free(h->buf);
@@ -573,7 +562,7 @@ static void on_spool_open(void *arg, int res)
   sp->inflight--;
   if(res < 0) {
     if(!sp->err)
-      sp->err = errno_to_cr(-res);
+      sp->err = cr_aio_errno(-res);
     while(sp->held) {
       struct held *h = sp->held;
 
@@ -1212,7 +1201,7 @@ static void batch_issue(struct batch *b);
 static void op_done(struct batch *b, int res, size_t want)
 {
   if(res < 0 && !b->rc)
-    b->rc = errno_to_cr(-res);
+    b->rc = cr_aio_errno(-res);
   else if(res >= 0 && want && (size_t)res != want && !b->rc)
     b->rc = CR_EIO;
   b->pending--;
