@@ -131,6 +131,7 @@ void cr_item_free(struct cr_item *it)
   cr_warc_recs_free(&it->wrecs);
   free(it->wait_path);
   free(it->wait_ctype);
+  free(it->wait_error);
   free(it);
 }
 
