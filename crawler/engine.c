@@ -3381,8 +3381,22 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
   }
   /* On tmpfs no file call waits for a device, and nothing survives a
    * power loss anyway: plain calls, without the ring's hand-off. */
-  rc = cr_aio_new(e->loop, cr_store_on_tmpfs(cfg->output_dir),
-                  cfg->progress == CR_PROGRESS_NONE, &e->aio);
+  {
+    /* The WARC files may be elsewhere: plain calls only when they too
+     * are on tmpfs, or their writes would wait for a disk in the loop. */
+    int sync = cr_store_on_tmpfs(cfg->output_dir);
+
+    if(sync && cfg->warc) {
+      char *dir = strdup(cfg->warc);
+      char *slash = dir ? strrchr(dir, '/') : NULL;
+
+      if(slash)
+        slash[slash == dir ? 1 : 0] = '\0';
+      sync = dir && cr_store_on_tmpfs(slash ? dir : ".");
+      free(dir);
+    }
+    rc = cr_aio_new(e->loop, sync, cfg->progress == CR_PROGRESS_NONE, &e->aio);
+  }
   if(rc)
     goto fail;
   rc = cr_store_new(cfg->output_dir, e->aio, &e->store);

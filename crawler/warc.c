@@ -40,6 +40,10 @@
 #define GZ_HEADER_LEN 10
 #define TEXT_MAX (256u << 20)      /* cap of a buffer of record text */
 #define ZPOOL_MAX 32
+/* SHORT_WRITE: a write to a regular file that takes fewer bytes than
+ * given has met the end of the space (or the quota): the kernel fills
+ * what fits and says so with the count, not with ENOSPC.  Taken as a full
+ * disk, which stops the crawl with the state saved. */
 /* The shared zlib stream only compresses record headers (a few KiB):
  * small tables, cleared at every reset. */
 #define SHARED_MEMLEVEL 6
@@ -153,6 +157,7 @@ struct copy {
   uint64_t src;
   uint64_t dst;
   uint64_t left;
+  size_t writing;            /* bytes of the write in flight */
   char *buf;
 };
 
@@ -536,7 +541,7 @@ static void on_spool_write(void *arg, int res)
   if(res < 0 && !sp->err)
     sp->err = cr_aio_errno(-res);
   else if(res >= 0 && (size_t)res != h->len && !sp->err)
-    sp->err = CR_EIO;
+    sp->err = CR_ENOSPC;  /* see SHORT_WRITE */
   free(h->buf);
   free(h);
   sp->inflight--;
@@ -1203,7 +1208,7 @@ static void op_done(struct batch *b, int res, size_t want)
   if(res < 0 && !b->rc)
     b->rc = cr_aio_errno(-res);
   else if(res >= 0 && want && (size_t)res != want && !b->rc)
-    b->rc = CR_EIO;
+    b->rc = CR_ENOSPC;  /* see SHORT_WRITE */
   b->pending--;
   if(!b->pending)
     batch_settle(b->w);
@@ -1258,6 +1263,7 @@ static void on_copy_read(void *arg, int res)
     free(c);
     return;
   }
+  c->writing = (size_t)res;
   if(cr_aio_write(c->b->w->aio, c->b->f->slot, c->buf, (size_t)res, c->dst, 0, on_copy_write,
                   c)) {
     free(c->buf);
@@ -1274,9 +1280,9 @@ static void on_copy_write(void *arg, int res)
 {
   struct copy *c = arg;
 
-  if(res < 0) {
+  if(res < 0 || (size_t)res != c->writing) {
     free(c->buf);
-    op_done(c->b, res, 0);
+    op_done(c->b, res < 0 ? res : -ENOSPC, 0);  /* see SHORT_WRITE */
     free(c);
     return;
   }

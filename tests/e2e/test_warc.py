@@ -10,7 +10,9 @@ replayed through the index alone give the bytes the fixture serves, the
 mirror beside the WARC is byte-exact, repeated payloads are revisit
 records.  Then: files rotate at --warc-max-size, each with its warcinfo;
 --no-mirror writes no page files; a crawl SIGKILLed at random moments and
-resumed leaves valid files in which every URL has exactly one response;
+resumed leaves valid files in which every URL has exactly one response,
+and so does a crawl stopped by a full disk (exit 3) and resumed with more
+space;
 warcio (tests/warc) parses every record and checks the digests; and the
 record set equals what wget --warc-file writes for the same site (target
 URIs, status codes, payloads)."""
@@ -188,6 +190,49 @@ def kill_resume(ctx, fx):
     warcio_check(files, cdxj)
 
 
+def full_disk(ctx, fx):
+    """The disk fills up while pages and WARC records are written: exit 3
+    with the usual message, the WARC files valid to their last byte; more
+    space and --resume: every URL archived exactly once.  Root only (a
+    small tmpfs is mounted); skipped otherwise."""
+    mnt = os.path.join(ctx.tmp, "mnt")
+    os.mkdir(mnt)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if p.returncode != 0:
+        h.info("full disk: cannot mount a tmpfs here, part skipped")
+        return
+    try:
+        n = 300
+        urls = [fx.url("/p/%d?s=65536&links=0" % i) for i in range(n)]
+        with open(os.path.join(mnt, "urls.txt"), "w") as f:
+            f.write("\n".join(urls) + "\n")
+        args = ["-i", "urls.txt", "-o", "out", "-c", "16", "--per-host", "16",
+                "--warc", "arc/crawl"]
+        r = ctx.crawl(args, cwd=mnt)
+        r.expect_rc(3)
+        h.check("no space left on device" in r.err, lambda: "no clear message about the "
+                "full disk:\n" + r.describe())
+        files, cdxj = warc_files(mnt)
+        recs = wr.read_warc(files, cdxj, sorted_index=False)
+        first = sum(1 for x in recs if x.type == "response")
+        h.check(0 < first < n, "%d responses archived before the disk filled" % first)
+        subprocess.run(["mount", "-o", "remount,size=96m", mnt], check=True)
+        r = ctx.crawl(args + ["--resume"], cwd=mnt, timeout=120)
+        r.expect_rc(0)
+        files, cdxj = warc_files(mnt)
+        by = responses_by_uri(wr.read_warc(files, cdxj))
+        bad = [u for u in urls if len(by[u]) != 1]
+        h.check(not bad, lambda: "%d URLs without exactly one response after the full "
+                "disk and a resume, e.g. %s: %d" % (len(bad), bad[0], len(by[bad[0]])))
+        h.info("full disk: %d of %d archived before it filled, all %d once after --resume"
+               % (first, n, n))
+        warcio_check(files, cdxj)
+    finally:
+        if subprocess.run(["umount", mnt]).returncode != 0:
+            subprocess.run(["umount", "-l", mnt])
+
+
 def against_wget(ctx, fx):
     """The same recursive crawl through wget --warc-file: the same target
     URIs, status codes and (decoded) payloads."""
@@ -245,6 +290,7 @@ def body(ctx):
         list_crawl(ctx, fx)
         rotation(ctx, fx)
         kill_resume(ctx, fx)
+        full_disk(ctx, fx)
         against_wget(ctx, fx)
 
 
