@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "cr_version.h"
 #include "crawler.h"
+#include "dist.h"
 #include "dns.h"
 #include "fetch.h"
 #include "filter.h"
@@ -158,6 +159,8 @@ struct cr_engine {
   struct cr_warc_pos warc_pos; /* that position (replay), then the one
                                   the next DONE record carries */
   int warc_pos_due;            /* finish() writes it with its DONE */
+  struct cr_dist *dist;        /* a shared crawl (dist.h); NULL: none */
+  int dist_status;             /* the exit status its failure asks for */
 };
 
 void cr_config_defaults(struct cr_config *cfg)
@@ -236,6 +239,7 @@ static void engine_fatal(struct cr_engine *e, int rc, const char *what)
 }
 
 static void fail(struct cr_engine *e, struct cr_item *it, const char *ctype, const char *error);
+static int dist_open(struct cr_engine *e);
 
 /* Forgets whatever an attempt received: temporary file, link parser,
  * robots.txt text.  A retry or a redirect starts from nothing. */
@@ -753,6 +757,8 @@ static void finish(struct cr_engine *e, struct cr_item *it, const char *path,
   rc = cr_manifest_write(e->man, &r);
   if(rc)
     engine_fatal(e, rc, "cannot write the manifest");
+  else if(e->dist && cr_dist_done(e->dist, it->url))
+    engine_fatal(e, CR_ENOMEM, "cannot keep the shared crawl's state");
   else if(e->jr) {
     journal_done(e, &r);
     e->unw_pending++;
@@ -808,6 +814,16 @@ static void on_frontier_fail(void *arg, struct cr_item *it, const char *reason)
     finish(e, it, NULL, NULL, reason);
 }
 
+/* A new URL joins the crawl: this process's frontier, or the shared one,
+ * which hands it to the worker that owns its host. */
+static int add_url(struct cr_engine *e, const char *url, unsigned depth, int requisite,
+                   const char *referrer)
+{
+  if(e->dist)
+    return cr_dist_offer(e->dist, url, depth, requisite, referrer);
+  return cr_frontier_add(e->fr, url, depth, requisite, referrer);
+}
+
 /* ---- receiving ---- */
 
 /* A link found on a page: judged by the scope (a requisite by the trap
@@ -839,7 +855,7 @@ static void on_link(void *arg, const char *url, enum cr_link_kind kind)
       (e->cfg.max_depth >= 0 && it->depth + 1 >= (unsigned)e->cfg.max_depth)))
     return;
   /* Duplicates, and hosts at their page cap, are simply not queued. */
-  cr_frontier_add(e->fr, url, it->depth + 1, requisite, it->cur);
+  add_url(e, url, it->depth + 1, requisite, it->cur);
 }
 
 /* The hash of url's origin, or 0 if url cannot be split. */
@@ -2665,12 +2681,15 @@ static void on_pass(struct cr_loop *loop, void *arg)
       engine_fatal(e, mrc, "cannot write the manifest");
   }
   if(e->feed && !e->interrupted && !e->fatal &&
-     cr_frontier_pending(e->fr) < e->feed_low) {
+     cr_frontier_pending(e->fr) < e->feed_low &&
+     (!e->dist || cr_dist_waiting(e->dist) < e->feed_low)) {
     if(!e->feed(e->feed_arg, e, e->feed_low))
       e->feed = NULL;
     /* What it added may have failed at once (a cached DNS failure): come
-     * back for more without waiting for an event that may never come. */
-    else if(cr_frontier_pending(e->fr) < e->feed_low)
+     * back for more without waiting for an event that may never come.
+     * Offers to a shared crawl wait for Redis's answer instead. */
+    else if(cr_frontier_pending(e->fr) < e->feed_low &&
+            (!e->dist || cr_dist_waiting(e->dist) < e->feed_low))
       cr_timer_start(loop, &e->kick, 0);
   }
   reparse_pass(e);
@@ -2687,6 +2706,12 @@ static void on_pass(struct cr_loop *loop, void *arg)
     if(rc)
       engine_fatal(e, rc, "cannot write the manifest");
   }
+  /* After the manifest's write: a URL is said to be finished only once its
+   * line is in the file. */
+  if(e->dist)
+    cr_dist_pass(e->dist, (unsigned)cr_frontier_pending(e->fr) + e->in_flight + e->waiting,
+                 !e->in_flight && !e->waiting && !e->saving && !e->reparsing &&
+                 !e->reparse_head && !cr_frontier_pending(e->fr));
   /* All file work of this pass goes to the kernel at once.  The
    * synchronous backend runs it here; what its callbacks recorded is
    * written on the next pass, which the kick makes come. */
@@ -2700,7 +2725,7 @@ static void on_pass(struct cr_loop *loop, void *arg)
     cr_timer_start(loop, &e->kick, 0);
   else if(!e->in_flight && !e->reparse_head && !e->waiting && !e->saving && !e->reparsing &&
           !cr_frontier_pending(e->fr) &&
-          !e->feed)
+          !e->feed && (!e->dist || cr_dist_over(e->dist)))
     cr_loop_break(loop);
 }
 
@@ -3068,16 +3093,16 @@ static int replay_record(void *arg, int type, const char *p, size_t len, int syn
 /* What decides which URLs a crawl takes: a resume under other settings
  * would mix two crawls in one output.  Limits of speed and politeness may
  * change between runs. */
-static int build_identity(struct cr_engine *e, struct cr_buf *b)
+static int identity_text(const struct cr_config *c, struct cr_buf *b, int shared)
 {
-  const struct cr_config *c = &e->cfg;
   int rc = cr_buf_puts(b, STATE_MAGIC);
 
-  if(!rc)
-    rc = cr_buf_printf(b, "manifest=%s\nrecursive=%d\n",
+  if(!rc && !shared)
+    rc = cr_buf_printf(b, "manifest=%s\n",
                        /* The default follows DIR, however DIR is spelt. */
-                       c->manifest_path ? c->manifest_path : "(in the output directory)",
-                       c->recursive);
+                       c->manifest_path ? c->manifest_path : "(in the output directory)");
+  if(!rc)
+    rc = cr_buf_printf(b, "recursive=%d\n", c->recursive);
   if(!rc && (c->recursive || c->page_requisites))
     rc = cr_buf_printf(b, "depth=%d\nspan-hosts=%d\ndomains=%s\naccept-regex=%s\n"
                        "reject-regex=%s\nno-parent=%d\nmax-host-pages=%llu\n"
@@ -3106,11 +3131,28 @@ static int build_identity(struct cr_engine *e, struct cr_buf *b)
                        c->accept_type ? c->accept_type : "",
                        c->reject_type ? c->reject_type : "");
   /* A resume writes on into the same WARC files, or none. */
-  if(!rc && c->warc)
+  if(!rc && c->warc && !shared)
     rc = cr_buf_printf(b, "warc=%s\nno-mirror=%d\n", c->warc, c->no_mirror);
-  if(!rc && c->identity)
+  if(!rc && c->identity && !shared)
     rc = cr_buf_puts(b, c->identity);
   return rc;
+}
+
+static int build_identity(struct cr_engine *e, struct cr_buf *b)
+{
+  return identity_text(&e->cfg, b, 0);
+}
+
+char *cr_config_identity(const struct cr_config *cfg, int shared)
+{
+  struct cr_buf b;
+  char *out = NULL;
+
+  cr_buf_init(&b, 512);
+  if(!identity_text(cfg, &b, shared))
+    out = strndup(b.data ? b.data : "", b.len);
+  cr_buf_cleanup(&b);
+  return out;
 }
 
 /* The crawl's name in its manifest lines: when it started, in UTC to the
@@ -3536,6 +3578,11 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
     if(rc)
       goto fail;
   }
+  if(cfg->redis_url) {
+    rc = dist_open(e);
+    if(rc)
+      goto fail;
+  }
   if(e->manifest_start < 0)
     e->manifest_start = cr_manifest_size(e->man);
   if(cfg->handle_signals) {
@@ -3550,6 +3597,63 @@ int cr_engine_new(const struct cr_config *cfg, struct cr_engine **out)
 
 fail:
   cr_engine_free(&e);
+  return rc;
+}
+
+/* cr_dist_deliver_cb: a URL of a shard this worker holds. */
+static void dist_deliver(void *arg, const char *url, unsigned depth, int requisite,
+                         const char *referrer)
+{
+  struct cr_engine *e = arg;
+  int rc = 0;
+
+  /* A seed: its host's sitemaps are read by the worker that fetches it. */
+  if(!depth && !referrer)
+    rc = sitemap_seed(e, url);
+  if(!rc)
+    rc = cr_frontier_add(e->fr, url, depth, requisite, referrer);
+  /* Refused here (a duplicate, a host at its page cap): finished. */
+  if(rc && cr_dist_done(e->dist, url))
+    engine_fatal(e, CR_ENOMEM, "cannot keep the shared crawl's state");
+}
+
+/* cr_dist_fatal_cb */
+static void dist_fatal(void *arg, const char *msg, int status)
+{
+  struct cr_engine *e = arg;
+
+  fprintf(stderr, "%scrawler: %s\n", e->line_shown ? "\n" : "", msg);
+  e->line_shown = 0;
+  e->dist_status = status;
+  if(!e->fatal)
+    e->fatal = status == 2 ? CR_ESTATE : CR_EIO;
+  cr_loop_break(e->loop);
+}
+
+static int dist_open(struct cr_engine *e)
+{
+  struct cr_dist_config dc;
+  char *id = cr_config_identity(&e->cfg, 1);
+  int rc;
+
+  if(!id)
+    return CR_ENOMEM;
+  memset(&dc, 0, sizeof(dc));
+  dc.url = e->cfg.redis_url;
+  dc.name = e->cfg.crawl_name;
+  dc.dns = e->dns;
+  dc.role = e->cfg.redis_describe ? CR_DIST_DESCRIBE : CR_DIST_WORKER;
+  dc.identity = id;
+  dc.argv = e->cfg.redis_argv;
+  dc.argv_len = e->cfg.redis_argv_len;
+  dc.lease_ms = e->cfg.redis_lease_ms;
+  /* Enough in hand to keep every slot busy through a burst of ends. */
+  dc.backlog = e->cfg.concurrency * 2 < 64 ? 64 : e->cfg.concurrency * 2;
+  dc.deliver = dist_deliver;
+  dc.fatal = dist_fatal;
+  dc.arg = e;
+  rc = cr_dist_new(e->loop, &dc, &e->dist);
+  free(id);
   return rc;
 }
 
@@ -3584,13 +3688,45 @@ int cr_engine_add(struct cr_engine *e, const char *url, size_t len, const char *
     }
   }
   rc = note_seed(e, norm);
-  if(!rc)
+  /* A shared crawl reads a seed's sitemaps where the seed is fetched. */
+  if(!rc && !e->dist)
     rc = sitemap_seed(e, norm);
   if(rc) {
     free(norm);
     return rc;
   }
-  rc = cr_frontier_add(e->fr, norm, 0, 0, NULL);
+  rc = add_url(e, norm, 0, 0, NULL);
+  free(norm);
+  return rc;
+}
+
+int cr_engine_shared_status(const struct cr_engine *e)
+{
+  return e->dist_status;
+}
+
+void cr_engine_shared_counts(const struct cr_engine *e, uint64_t *offered, uint64_t *added)
+{
+  struct cr_dist_stats ds;
+
+  memset(&ds, 0, sizeof(ds));
+  if(e->dist)
+    cr_dist_stats(e->dist, &ds);
+  *offered = ds.offered;
+  *added = ds.added;
+}
+
+int cr_engine_seed_scope(struct cr_engine *e, const char *url)
+{
+  char *norm = NULL;
+  int rc = cr_url_normalize(url, strlen(url), &norm, NULL);
+
+  if(rc)
+    return rc;
+  if(e->scope)
+    rc = cr_scope_add_seed(e->scope, norm);
+  if(!rc)
+    rc = note_seed(e, norm);
   free(norm);
   return rc;
 }
@@ -3717,6 +3853,46 @@ static void convert_links(struct cr_engine *e)
   e->line_shown = 0;
 }
 
+static void on_leave_deadline(struct cr_loop *loop, struct cr_timer *t)
+{
+  cr_loop_break(loop);
+}
+
+static void leave_pass(struct cr_loop *loop, void *arg)
+{
+  struct cr_engine *e = arg;
+
+  cr_manifest_flush(e->man);
+  cr_dist_pass(e->dist, 0, 1);
+  cr_dns_pass(e->dns);
+  if(cr_dist_left(e->dist))
+    cr_loop_break(loop);
+}
+
+/* The crawl is over here, or stopped: what is left to say to Redis goes,
+ * then the shards go back with the URLs taken and not finished (a stop
+ * leaves some).  Bounded: a dead Redis takes them back when the leases
+ * expire. */
+static void dist_leave(struct cr_engine *e)
+{
+  struct cr_timer t;
+
+  memset(&t, 0, sizeof(t));
+  t.cb = on_leave_deadline;
+  t.arg = e;
+  cr_dist_leave(e->dist);
+  if(cr_dist_left(e->dist))
+    return;
+  cr_loop_set_pass(e->loop, leave_pass, e);
+  cr_timer_start(e->loop, &t, 3000);
+  (void)cr_loop_run(e->loop);
+  cr_timer_stop(e->loop, &t);
+  cr_loop_set_pass(e->loop, NULL, NULL);
+  if(!cr_dist_left(e->dist))
+    fprintf(stderr, "crawler: redis: could not give the shards back; they go to the other "
+            "workers when their leases expire\n");
+}
+
 int cr_engine_run(struct cr_engine *e)
 {
   struct cr_buf b;
@@ -3752,6 +3928,8 @@ int cr_engine_run(struct cr_engine *e)
   if(rc)
     fprintf(stderr, "crawler: event loop failed: %s\n", strerror(errno));
   cancel_all(e);
+  if(e->dist)
+    dist_leave(e);
   /* The jar as the crawl leaves it, interrupted or not: cookies earned
    * are worth keeping either way. */
   cr_fetch_save_cookies(e->fetch);
@@ -3833,6 +4011,15 @@ int cr_engine_run(struct cr_engine *e)
     if(e->sitemaps_read)
       fprintf(stderr, "crawler: sitemaps: %llu read, %llu URLs listed\n",
               (unsigned long long)e->sitemaps_read, (unsigned long long)e->sitemap_urls);
+    if(e->dist && !e->cfg.redis_describe) {
+      struct cr_dist_stats ds;
+
+      cr_dist_stats(e->dist, &ds);
+      fprintf(stderr, "crawler: redis: %llu round trips, %llu commands, %llu bytes out, "
+              "%llu bytes in, %llu pages\n", (unsigned long long)ds.redis.round_trips,
+              (unsigned long long)ds.redis.commands, (unsigned long long)ds.redis.bytes_out,
+              (unsigned long long)ds.redis.bytes_in, (unsigned long long)e->st.done);
+    }
   }
   if(e->jr && e->cfg.progress != CR_PROGRESS_NONE && (e->fatal || e->interrupted))
     fprintf(stderr, "crawler: %sthe crawl state is saved in %s/.crawler; run the same "
@@ -3884,6 +4071,7 @@ void cr_engine_free(struct cr_engine **pe)
   /* Connections close with the multi handle, after the hosts are gone. */
   if(e->fetch)
     cr_fetch_set_conn_cbs(e->fetch, NULL, NULL);
+  cr_dist_free(&e->dist);
   cr_frontier_free(&e->fr);
   cr_journal_free(&e->jr);
   cr_scope_free(&e->scope);

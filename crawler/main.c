@@ -19,9 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "config.h"
 #include "cr_version.h"
 #include "crawler.h"
+#include "dist.h"
 #include "filter.h"
 #include "input.h"
 
@@ -102,6 +104,9 @@ enum {
   OPT_IGNORE_CASE,
   OPT_ACCEPT_TYPE,
   OPT_REJECT_TYPE,
+  OPT_REDIS,
+  OPT_CRAWL,
+  OPT_REDIS_LEASE,
 };
 
 #define MAX_HEADERS 64
@@ -180,6 +185,9 @@ static const struct option long_opts[] = {
   {"no-state", no_argument, NULL, OPT_NO_STATE},
   {"progress", no_argument, NULL, OPT_PROGRESS},
   {"quiet", no_argument, NULL, 'q'},
+  {"redis", required_argument, NULL, OPT_REDIS},
+  {"crawl", required_argument, NULL, OPT_CRAWL},
+  {"redis-lease", required_argument, NULL, OPT_REDIS_LEASE},
   {"config", required_argument, NULL, OPT_CONFIG},
   {"no-config", no_argument, NULL, OPT_NO_CONFIG},
   {"help", no_argument, NULL, 'h'},
@@ -558,6 +566,15 @@ static void usage(FILE *out)
     "                            the command line (default:\n"
     "                            ~/.config/crawler/config if it exists)\n"
     "      --no-config           read no config file\n"
+    "\n"
+    "Many workers, one crawl (Redis; see README \"Many workers\"):\n"
+    "      --redis URL           redis://[:PASSWORD@]HOST[:PORT][/DB] holding\n"
+    "                            the shared crawl\n"
+    "      --crawl NAME          the shared crawl; with URLs (or -i): store its\n"
+    "                            options and seeds, and exit; without: work on\n"
+    "                            it (its options come from Redis) until it ends\n"
+    "      --redis-lease SEC     a silent worker's hosts go to the others after\n"
+    "                            this long (stored with the crawl; default: 10)\n"
     "  -h, --help                show this help and exit\n"
     "  -V, --version             show versions and exit\n"
     "\n"
@@ -1080,7 +1097,110 @@ static int feed(void *arg, struct cr_engine *e, unsigned want)
   return 0;
 }
 
+/* The options a shared crawl stores for its workers: all but where this
+ * process reads and writes (-i, -o, --manifest, the Redis flags, output
+ * and config-file flags), and not the URLs.  Appended to out, each
+ * NUL-terminated.  check_args has vetted the command line. */
+static int share_options(int argc, char **argv, struct cr_buf *out)
+{
+  static const int local[] = { 'i', 'o', OPT_MANIFEST, OPT_REDIS, OPT_CRAWL, OPT_REDIS_LEASE,
+                               OPT_PROGRESS, 'q', OPT_CONFIG, OPT_NO_CONFIG, 'h', 'V' };
+  int i;
+
+  for(i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int val = 0;
+    int takes = 0;
+    size_t k;
+    int keep = 1;
+
+    if(!strcmp(a, "--"))
+      break;
+    if(a[0] != '-' || !a[1])
+      continue;
+    if(a[1] == '-') {
+      const char *eq = strchr(a + 2, '=');
+      size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+      const struct option *o;
+
+      for(o = long_opts; o->name; o++)
+        if(strlen(o->name) == n && !memcmp(o->name, a + 2, n))
+          break;
+      if(!o->name)
+        continue;
+      val = o->val;
+      takes = o->has_arg == required_argument && !eq;
+    }
+    else {
+      const char *q = strchr(short_opts, a[1]);
+
+      /* Bundles of flags are stored as typed; one taking a value ends
+       * them. */
+      val = a[1];
+      takes = q && q[1] == ':' && !a[2];
+    }
+    for(k = 0; k < sizeof(local) / sizeof(local[0]); k++)
+      if(local[k] == val)
+        keep = 0;
+    if(keep && cr_buf_append(out, a, strlen(a) + 1))
+      return CR_ENOMEM;
+    if(takes && i + 1 < argc) {
+      i++;
+      if(keep && cr_buf_append(out, argv[i], strlen(argv[i]) + 1))
+        return CR_ENOMEM;
+    }
+  }
+  return 0;
+}
+
+static int run(int argc, char **argv, const struct cr_dist_conf *shared);
+
+/* A worker of a shared crawl: the crawl's stored options come first, this
+ * command line's after them (so its -o, -c... apply), and the whole is
+ * parsed as one. */
+static int run_worker(int argc, char **argv, const char *redis, const char *name,
+                      const char *dns_servers)
+{
+  struct cr_dist_conf conf;
+  char why[512];
+  char **av;
+  int ac = 1;
+  int rc;
+  size_t off;
+
+  rc = cr_dist_load(redis, name, dns_servers, &conf, why, sizeof(why));
+  if(rc == CR_EINVAL) {
+    fprintf(stderr, "crawler: no crawl '%s' in %s: describe it first, with its options and "
+            "URLs (see --help)\n", name, redis);
+    return EXIT_USAGE;
+  }
+  if(rc) {
+    fprintf(stderr, "crawler: %s\n", rc == CR_ENOMEM ? "out of memory" : why);
+    return EXIT_FATAL;
+  }
+  av = calloc((size_t)argc + conf.argv_len + 2, sizeof(*av));
+  if(!av) {
+    cr_dist_conf_free(&conf);
+    fprintf(stderr, "crawler: out of memory\n");
+    return EXIT_FATAL;
+  }
+  av[0] = argv[0];
+  for(off = 0; off < conf.argv_len; off += strlen(conf.argv + off) + 1)
+    av[ac++] = conf.argv + off;
+  memcpy(av + ac, argv + 1, (size_t)(argc - 1) * sizeof(*av));
+  ac += argc - 1;
+  rc = run(ac, av, &conf);
+  free(av);
+  cr_dist_conf_free(&conf);
+  return rc;
+}
+
 int main(int argc, char **argv)
+{
+  return run(argc, argv, NULL);
+}
+
+static int run(int argc, char **argv, const struct cr_dist_conf *shared)
 {
   struct cr_config cfg;
   struct cr_engine *e = NULL;
@@ -1098,13 +1218,21 @@ int main(int argc, char **argv)
   unsigned long v;
   int quiet = 0;
   int force_progress = 0;
+  const char *redis = NULL;
+  const char *crawl = NULL;
+  double lease = 0.0;
+  struct cr_buf shared_argv;
+  char *shared_id = NULL;
   int status = EXIT_FATAL;
   int opt;
   int rc;
   size_t k;
 
-  /* Before anything else: the file's options are parsed as if typed. */
-  if(cr_config_argv(argc, argv, long_opts, &argc, &argv))
+  /* Before anything else: the file's options are parsed as if typed.  A
+   * worker's second parse (run_worker) has them already. */
+  cr_buf_init(&shared_argv, 256);
+  optind = 0;
+  if(!shared && cr_config_argv(argc, argv, long_opts, &argc, &argv))
     return EXIT_USAGE;
   memset(&fd, 0, sizeof(fd));
   fd.all_regular = 1;
@@ -1487,15 +1615,81 @@ int main(int argc, char **argv)
     case OPT_NO_CONFIG:
       /* Read by cr_config_argv already. */
       break;
+    case OPT_REDIS:
+      redis = optarg;
+      break;
+    case OPT_CRAWL:
+      if(cr_dist_name_ok(optarg)) {
+        fprintf(stderr, "crawler: --crawl: a name of 1 to 64 letters, digits, '.', '_' "
+                "or '-'\n");
+        goto usage_out;
+      }
+      crawl = optarg;
+      break;
+    case OPT_REDIS_LEASE:
+      if(parse_secs("--redis-lease", optarg, 3600.0, &lease))
+        goto usage_out;
+      if(lease < 0.5) {
+        fprintf(stderr, "crawler: --redis-lease: at least 0.5 seconds\n");
+        goto usage_out;
+      }
+      break;
     default:
       fprintf(stderr, "crawler: bad option '%s' (see --help)\n",
               optind > 0 && optind <= argc ? argv[optind - 1] : "?");
       goto usage_out;
     }
   }
-  if(!fd.n && optind >= argc) {
+  if((redis != NULL) != (crawl != NULL)) {
+    fprintf(stderr, "crawler: --redis and --crawl go together: where the shared crawl is, "
+            "and its name\n");
+    goto usage;
+  }
+  if(redis && !fd.n && optind >= argc && !shared) {
+    for(k = 0; k < fd.n; k++)
+      cr_input_free(&fd.in[k]);
+    free(accept_list);
+    free(reject_list);
+    cr_buf_cleanup(&shared_argv);
+    return run_worker(argc, argv, redis, crawl, cfg.dns_servers);
+  }
+  if(!fd.n && optind >= argc && !redis) {
     fprintf(stderr, "crawler: no URLs: give -i FILE or URLs as arguments\n");
     goto usage;
+  }
+  if(redis) {
+    const char *no = cfg.convert_links ? "-k (links point across the workers' directories)"
+                     : cfg.timestamping ? "-N"
+                     : cfg.state == CR_STATE_RESUME || cfg.state == CR_STATE_FRESH ?
+                       "--resume and --fresh (the crawl's state is in Redis)"
+                     : cfg.max_pages ? "--max-pages (each worker would count its own)" : NULL;
+
+    if(no) {
+      fprintf(stderr, "crawler: a crawl shared through --redis cannot take %s\n", no);
+      goto usage_out;
+    }
+    if(shared && lease > 0.0) {
+      fprintf(stderr, "crawler: --redis-lease is the crawl's, stored when it was described\n");
+      goto usage_out;
+    }
+    cfg.redis_url = redis;
+    cfg.crawl_name = crawl;
+    cfg.state = CR_STATE_OFF;
+    if(!shared) {
+      cfg.redis_describe = 1;
+      cfg.redis_lease_ms = lease > 0.0 ? (unsigned)(lease * 1000.0) : 0;
+      /* Bad lines are told on stderr; nothing is fetched or saved. */
+      cfg.manifest_path = "/dev/null";
+      quiet = 1;
+      if(share_options(argc, argv, &shared_argv)) {
+        fprintf(stderr, "crawler: out of memory\n");
+        goto usage_out;
+      }
+      cfg.redis_argv = shared_argv.data;
+      cfg.redis_argv_len = shared_argv.len;
+    }
+    else
+      cfg.redis_lease_ms = shared->lease_ms;
   }
   fd.args = argv + optind;
   fd.nargs = argc - optind;
@@ -1552,12 +1746,40 @@ int main(int argc, char **argv)
     goto done;
   }
   cfg.identity = identity;
+  if(shared) {
+    shared_id = cr_config_identity(&cfg, 1);
+    if(!shared_id) {
+      fprintf(stderr, "crawler: out of memory\n");
+      goto done;
+    }
+    if(strcmp(shared_id, shared->identity)) {
+      char diff[400];
+
+      cr_dist_first_difference(shared->identity, shared_id, diff, sizeof(diff));
+      fprintf(stderr, "crawler: crawl '%s' has other settings than this worker's options: "
+              "%s.  Leave out the options that decide what is crawled: the crawl's "
+              "own come from Redis\n", crawl, diff);
+      status = EXIT_USAGE;
+      goto done;
+    }
+  }
 
   rc = cr_engine_new(&cfg, &e);
   if(rc == CR_ESTATE)
     status = EXIT_USAGE;
   if(rc)
     goto done;
+  if(shared) {
+    size_t i;
+
+    for(i = 0; i < shared->n_seeds && !rc; i++)
+      rc = cr_engine_seed_scope(e, shared->seeds[i]);
+    if(rc && rc != CR_EURL) {
+      fprintf(stderr, "crawler: %s\n", cr_strerror(rc));
+      goto done;
+    }
+    rc = 0;
+  }
   /* A pipe or terminal could block the loop in read(), stalling every
    * transfer while the producer thinks: such input is read in full before
    * the crawl starts. */
@@ -1567,7 +1789,9 @@ int main(int argc, char **argv)
   cr_engine_set_feed(e, fd.cur < fd.n || fd.nargs ? feed : NULL, &fd);
   rc = cr_engine_run(e);
   cr_engine_stats(e, &st);
-  if(rc == CR_ESTOPPED)
+  if(cr_engine_shared_status(e))
+    status = cr_engine_shared_status(e);
+  else if(rc == CR_ESTOPPED)
     status = EXIT_INTERRUPTED;
   else if(rc == CR_ETIMEUP)
     status = EXIT_TIME_UP;
@@ -1580,9 +1804,21 @@ int main(int argc, char **argv)
   if(!quiet && !rc && cfg.manifest_path == NULL)
     fprintf(stderr, "crawler: pages in %s/, manifest in %s/manifest.jsonl\n",
             cfg.output_dir, cfg.output_dir);
+  if(cfg.redis_describe && !rc && !cr_engine_shared_status(e)) {
+    uint64_t offered;
+    uint64_t added;
+
+    cr_engine_shared_counts(e, &offered, &added);
+    fprintf(stderr, "crawler: crawl %s: %llu seeds queued in redis (%llu seen before)%s\n",
+            crawl, (unsigned long long)added, (unsigned long long)(offered - added),
+            fd.bad ? "; bad lines above were skipped" : "");
+    status = fd.failed ? EXIT_FATAL : EXIT_ALL_OK;
+  }
 
 done:
   cr_engine_free(&e);
+  free(shared_id);
+  cr_buf_cleanup(&shared_argv);
   free(identity);
   free(accept_list);
   free(reject_list);
@@ -1593,6 +1829,7 @@ done:
 usage:
   fprintf(stderr, "Try 'crawler --help' for more information.\n");
 usage_out:
+  cr_buf_cleanup(&shared_argv);
   for(k = 0; k < fd.n; k++)
     cr_input_free(&fd.in[k]);
   free(accept_list);

@@ -209,10 +209,25 @@ struct cr_config {
                                   saved with the state and compared, with
                                   the settings that decide what is crawled,
                                   on resume; default NULL */
+  /* Many workers, one crawl (dist.h).  redis_url NULL: a crawl of its own. */
+  const char *redis_url;       /* redis://...; default NULL */
+  const char *crawl_name;      /* the shared crawl's name */
+  int redis_describe;          /* 1: store the settings and offer the URLs
+                                  given, fetch nothing; 0: a worker */
+  const char *redis_argv;      /* describing: the options to store, each
+                                  NUL-terminated */
+  size_t redis_argv_len;
+  unsigned redis_lease_ms;     /* default 0: CR_DIST_LEASE_MS */
 };
 
 /* Fills every field of cfg with its default. */
 void cr_config_defaults(struct cr_config *cfg);
+
+/* The settings that decide what a crawl takes, as text, one "name=value"
+ * line each: what --resume and the workers of a shared crawl compare.
+ * shared: without the local parts (manifest, URL sources, WARC prefix).
+ * Returns a malloc'd string, or NULL. */
+char *cr_config_identity(const struct cr_config *cfg, int shared);
 
 /* Counters, readable at any time and after the run. */
 struct cr_stats {
@@ -273,6 +288,18 @@ typedef int (*cr_feed_cb)(void *arg, struct cr_engine *e, unsigned want);
 
 /* Sets the feed (NULL to clear).  Call before cr_engine_run. */
 void cr_engine_set_feed(struct cr_engine *e, cr_feed_cb cb, void *arg);
+
+/* A shared crawl's worker (cr_config.redis_url): tells the scope about a
+ * seed of the crawl, which another process offered.  Returns 0, CR_EURL,
+ * CR_ENOMEM. */
+int cr_engine_seed_scope(struct cr_engine *e, const char *url);
+
+/* The exit status a shared crawl's failure asks for (2: settings differ
+ * from the stored ones, 3: Redis unreachable at the start), or 0. */
+int cr_engine_shared_status(const struct cr_engine *e);
+
+/* Describing a shared crawl: URLs offered, and of those new to it. */
+void cr_engine_shared_counts(const struct cr_engine *e, uint64_t *offered, uint64_t *added);
 
 /* Records a bad input line in the manifest without fetching anything. */
 void cr_engine_reject(struct cr_engine *e, const char *raw, size_t len, const char *reason);
