@@ -37,7 +37,7 @@
 #define BEAT_MAX_MS 1000
 #define SETTLE_MS 2000          /* after the start, beats come faster ... */
 #define SETTLE_BEAT_MS 200      /* ... this often */
-#define LEAVE_MS 3000
+#define RETRY_MS 100           /* after a failed call, before the next */
 #define LOAD_MS 5000           /* cr_dist_load's deadline */
 #define REC_MAX 16384          /* a record longer than this is refused */
 #define BAD_REPORTS 20         /* bad data reported; later ones counted */
@@ -315,6 +315,7 @@ struct cr_dist {
   unsigned step_take;
   int recover;                 /* the last take's fate is unknown */
   uint64_t first_due;          /* loop ms the oldest waiting entry came */
+  uint64_t retry_at;           /* no call before (one failed) */
   uint64_t next_poll;          /* a hungry worker asks no earlier */
   unsigned poll_ms;            /* the wait after an empty take */
   int more;                    /* the last take got all it asked for */
@@ -404,6 +405,29 @@ static void sha1_hex(const char *s, char out[41])
 static int is_noscript(const redisReply *rep)
 {
   return rep && rep->type == REDIS_REPLY_ERROR && rep->str && !strncmp(rep->str, "NOSCRIPT", 8);
+}
+
+/* An error Redis gives while it cannot serve yet (loading its data after a
+ * restart, a script running long, a replica without its master): the call
+ * is made again a little later. */
+static int is_transient(const redisReply *rep)
+{
+  static const char *const words[] = { "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN" };
+  size_t i;
+
+  if(!rep || rep->type != REDIS_REPLY_ERROR || !rep->str)
+    return 0;
+  for(i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+    if(!strncmp(rep->str, words[i], strlen(words[i])))
+      return 1;
+  return 0;
+}
+
+/* The call failed for now: the next waits a little. */
+static void retry_later(struct cr_dist *d)
+{
+  d->retry_at = cr_loop_now(d->loop) + RETRY_MS;
+  cr_timer_start(d->loop, &d->flush, RETRY_MS);
 }
 
 /* Issues script s with the arguments of a (without the EVALSHA, sha and
@@ -503,7 +527,11 @@ static void on_conf(struct cr_redis *r, redisReply *rep, const char *err, void *
     d->loaded[S_CONF] = 0;
     return;
   }
-  if(err || rep->type == REDIS_REPLY_ERROR) {
+  if(err || is_transient(rep)) {
+    retry_later(d);
+    return;
+  }
+  if(rep->type == REDIS_REPLY_ERROR) {
     /* Sent again on the next pass (err), or an error Redis will repeat. */
     if(!err)
       die(d, 3, "redis: %s", rep->str ? rep->str : "error");
@@ -684,10 +712,12 @@ static void on_step(struct cr_redis *r, redisReply *rep, const char *err, void *
     d->loaded[S_STEP] = 0;
   if(err || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
      rep->element[0]->type != REDIS_REPLY_INTEGER) {
-    if(rep && !is_noscript(rep))
+    if(rep && !is_noscript(rep) && !is_transient(rep))
       fprintf(stderr, "crawler: redis: step failed: %s\n",
               rep->type == REDIS_REPLY_ERROR && rep->str ? rep->str : "unexpected reply");
     step_failed(d);
+    if(!is_noscript(rep))
+      retry_later(d);
     return;
   }
   /* Finished URLs are out of this worker's hands. */
@@ -814,7 +844,7 @@ static void on_beat(struct cr_redis *r, redisReply *rep, const char *err, void *
     return;
   }
   if(err || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
-    if(rep && !is_noscript(rep))
+    if(rep && !is_noscript(rep) && !is_transient(rep))
       fprintf(stderr, "crawler: redis: heartbeat failed: %s\n",
               rep->type == REDIS_REPLY_ERROR && rep->str ? rep->str : "unexpected reply");
     return;
@@ -1091,7 +1121,8 @@ int cr_dist_offer(struct cr_dist *d, const char *url, unsigned depth, int requis
   if(!rec)
     return CR_ENOMEM;
   memcpy(rec, head, (size_t)n);
-  memcpy(rec + n, referrer, rl);
+  if(rl)
+    memcpy(rec + n, referrer, rl);
   rec[(size_t)n + rl] = '\n';
   memcpy(rec + n + rl + 1, url, ul);
   snprintf(sh, sizeof(sh), "%u", s);
@@ -1144,6 +1175,8 @@ void cr_dist_pass(struct cr_dist *d, unsigned load, int idle)
   int due;
 
   if(d->dead || !cr_redis_up(d->r))
+    return;
+  if(now < d->retry_at)
     return;
   if(d->role == CR_DIST_DESCRIBE) {
     if(!d->conf_ok) {
