@@ -291,6 +291,7 @@ struct cr_dist {
   struct cr_redis *r;
   enum cr_dist_role role;
   char prefix[80];
+  char name[72];
   char me[96];                 /* this worker's id */
   char sha[S_N][41];
   int loaded[S_N];             /* SCRIPT LOAD answered since the last up */
@@ -534,7 +535,7 @@ static void on_conf(struct cr_redis *r, redisReply *rep, const char *err, void *
   if(rep->type == REDIS_REPLY_ERROR) {
     /* Sent again on the next pass (err), or an error Redis will repeat. */
     if(!err)
-      die(d, 3, "redis: %s", rep->str ? rep->str : "error");
+      die(d, 3, "redis: %sconf: %s", d->prefix, rep->str ? rep->str : "error");
     return;
   }
   if(rep->type == REDIS_REPLY_NIL) {
@@ -549,7 +550,7 @@ static void on_conf(struct cr_redis *r, redisReply *rep, const char *err, void *
   if(strcmp(rep->element[4]->str, d->identity)) {
     cr_dist_first_difference(rep->element[4]->str, d->identity, diff, sizeof(diff));
     die(d, 2, "crawl '%s' in redis has other settings: %s.  Describe it with the same "
-        "options, or give the crawl another name", d->prefix, diff);
+        "options, or give the crawl another name", d->name, diff);
     return;
   }
   d->conf_ok = 1;
@@ -1016,6 +1017,7 @@ int cr_dist_new(struct cr_loop *loop, const struct cr_dist_config *cfg, struct c
   d->fatal = cfg->fatal;
   d->arg = cfg->arg;
   snprintf(d->prefix, sizeof(d->prefix), "cr:{%s}:", cfg->name);
+  snprintf(d->name, sizeof(d->name), "%s", cfg->name);
   if(gethostname(host, sizeof(host)))
     strcpy(host, "host");
   host[sizeof(host) - 1] = 0;
