@@ -70,6 +70,7 @@ static const char STEP_LUA[] =
   "local no, nd, take = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
   "local seeds, recover = ARGV[5] == '1', ARGV[6] == '1'\n"
   "local bad, out, added = {}, {}, 0\n"
+  "if seeds then redis.call('SET', p..'describing', 1, 'PX', 15000) end\n"
   "local function ok(r, k)\n"
   "  if type(r) == 'table' and r.err then bad[#bad+1] = k; return false end\n"
   "  return true\n"
@@ -141,7 +142,9 @@ static const char STEP_LUA[] =
   "    end\n"
   "  end\n"
   "end\n"
-  "local res = {tonumber(redis.call('GET', p..'open') or '0') or -1, added}\n"
+  "local o = tonumber(redis.call('GET', p..'open') or '0') or -1\n"
+  "if redis.call('EXISTS', p..'describing') == 1 then o = o + 1 end\n"
+  "local res = {o, added}\n"
   "for _, k in ipairs(bad) do res[#res+1] = k end\n"
   "res[#res+1] = ''\n"
   "for _, v in ipairs(out) do res[#res+1] = v end\n"
@@ -1247,12 +1250,31 @@ int cr_dist_over(const struct cr_dist *d)
   return d->open == 0 && d->open_fresh && !d->step_out && !d->offers.n && !d->dones.n;
 }
 
+static void on_described(struct cr_redis *r, redisReply *rep, const char *err, void *arg)
+{
+  struct cr_dist *d = arg;
+
+  (void)r;
+  d->left = 1;
+}
+
 void cr_dist_leave(struct cr_dist *d)
 {
+  char key[100];
+
   if(!d->leaving)
     d->leaving = 1;
-  if(d->role != CR_DIST_WORKER || d->dead || !d->ever_up)
+  if(d->dead || !d->ever_up) {
     d->left = 1;
+    return;
+  }
+  /* Every seed is offered: workers may now see the crawl end. */
+  if(d->role == CR_DIST_DESCRIBE && d->leaving == 1) {
+    d->leaving = 2;
+    snprintf(key, sizeof(key), "%sdescribing", d->prefix);
+    if(cr_redis_command(d->r, on_described, d, "DEL %s", key))
+      d->left = 1;
+  }
 }
 
 int cr_dist_left(const struct cr_dist *d)

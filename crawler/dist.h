@@ -38,6 +38,8 @@
  *               seen.  Small hashes are stored by Redis as listpacks, about
  *               20 bytes a URL where a set of URL strings costs 100+.
  *   open        URLs offered and not finished: the crawl is over at 0
+ *   describing  present (15 s TTL, renewed) while seeds are being offered:
+ *               the crawl is not over before they all are
  * A record is "HHHHHHHHHHHHHHHH DEPTH REQ\nREFERRER\nURL": H the URL's
  * cr_hash64 in hex, REQ 0 or 1 (the requisite flag, see frontier.h).
  * Records read back are checked (syntax, the hash against the URL, the
