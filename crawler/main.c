@@ -1098,13 +1098,16 @@ static int feed(void *arg, struct cr_engine *e, unsigned want)
 }
 
 /* The options a shared crawl stores for its workers: all but where this
- * process reads and writes (-i, -o, --manifest, the Redis flags, output
- * and config-file flags), and not the URLs.  Appended to out, each
- * NUL-terminated.  check_args has vetted the command line. */
+ * process reads and writes (-i, -o, --manifest, WARC files, a cookie jar to
+ * save, the Redis flags, output and config-file flags), and not the URLs:
+ * each worker gives its own.  Appended to out, each NUL-terminated.
+ * check_args has vetted the command line. */
 static int share_options(int argc, char **argv, struct cr_buf *out)
 {
   static const int local[] = { 'i', 'o', OPT_MANIFEST, OPT_REDIS, OPT_CRAWL, OPT_REDIS_LEASE,
-                               OPT_PROGRESS, 'q', OPT_CONFIG, OPT_NO_CONFIG, 'h', 'V' };
+                               OPT_PROGRESS, 'q', OPT_CONFIG, OPT_NO_CONFIG, 'h', 'V',
+                               OPT_WARC, OPT_WARC_MAX_SIZE, OPT_WARC_LEVEL, OPT_NO_WARC_DEDUP,
+                               OPT_NO_MIRROR, OPT_SAVE_COOKIES };
   int i;
 
   for(i = 1; i < argc; i++) {
@@ -1680,6 +1683,10 @@ static int run(int argc, char **argv, const struct cr_dist_conf *shared)
       cfg.redis_lease_ms = lease > 0.0 ? (unsigned)(lease * 1000.0) : 0;
       /* Bad lines are told on stderr; nothing is fetched or saved. */
       cfg.manifest_path = "/dev/null";
+      cfg.output_dir = ".";
+      cfg.warc = NULL;
+      cfg.no_mirror = 0;
+      cfg.save_cookies = NULL;
       quiet = 1;
       if(share_options(argc, argv, &shared_argv)) {
         fprintf(stderr, "crawler: out of memory\n");
