@@ -60,22 +60,25 @@ static const char CONF_LUA[] =
 
 /* ARGV: prefix, n_offer (pairs), n_done (pairs), take, seeds (1: offers
  * are seeds, listed for the scope), recover (1: return the records in
- * flight of the shards to take from), then the offer pairs (shard,
- * record), the done pairs (shard, hash), the shards to take from.
+ * flight of the shards to take from), lower (1: a URL seen at a greater
+ * depth gets a "lower" record, REQ 2 or 3, for its owner to follow its
+ * links again from the shorter depth), then the offer pairs (shard,
+ * record), the done pairs (shard, inflight field: the hash, with "L" for
+ * a lower record), the shards to take from.
  * Returns {open, added, bad keys..., '', taken shard, record, seen depth,
  * ...}.  Wrong types in keys are skipped and named (redis.pcall), never
  * fatal to the script. */
 static const char STEP_LUA[] =
   "local p = ARGV[1]\n"
   "local no, nd, take = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
-  "local seeds, recover = ARGV[5] == '1', ARGV[6] == '1'\n"
-  "local bad, out, added = {}, {}, 0\n"
+  "local seeds, recover, lower = ARGV[5] == '1', ARGV[6] == '1', ARGV[7] == '1'\n"
+  "local bad, out, added, lowered = {}, {}, 0, 0\n"
   "if seeds then redis.call('SET', p..'describing', 1, 'PX', 15000) end\n"
   "local function ok(r, k)\n"
   "  if type(r) == 'table' and r.err then bad[#bad+1] = k; return false end\n"
   "  return true\n"
   "end\n"
-  "local i = 7\n"
+  "local i = 8\n"
   "for j = 1, no do\n"
   "  local s, r = ARGV[i], ARGV[i+1]\n"
   "  i = i + 2\n"
@@ -94,6 +97,12 @@ static const char STEP_LUA[] =
   "      end\n"
   "    elseif (tonumber(old) or 0) > d then\n"
   "      redis.call('HSET', sk, f, d)\n"
+  "      if lower then\n"
+  "        local lr = string.gsub(r, '^(%x+ %d+ )([01])',"
+  " function(a, b) return a .. (tonumber(b) + 2) end, 1)\n"
+  "        if ok(redis.pcall('RPUSH', p..'q:'..s, lr), p..'q:'..s) then"
+  " lowered = lowered + 1 end\n"
+  "      end\n"
   "    end\n"
   "  end\n"
   "end\n"
@@ -104,7 +113,7 @@ static const char STEP_LUA[] =
   "  if ok(n, k) then gone = gone + n end\n"
   "  i = i + 2\n"
   "end\n"
-  "if added > 0 then redis.call('INCRBY', p..'open', added) end\n"
+  "if added + lowered > 0 then redis.call('INCRBY', p..'open', added + lowered) end\n"
   "if gone > 0 then redis.call('DECRBY', p..'open', gone) end\n"
   "local shards = {}\n"
   "for j = i, #ARGV do shards[#shards+1] = ARGV[j] end\n"
@@ -135,7 +144,9 @@ static const char STEP_LUA[] =
   "    if type(r) == 'string' then\n"
   "      more = true\n"
   "      n = n + 1\n"
-  "      redis.call('HSET', p..'inflight:'..s, string.sub(r, 1, 16), r)\n"
+  "      local f = string.sub(r, 1, 16)\n"
+  "      if string.match(r, '^%x+ %d+ [23]') then f = f .. 'L' end\n"
+  "      redis.call('HSET', p..'inflight:'..s, f, r)\n"
   "      out[#out+1] = s; out[#out+1] = r; out[#out+1] = seen(r)\n"
   "    elseif r then\n"
   "      ok(r, k)\n"
@@ -304,6 +315,8 @@ struct cr_dist {
   unsigned lease_ms;
   unsigned backlog;
   cr_dist_deliver_cb deliver;
+  cr_dist_deliver_cb lower_cb;
+  int lower;
   cr_dist_fatal_cb fatal;
   void *arg;
   int ever_up;
@@ -583,6 +596,8 @@ static void send_conf(struct cr_dist *d)
 
 /* ---- STEP ---- */
 
+static void note_due(struct cr_dist *d);
+
 /* Parses a record: 0 and the fields, or -1. */
 static int parse_record(const char *p, size_t n, uint64_t *hash, unsigned *depth, int *req,
                         const char **ref, size_t *ref_len, const char **url, size_t *url_len)
@@ -606,10 +621,11 @@ static int parse_record(const char *p, size_t n, uint64_t *hash, unsigned *depth
   errno = 0;
   dep = strtoul(q, &end, 10);
   if(errno || dep > 100000 || end >= e || *end != ' ' || end + 3 > e ||
-     (end[1] != '0' && end[1] != '1') || end[2] != '\n')
+     end[1] < '0' || end[1] > '3' || end[2] != '\n')
     return -1;
   *depth = (unsigned)dep;
-  *req = end[1] == '1';
+  /* 2 and 3: a lower record (see STEP_LUA), bit 0 the requisite flag. */
+  *req = end[1] - '0';
   q = end + 3;
   end = memchr(q, '\n', (size_t)(e - q));
   if(!end)
@@ -662,6 +678,23 @@ static void take_record(struct cr_dist *d, const redisReply *sh, const redisRepl
   }
   if(shard_of(u, &h2) != s || h2 != h) {
     bad_data(d, "a record of another URL or shard", key, rec->str, rec->len);
+    goto out;
+  }
+  if(req >= 2) {
+    /* Reached by a shorter path after it was taken: whoever holds it
+     * follows its links again (frontier.h's lowering); it is finished at
+     * once. */
+    char sn[12];
+    char field[18];
+
+    snprintf(sn, sizeof(sn), "%lu", s);
+    snprintf(field, sizeof(field), "%016llxL", (unsigned long long)h);
+    d->local[s]++;
+    if(d->lower_cb)
+      d->lower_cb(d->arg, u, depth, req & 1, rf);
+    note_due(d);
+    if(!push_str(&d->dones, sn) && push_str(&d->dones, field))
+      free(d->dones.v[--d->dones.n]);
     goto out;
   }
   /* Delivered before: a take whose answer was lost, or a shard that came
@@ -798,6 +831,8 @@ static void send_step(struct cr_dist *d, unsigned take, int idle)
     rc = push_str(&a, d->role == CR_DIST_DESCRIBE ? "1" : "0");
   if(!rc)
     rc = push_str(&a, d->recover && take ? "1" : "0");
+  if(!rc)
+    rc = push_str(&a, d->lower ? "1" : "0");
   if(rc) {
     strv_free(&a);
     return;
@@ -1017,6 +1052,8 @@ int cr_dist_new(struct cr_loop *loop, const struct cr_dist_config *cfg, struct c
   d->lease_ms = cfg->lease_ms ? cfg->lease_ms : CR_DIST_LEASE_MS;
   d->backlog = cfg->backlog ? cfg->backlog : 512;
   d->deliver = cfg->deliver;
+  d->lower_cb = cfg->lower;
+  d->lower = cfg->lower != NULL;
   d->fatal = cfg->fatal;
   d->arg = cfg->arg;
   snprintf(d->prefix, sizeof(d->prefix), "cr:{%s}:", cfg->name);

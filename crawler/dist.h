@@ -56,9 +56,13 @@
  * failure the next call also reads back the URLs this worker's shards
  * have in flight and delivers those it does not know.
  *
- * Not shared: --max-pages and the per-host page cap count per worker, and
- * a URL reached by a shorter path after it was taken keeps its longer
- * depth (queued URLs do take the shorter one).
+ * Depth.  A URL reached by a shorter path takes the shorter depth: queued,
+ * when it is taken; taken already, through a "lower" record to its shard,
+ * whose owner lowers it in its own frontier (frontier.h: its links are
+ * followed again from the saved page).  Only a URL taken by a worker that
+ * no longer holds its shard keeps the longer depth.
+ *
+ * Not shared: --max-pages and the per-host page cap count per worker.
  */
 #ifndef CR_DIST_H
 #define CR_DIST_H
@@ -128,6 +132,9 @@ struct cr_dist_config {
   unsigned lease_ms;        /* DESCRIBE: stored; WORKER: as loaded */
   unsigned backlog;         /* WORKER: URLs to keep in hand */
   cr_dist_deliver_cb deliver;
+  cr_dist_deliver_cb lower;     /* WORKER: a URL this worker may hold took a
+                                   shorter depth; NULL: depths are not
+                                   followed (no --depth limit) */
   cr_dist_fatal_cb fatal;
   void *arg;
 };

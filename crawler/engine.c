@@ -3617,6 +3617,19 @@ static void dist_deliver(void *arg, const char *url, unsigned depth, int requisi
     engine_fatal(e, CR_ENOMEM, "cannot keep the shared crawl's state");
 }
 
+/* cr_dist_deliver_cb for lower records: a URL this worker took may have
+ * a shorter depth now.  Known here, the frontier lowers it (and the
+ * engine reads its links again from the saved page); unknown, it was
+ * fetched by a worker that held its shard before. */
+static void dist_lower(void *arg, const char *url, unsigned depth, int requisite,
+                       const char *referrer)
+{
+  struct cr_engine *e = arg;
+
+  if(cr_frontier_seen(e->fr, url))
+    (void)cr_frontier_add(e->fr, url, depth, requisite, referrer);
+}
+
 /* cr_dist_fatal_cb */
 static void dist_fatal(void *arg, const char *msg, int status)
 {
@@ -3650,6 +3663,8 @@ static int dist_open(struct cr_engine *e)
   /* Enough in hand to keep every slot busy through a burst of ends. */
   dc.backlog = e->cfg.concurrency * 2 < 64 ? 64 : e->cfg.concurrency * 2;
   dc.deliver = dist_deliver;
+  if(e->cfg.max_depth >= 0 || e->cfg.page_requisites)
+    dc.lower = dist_lower;
   dc.fatal = dist_fatal;
   dc.arg = e;
   rc = cr_dist_new(e->loop, &dc, &e->dist);
