@@ -33,7 +33,10 @@
 #define BATCH_MAX 512          /* ... unless it is this large */
 #define POLL_MIN_MS 10         /* a hungry worker whose shards had nothing
                                   asks again after this, ... */
-#define POLL_MAX_MS 200        /* ... doubling up to this */
+#define POLL_MAX_MS 50         /* ... doubling up to this */
+#define JOIN_MS 100            /* a worker's first beat only says it is
+                                  there; shares are taken from the second,
+                                  so workers started together share at once */
 #define BEAT_MAX_MS 1000
 #define SETTLE_MS 2000          /* after the start, beats come faster ... */
 #define SETTLE_BEAT_MS 200      /* ... this often */
@@ -162,8 +165,9 @@ static const char STEP_LUA[] =
   "return res\n";
 
 /* ARGV: prefix, worker id, lease_ms, shards, first shard to look at,
- * n_keep, the shards held, then the shards to give back ('' for none when
- * leaving: every held shard is given back).  Returns {live workers, fair
+ * n_keep, the shards held, the mode ("beat"; "join": the first, which takes
+ * no shard yet; "leave": every held shard is given back), then the shards
+ * to give back.  Returns {live workers, fair
  * share, shards held...}. */
 static const char BEAT_LUA[] =
   "local p, me = ARGV[1], ARGV[2]\n"
@@ -203,6 +207,7 @@ static const char BEAT_LUA[] =
   "redis.call('ZREMRANGEBYSCORE', p..'workers', '-inf', now - lease)\n"
   "local live = redis.call('ZCARD', p..'workers')\n"
   "local share = math.ceil(S / live)\n"
+  "if ARGV[7 + nkeep] == 'join' then share = 0 end\n"
   "for j = 0, S - 1 do\n"
   "  if #mine >= share then break end\n"
   "  local s = tostring((first + j) % S)\n"
@@ -351,6 +356,7 @@ struct cr_dist {
   unsigned n_held;
   unsigned share;
   int beat_out;
+  uint64_t beats;              /* beats sent */
   uint64_t t_start;            /* loop ms at cr_dist_new */
   struct cr_timer beat;
   struct cr_timer flush;
@@ -948,8 +954,10 @@ static void send_beat(struct cr_dist *d, int leave)
   for(s = 0; s < CR_DIST_SHARDS && !rc; s++)
     if(d->held[s])
       rc = push_num(&a, s);
-  if(!rc && leave)
-    rc = push_str(&a, "leave");
+  /* The mode: a plain beat, the first one, or the last. */
+  if(!rc)
+    rc = push_str(&a, leave ? "leave" : d->beats ? "beat" : "join");
+  d->beats++;
   /* Drained shards go back: nothing delivered is unfinished, and no
    * finish of theirs waits to be sent. */
   for(s = 0; s < CR_DIST_SHARDS && !rc && !leave; s++)
@@ -1011,8 +1019,11 @@ static void on_state(struct cr_redis *r, int up, const char *reason, void *arg)
       fprintf(stderr, "crawler: redis: connected again\n");
     d->ever_up = 1;
     load_scripts(d);
-    if(d->role == CR_DIST_WORKER && !d->leaving)
+    if(d->role == CR_DIST_WORKER && !d->leaving) {
       send_beat(d, 0);
+      if(d->beats == 1)
+        cr_timer_start(d->loop, &d->beat, JOIN_MS);
+    }
     return;
   }
   if(!d->ever_up) {
