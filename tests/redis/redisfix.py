@@ -18,16 +18,20 @@ A server still running at interpreter exit is killed (atexit), so none
 outlives its test.  No redis-cli is needed: cli() speaks RESP itself.
 
 wrapper (e.g. ["ip", "netns", "exec", "ns1"]) runs the server through a
-command, and host is the address it binds and cli() connects to; the caller
-must be able to reach host:port from where it runs.
+command, and host is the address it binds and cli() connects to.  cli()
+connects from where the test runs, unless cli_wrapper is given: then each
+command runs as `CLI_WRAPPER python3 redisfix.py HOST PORT ARG...` (which
+prints the reply's repr), e.g. in the server's network namespace.
 """
 
+import ast
 import atexit
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -120,7 +124,7 @@ class Redis:
     are kept across kill()/stop() and start(), so the data survives."""
 
     def __init__(self, exe=None, port=None, workdir=None, host="127.0.0.1",
-                 wrapper=(), start_timeout=15.0, extra=()):
+                 wrapper=(), start_timeout=15.0, extra=(), cli_wrapper=None):
         self.exe = exe or find_redis()
         if not self.exe:
             raise FileNotFoundError("redis-server is not installed")
@@ -129,6 +133,7 @@ class Redis:
         self._own_dir = workdir is None
         self.dir = workdir or tempfile.mkdtemp(prefix="redisfix-")
         self.wrapper = list(wrapper)
+        self.cli_wrapper = None if cli_wrapper is None else list(cli_wrapper)
         self.start_timeout = start_timeout
         self.extra = list(extra)
         self.log = os.path.join(self.dir, "redis.log")
@@ -176,8 +181,25 @@ class Redis:
 
     def cli(self, *args, timeout=10.0, check=True):
         """One command on a new connection; the reply (see read_reply)."""
-        return command(self.host, self.port, *args, timeout=timeout,
-                       check=check)
+        if self.cli_wrapper is None:
+            return command(self.host, self.port, *args, timeout=timeout,
+                           check=check)
+        p = subprocess.run(
+            self.cli_wrapper + [sys.executable, os.path.abspath(__file__),
+                                self.host, str(self.port)]
+            + [a.decode("latin-1") if isinstance(a, bytes) else str(a)
+               for a in args],
+            stdin=subprocess.DEVNULL, capture_output=True,
+            timeout=timeout + 10)
+        if p.returncode == 3:
+            raise ConnectionError(p.stderr.decode(errors="replace").strip())
+        if p.returncode != 0:
+            raise RuntimeError("redisfix cli exited with %d: %s"
+                               % (p.returncode, p.stderr.decode(errors="replace")))
+        reply = _revive(ast.literal_eval(p.stdout.decode()))
+        if check and isinstance(reply, RedisError):
+            raise reply
+        return reply
 
     def kill(self):
         """SIGKILL (after SIGCONT, in case a test stopped it): a crash."""
@@ -241,3 +263,39 @@ def _kill_all():
 
 
 atexit.register(_kill_all)
+
+
+def _plain(reply):
+    """A reply as literals (an error as ('ERR', text)), for repr()."""
+    if isinstance(reply, RedisError):
+        return ("ERR", str(reply))
+    if isinstance(reply, list):
+        return [_plain(x) for x in reply]
+    return reply
+
+
+def _revive(v):
+    if isinstance(v, tuple) and len(v) == 2 and v[0] == "ERR":
+        return RedisError(v[1])
+    if isinstance(v, list):
+        return [_revive(x) for x in v]
+    return v
+
+
+def main(argv):
+    """redisfix.py HOST PORT ARG...: one command, its reply's repr on
+    stdout; exit 3 when the server cannot be reached."""
+    if len(argv) < 4:
+        print("usage: redisfix.py HOST PORT ARG...", file=sys.stderr)
+        return 2
+    try:
+        reply = command(argv[1], int(argv[2]), *argv[3:], check=False)
+    except OSError as e:
+        print("redisfix: %s:%s: %s" % (argv[1], argv[2], e), file=sys.stderr)
+        return 3
+    print(repr(_plain(reply)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
