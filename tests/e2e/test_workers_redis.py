@@ -21,6 +21,8 @@ processes started concurrently, each with its own -o directory.
             port and directory (AOF, fsync always): the workers reconnect
             and finish; every page has a line; repeats within the in-flight
             bound
+  stall     redis-server SIGSTOPped for 3 s mid-crawl, then SIGCONT: the
+            workers neither die nor stop, and finish as after a restart
   join      a worker started 1 s after the first gets a share of the work;
             both exit 0; the union is complete
   errors    Redis unreachable: describe and worker exit 3 with a "redis"
@@ -482,6 +484,41 @@ def scenario_restart(ctx, cr, conc=8):
                % (site.pages, dups, again))
 
 
+def scenario_stall(ctx, cr, conc=8, seconds=3.0):
+    with Site(ctx, 600, 300, log=True) as site:
+        name = "stall"
+        cr.describe(name, site)
+        ws = cr.start(name, name, 2, ["-c", str(conc)])
+        wait_until(lambda: sum(w.lines() for w in ws) >= 80
+                   or not all(w.running() for w in ws), 60, "80 pages before the stall")
+        cr.redis.pause()
+        try:
+            before = sum(w.lines() for w in ws)
+            time.sleep(seconds)
+            h.check(all(w.running() for w in ws),
+                    lambda: "a worker ended while Redis was stopped\n%s"
+                    % "\n".join(w.describe() for w in ws if not w.running()))
+            during = sum(w.lines() for w in ws)
+        finally:
+            cr.redis.resume()
+        h.info("redis-server stopped (SIGSTOP) for %.0f s after %d pages; %d by SIGCONT"
+               % (seconds, before, during))
+        h.check(during + 50 < site.pages, lambda: "the stall came too late to matter: %d of %d "
+                "pages done when Redis went on" % (during, site.pages))
+        wait_all(ws)
+        recs = []
+        for w in ws:
+            check_worker_ok(w)
+            mine = w.records()
+            check_output_dir(w, mine)
+            recs += mine
+        dups = check_complete(site, recs, "after a Redis stall", dup_bound=2 * conc)
+        again = check_fetches(site, "after a Redis stall", 2 * conc)
+        redis_over(cr.redis, name, "after a Redis stall")
+        h.info("stall: %d pages, %d with two lines, %d fetched again"
+               % (site.pages, dups, again))
+
+
 def scenario_join(ctx, cr, conc=8):
     with Site(ctx, 600, 300) as site:
         name = "join"
@@ -719,6 +756,7 @@ def body(ctx):
         run("join", scenario_join, ctx, cr)
         run("kill", scenario_kill, ctx, cr)
         run("restart", scenario_restart, ctx, cr)
+        run("stall", scenario_stall, ctx, cr)
     finally:
         cr.kill_all()
         server.close()

@@ -9,6 +9,7 @@ port, its own directory, AOF on with every write fsynced
     with Redis(exe, workdir=d) as r:    # started; stopped on exit
         r.cli("SET", "k", "v")      # b'OK'... (a tiny RESP client)
         r.kill()                    # SIGKILL, as a crash
+        r.pause(); r.resume()       # SIGSTOP, SIGCONT: a silent server
         r.start()                   # same port, same dir: the AOF is back
         r.restart(pause=1.0)        # stop, wait, start
 
@@ -225,6 +226,14 @@ class Redis:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+
+    def pause(self):
+        """SIGSTOP: a server that holds its connections and answers
+        nothing, until resume()."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.kill(self.proc.pid, signal.SIGCONT)
 
     def restart(self, pause=1.0, hard=True):
         """kill() (hard) or stop(), pause seconds, start() on the same port
