@@ -76,12 +76,12 @@ static const char CONF_LUA[] =
  * Returns {open, added, URLs the audit found lost, bad keys..., '', taken
  * shard, record, seen depth, ...}.  Wrong types in keys are skipped and named (redis.pcall), never
  * fatal to the script. */
-static const char STEP_LUA[] =
+static const char STEP_LUA1[] =
   "local p = ARGV[1]\n"
   "local no, nd, take = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
   "local seeds, recover, lower = ARGV[5] == '1', ARGV[6] == '1', ARGV[7] == '1'\n"
   "local audit = ARGV[8] == '1'\n"
-  "local bad, out, added, lowered = {}, {}, 0, 0\n"
+  "local bad, out, added, lowered, touched = {}, {}, 0, 0, {}\n"
   "if seeds then redis.call('SET', p..'describing', 1, 'PX', 15000) end\n"
   "local function ok(r, k)\n"
   "  if type(r) == 'table' and r.err then bad[#bad+1] = k; return false end\n"
@@ -98,6 +98,7 @@ static const char STEP_LUA[] =
   "  if ok(old, sk) and d then\n"
   "    if not old then\n"
   "      if ok(redis.pcall('RPUSH', p..'q:'..s, r), p..'q:'..s) then\n"
+  "        touched[s] = true\n"
   "        redis.call('HSET', sk, f, d)\n"
   "        added = added + 1\n"
   "        if seeds then\n"
@@ -110,7 +111,7 @@ static const char STEP_LUA[] =
   "        local lr = string.gsub(r, '^(%x+ %d+ )([01])',"
   " function(a, b) return a .. (tonumber(b) + 2) end, 1)\n"
   "        if ok(redis.pcall('RPUSH', p..'q:'..s, lr), p..'q:'..s) then"
-  " lowered = lowered + 1 end\n"
+  " lowered = lowered + 1; touched[s] = true end\n"
   "      end\n"
   "    end\n"
   "  end\n"
@@ -126,6 +127,7 @@ static const char STEP_LUA[] =
   "  i = i + 2\n"
   "end\n"
   "if added + lowered > 0 then redis.call('INCRBY', p..'open', added + lowered) end\n"
+  "for s in pairs(touched) do redis.pcall('SADD', p..'ready', s) end\n"
   "if gone > 0 then redis.call('DECRBY', p..'open', gone) end\n"
   "local shards = {}\n"
   "for j = i, #ARGV do shards[#shards+1] = ARGV[j] end\n"
@@ -145,14 +147,30 @@ static const char STEP_LUA[] =
   "      end\n"
   "    end\n"
   "  end\n"
+  "end\n";
+/* The take; apart, as C11 promises string literals of 4,095 bytes only. */
+static const char STEP_LUA2[] =
+  "local cand, mineset, empty = shards, {}, {}\n"
+  "if take > 0 then\n"
+  "  for _, s in ipairs(shards) do mineset[s] = true end\n"
+  "  local rd = redis.pcall('SMEMBERS', p..'ready')\n"
+  "  if not audit and type(rd) == 'table' and not rd.err then\n"
+  "    cand = {}\n"
+  "    for _, s in ipairs(rd) do if mineset[s] then cand[#cand+1] = s end end\n"
+  "  end\n"
   "end\n"
   "local n, more = 0, true\n"
   "while n < take and more do\n"
   "  more = false\n"
-  "  for _, s in ipairs(shards) do\n"
+  "  for _, s in ipairs(cand) do\n"
   "    if n >= take then break end\n"
   "    local k = p..'q:'..s\n"
-  "    local r = redis.pcall('LPOP', k)\n"
+  "    local r = false\n"
+  "    if not empty[s] then r = redis.pcall('LPOP', k) end\n"
+  "    if r == false and not empty[s] then\n"
+  "      empty[s] = true\n"
+  "      redis.pcall('SREM', p..'ready', s)\n"
+  "    end\n"
   "    if type(r) == 'string' then\n"
   "      more = true\n"
   "      n = n + 1\n"
@@ -163,6 +181,7 @@ static const char STEP_LUA[] =
   "      out[#out+1] = s; out[#out+1] = r; out[#out+1] = seen(r)\n"
   "    elseif r then\n"
   "      ok(r, k)\n"
+  "      empty[s] = true\n"
   "    end\n"
   "  end\n"
   "end\n"
@@ -202,7 +221,7 @@ static const char BEAT_LUA[] =
   "  local inf = p..'inflight:'..s\n"
   "  if redis.call('TYPE', inf).ok == 'hash' then\n"
   "    for _, r in ipairs(redis.call('HVALS', inf)) do\n"
-  "      redis.pcall('LPUSH', p..'q:'..s, r)\n"
+  "      if redis.pcall('LPUSH', p..'q:'..s, r) then redis.pcall('SADD', p..'ready', s) end\n"
   "    end\n"
   "  end\n"
   "  redis.call('DEL', inf, k)\n"
@@ -237,10 +256,12 @@ static const char BEAT_LUA[] =
   "    local inf = p..'inflight:'..s\n"
   "    if redis.call('TYPE', inf).ok == 'hash' then\n"
   "      for _, r in ipairs(redis.call('HVALS', inf)) do\n"
-  "        redis.pcall('LPUSH', p..'q:'..s, r)\n"
+  "        if redis.pcall('LPUSH', p..'q:'..s, r) then redis.pcall('SADD', p..'ready', s) end\n"
   "      end\n"
   "    end\n"
   "    redis.call('DEL', inf)\n"
+  "    local len = redis.pcall('LLEN', p..'q:'..s)\n"
+  "    if type(len) ~= 'number' or len > 0 then redis.pcall('SADD', p..'ready', s) end\n"
   "    mine[#mine+1] = s\n"
   "  end\n"
   "end\n"
@@ -249,6 +270,8 @@ static const char BEAT_LUA[] =
   "return res\n";
 
 enum { S_CONF, S_STEP, S_BEAT, S_N };
+
+static char STEP_LUA[sizeof(STEP_LUA1) + sizeof(STEP_LUA2)];
 
 static const char *const script_text[S_N] = { CONF_LUA, STEP_LUA, BEAT_LUA };
 
@@ -1167,6 +1190,8 @@ int cr_dist_new(struct cr_loop *loop, const struct cr_dist_config *cfg, struct c
     cr_dist_free(&d);
     return CR_ENOMEM;
   }
+  if(!STEP_LUA[0])
+    snprintf(STEP_LUA, sizeof(STEP_LUA), "%s%s", STEP_LUA1, STEP_LUA2);
   for(s = 0; s < S_N; s++)
     sha1_hex(script_text[s], d->sha[s]);
   d->open = -1;

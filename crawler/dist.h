@@ -31,6 +31,8 @@
  *   workers     zset: worker id -> last heartbeat (ms, Redis's clock)
  *   lease:S     the owner's worker id, with a TTL of lease_ms
  *   q:S         list of URL records waiting (below)
+ *   ready       set of the shards whose queue may have records: a take
+ *               looks only there (and drops the shards it finds empty)
  *   inflight:S  hash: URL hash (16 hex digits) -> record, taken and not
  *               finished
  *   seen:BBB    hash, BBB the first 3 hex digits of the URL's hash (4096

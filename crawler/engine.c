@@ -3660,8 +3660,10 @@ static int dist_open(struct cr_engine *e)
   dc.argv = e->cfg.redis_argv;
   dc.argv_len = e->cfg.redis_argv_len;
   dc.lease_ms = e->cfg.redis_lease_ms;
-  /* Enough in hand to keep every slot busy through a burst of ends. */
-  dc.backlog = e->cfg.concurrency * 2 < 64 ? 64 : e->cfg.concurrency * 2;
+  /* Enough in hand to keep every slot busy through a burst of ends and
+   * the round trip that brings more, as a URL list's feed does (feed_low);
+   * what is in hand is not lost to a kill, only taken back. */
+  dc.backlog = e->cfg.concurrency * 2 < 1024 ? 1024 : e->cfg.concurrency * 2;
   dc.deliver = dist_deliver;
   /* Also without a --depth limit: the manifest says the shortest depth,
    * as one process's does. */
