@@ -66,8 +66,8 @@ static const char CONF_LUA[] =
  * flight of the shards to take from), lower (1: a URL seen at a greater
  * depth gets a "lower" record, REQ 2 or 3, for its owner to follow its
  * links again from the shorter depth), then the offer pairs (shard,
- * record), the done pairs (shard, inflight field: the hash, with "L" for
- * a lower record), the shards to take from.
+ * record), the done pairs (shard, inflight field: the hash, with "L" and
+ * the depth for a lower record), the shards to take from.
  * Returns {open, added, bad keys..., '', taken shard, record, seen depth,
  * ...}.  Wrong types in keys are skipped and named (redis.pcall), never
  * fatal to the script. */
@@ -148,7 +148,8 @@ static const char STEP_LUA[] =
   "      more = true\n"
   "      n = n + 1\n"
   "      local f = string.sub(r, 1, 16)\n"
-  "      if string.match(r, '^%x+ %d+ [23]') then f = f .. 'L' end\n"
+  "      local ld = string.match(r, '^%x+ (%d+) [23]')\n"
+  "      if ld then f = f .. 'L' .. ld end\n"
   "      redis.call('HSET', p..'inflight:'..s, f, r)\n"
   "      out[#out+1] = s; out[#out+1] = r; out[#out+1] = seen(r)\n"
   "    elseif r then\n"
@@ -691,10 +692,11 @@ static void take_record(struct cr_dist *d, const redisReply *sh, const redisRepl
      * follows its links again (frontier.h's lowering); it is finished at
      * once. */
     char sn[12];
-    char field[18];
+    char field[32];
 
     snprintf(sn, sizeof(sn), "%lu", s);
-    snprintf(field, sizeof(field), "%016llxL", (unsigned long long)h);
+    /* One lower record per depth a URL reaches: each its own field. */
+    snprintf(field, sizeof(field), "%016llxL%u", (unsigned long long)h, depth);
     d->local[s]++;
     if(d->lower_cb)
       d->lower_cb(d->arg, u, depth, req & 1, rf);

@@ -133,8 +133,8 @@ struct cr_dist_config {
   unsigned backlog;         /* WORKER: URLs to keep in hand */
   cr_dist_deliver_cb deliver;
   cr_dist_deliver_cb lower;     /* WORKER: a URL this worker may hold took a
-                                   shorter depth; NULL: depths are not
-                                   followed (no --depth limit) */
+                                   shorter depth; NULL: a URL keeps the
+                                   depth it was first taken at */
   cr_dist_fatal_cb fatal;
   void *arg;
 };

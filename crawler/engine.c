@@ -3663,8 +3663,9 @@ static int dist_open(struct cr_engine *e)
   /* Enough in hand to keep every slot busy through a burst of ends. */
   dc.backlog = e->cfg.concurrency * 2 < 64 ? 64 : e->cfg.concurrency * 2;
   dc.deliver = dist_deliver;
-  if(e->cfg.max_depth >= 0 || e->cfg.page_requisites)
-    dc.lower = dist_lower;
+  /* Also without a --depth limit: the manifest says the shortest depth,
+   * as one process's does. */
+  dc.lower = dist_lower;
   dc.fatal = dist_fatal;
   dc.arg = e;
   rc = cr_dist_new(e->loop, &dc, &e->dist);
