@@ -41,6 +41,7 @@
 #define SETTLE_MS 2000          /* after the start, beats come faster ... */
 #define SETTLE_BEAT_MS 200      /* ... this often */
 #define RETRY_MS 100           /* after a failed call, before the next */
+#define AUDIT_MS 2000          /* an idle worker checks the open count */
 #define LOAD_MS 5000           /* cr_dist_load's deadline */
 #define REC_MAX 16384          /* a record longer than this is refused */
 #define BAD_REPORTS 20         /* bad data reported; later ones counted */
@@ -65,23 +66,28 @@ static const char CONF_LUA[] =
  * are seeds, listed for the scope), recover (1: return the records in
  * flight of the shards to take from), lower (1: a URL seen at a greater
  * depth gets a "lower" record, REQ 2 or 3, for its owner to follow its
- * links again from the shorter depth), then the offer pairs (shard,
+ * links again from the shorter depth), audit (1: if the crawl counts URLs
+ * open but no shard has any queued or taken, they were lost to changes
+ * made behind the crawl's back: count 0 and say so), then the offer
+ * pairs (shard,
  * record), the done pairs (shard, inflight field: the hash, with "L" and
- * the depth for a lower record), the shards to take from.
- * Returns {open, added, bad keys..., '', taken shard, record, seen depth,
- * ...}.  Wrong types in keys are skipped and named (redis.pcall), never
+ * the depth for a lower record; "-shard": a bad record taken, deleted
+ * without counting), the shards to take from.
+ * Returns {open, added, URLs the audit found lost, bad keys..., '', taken
+ * shard, record, seen depth, ...}.  Wrong types in keys are skipped and named (redis.pcall), never
  * fatal to the script. */
 static const char STEP_LUA[] =
   "local p = ARGV[1]\n"
   "local no, nd, take = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
   "local seeds, recover, lower = ARGV[5] == '1', ARGV[6] == '1', ARGV[7] == '1'\n"
+  "local audit = ARGV[8] == '1'\n"
   "local bad, out, added, lowered = {}, {}, 0, 0\n"
   "if seeds then redis.call('SET', p..'describing', 1, 'PX', 15000) end\n"
   "local function ok(r, k)\n"
   "  if type(r) == 'table' and r.err then bad[#bad+1] = k; return false end\n"
   "  return true\n"
   "end\n"
-  "local i = 8\n"
+  "local i = 9\n"
   "for j = 1, no do\n"
   "  local s, r = ARGV[i], ARGV[i+1]\n"
   "  i = i + 2\n"
@@ -111,9 +117,12 @@ static const char STEP_LUA[] =
   "end\n"
   "local gone = 0\n"
   "for j = 1, nd do\n"
-  "  local k = p..'inflight:'..ARGV[i]\n"
+  "  local s = ARGV[i]\n"
+  "  local drop = string.sub(s, 1, 1) == '-'\n"
+  "  if drop then s = string.sub(s, 2) end\n"
+  "  local k = p..'inflight:'..s\n"
   "  local n = redis.pcall('HDEL', k, ARGV[i+1])\n"
-  "  if ok(n, k) then gone = gone + n end\n"
+  "  if ok(n, k) and not drop then gone = gone + n end\n"
   "  i = i + 2\n"
   "end\n"
   "if added + lowered > 0 then redis.call('INCRBY', p..'open', added + lowered) end\n"
@@ -158,8 +167,19 @@ static const char STEP_LUA[] =
   "  end\n"
   "end\n"
   "local o = tonumber(redis.call('GET', p..'open') or '0') or -1\n"
+  "local lost = 0\n"
+  "if audit and o ~= 0 and redis.call('EXISTS', p..'describing') == 0 then\n"
+  "  local n = 0\n"
+  "  for s = 0, 255 do\n"
+  "    local a = redis.pcall('LLEN', p..'q:'..s)\n"
+  "    local b = redis.pcall('HLEN', p..'inflight:'..s)\n"
+  "    if type(a) == 'number' then n = n + a end\n"
+  "    if type(b) == 'number' then n = n + b end\n"
+  "  end\n"
+  "  if n == 0 then lost = o; o = 0; redis.call('SET', p..'open', 0) end\n"
+  "end\n"
   "if redis.call('EXISTS', p..'describing') == 1 then o = o + 1 end\n"
-  "local res = {o, added}\n"
+  "local res = {o, added, lost}\n"
   "for _, k in ipairs(bad) do res[#res+1] = k end\n"
   "res[#res+1] = ''\n"
   "for _, v in ipairs(out) do res[#res+1] = v end\n"
@@ -339,6 +359,7 @@ struct cr_dist {
   int recover;                 /* the last take's fate is unknown */
   uint64_t first_due;          /* loop ms the oldest waiting entry came */
   uint64_t retry_at;           /* no call before (one failed) */
+  uint64_t next_audit;         /* no audit before */
   uint64_t next_poll;          /* a hungry worker asks no earlier */
   unsigned poll_ms;            /* the wait after an empty take */
   int more;                    /* the last take got all it asked for */
@@ -646,6 +667,32 @@ static int parse_record(const char *p, size_t n, uint64_t *hash, unsigned *depth
   return 0;
 }
 
+/* A bad record taken from shard s leaves its inflight hash (under the
+ * field STEP_LUA gave it) without being counted finished: it was never
+ * counted open. */
+static void drop_record(struct cr_dist *d, unsigned long s, const char *r, size_t n)
+{
+  char sn[16];
+  char field[48];
+  size_t k = n < 16 ? n : 16;
+  size_t h = strspn(r, "0123456789abcdefABCDEF");
+
+  snprintf(sn, sizeof(sn), "-%lu", s);
+  memcpy(field, r, k);
+  field[k] = 0;
+  /* Lua's '^%x+ (%d+) [23]': a lower record's field ends in L and depth. */
+  if(h && h < n && r[h] == ' ') {
+    size_t dg = strspn(r + h + 1, "0123456789");
+
+    if(dg && dg < 12 && h + 1 + dg + 1 < n && r[h + 1 + dg] == ' ' &&
+       (r[h + 2 + dg] == '2' || r[h + 2 + dg] == '3'))
+      snprintf(field + k, sizeof(field) - k, "L%.*s", (int)dg, r + h + 1);
+  }
+  note_due(d);
+  if(!push_str(&d->dones, sn) && push_str(&d->dones, field))
+    free(d->dones.v[--d->dones.n]);
+}
+
 static void take_record(struct cr_dist *d, const redisReply *sh, const redisReply *rec,
                         const redisReply *seen)
 {
@@ -671,6 +718,7 @@ static void take_record(struct cr_dist *d, const redisReply *sh, const redisRepl
   snprintf(key, sizeof(key), "%sq:%lu", d->prefix, s);
   if(parse_record(rec->str, rec->len, &h, &depth, &req, &ref, &ref_len, &url, &url_len)) {
     bad_data(d, "a record that does not parse", key, rec->str, rec->len);
+    drop_record(d, s, rec->str, rec->len);
     return;
   }
   u = malloc(url_len + 1);
@@ -685,6 +733,7 @@ static void take_record(struct cr_dist *d, const redisReply *sh, const redisRepl
   }
   if(shard_of(u, &h2) != s || h2 != h) {
     bad_data(d, "a record of another URL or shard", key, rec->str, rec->len);
+    drop_record(d, s, rec->str, rec->len);
     goto out;
   }
   if(req >= 2) {
@@ -745,6 +794,24 @@ static void step_failed(struct cr_dist *d)
     d->first_due = cr_loop_now(d->loop) > FLUSH_MS ? cr_loop_now(d->loop) - FLUSH_MS : 0;
 }
 
+/* Whether a script's reply is an array of at least n elements, the first
+ * an integer.  If not, says why unless the call is simply to be made again
+ * (NOSCRIPT: run it as EVAL next time; a Redis not ready yet; a lost
+ * connection, err). */
+static int script_ok(struct cr_dist *d, int script, const redisReply *rep, const char *err,
+                     size_t n, const char *what)
+{
+  if(!err && rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= n &&
+     rep->element[0]->type == REDIS_REPLY_INTEGER)
+    return 1;
+  if(is_noscript(rep))
+    d->loaded[script] = 0;
+  else if(rep && !is_transient(rep))
+    fprintf(stderr, "crawler: redis: %s failed: %s\n", what,
+            rep->type == REDIS_REPLY_ERROR && rep->str ? rep->str : "unexpected reply");
+  return 0;
+}
+
 static void on_step(struct cr_redis *r, redisReply *rep, const char *err, void *arg)
 {
   struct cr_dist *d = arg;
@@ -753,13 +820,7 @@ static void on_step(struct cr_redis *r, redisReply *rep, const char *err, void *
 
   (void)r;
   d->step_out = 0;
-  if(is_noscript(rep))
-    d->loaded[S_STEP] = 0;
-  if(err || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
-     rep->element[0]->type != REDIS_REPLY_INTEGER) {
-    if(rep && !is_noscript(rep) && !is_transient(rep))
-      fprintf(stderr, "crawler: redis: step failed: %s\n",
-              rep->type == REDIS_REPLY_ERROR && rep->str ? rep->str : "unexpected reply");
+  if(!script_ok(d, S_STEP, rep, err, 4, "step")) {
     step_failed(d);
     if(!is_noscript(rep))
       retry_later(d);
@@ -780,7 +841,7 @@ static void on_step(struct cr_redis *r, redisReply *rep, const char *err, void *
   {
     uint64_t before = d->st.taken;
 
-    for(k = 2; k < rep->elements && rep->element[k]->type == REDIS_REPLY_STRING &&
+    for(k = 3; k < rep->elements && rep->element[k]->type == REDIS_REPLY_STRING &&
         rep->element[k]->len; k++)
       ;
     for(k++; k + 2 < rep->elements; k += 3)
@@ -797,7 +858,13 @@ static void on_step(struct cr_redis *r, redisReply *rep, const char *err, void *
   }
   if(rep->element[1]->type == REDIS_REPLY_INTEGER)
     d->st.added += (uint64_t)rep->element[1]->integer;
-  for(i = 2; i < rep->elements; i++) {
+  if(rep->element[2]->type == REDIS_REPLY_INTEGER && rep->element[2]->integer > 0) {
+    d->st.bad++;
+    fprintf(stderr, "crawler: redis: the crawl counted %lld URLs unfinished, but none is "
+            "queued or taken: they were lost to changes made in Redis; counted as "
+            "finished\n", (long long)rep->element[2]->integer);
+  }
+  for(i = 3; i < rep->elements; i++) {
     redisReply *e = rep->element[i];
 
     if(e->type != REDIS_REPLY_STRING || !e->len)
@@ -824,6 +891,7 @@ static int push_takers(struct cr_dist *d, struct strv *a)
 static void send_step(struct cr_dist *d, unsigned take, int idle)
 {
   struct strv a = { 0 };
+  int audit;
   int rc;
 
   if(d->role == CR_DIST_WORKER && !d->n_held)
@@ -841,6 +909,13 @@ static void send_step(struct cr_dist *d, unsigned take, int idle)
     rc = push_str(&a, d->recover && take ? "1" : "0");
   if(!rc)
     rc = push_str(&a, d->lower ? "1" : "0");
+  /* An idle worker of a crawl that does not end checks, now and then, that
+   * what is counted open is somewhere. */
+  audit = idle && d->open > 0 && cr_loop_now(d->loop) >= d->next_audit;
+  if(audit)
+    d->next_audit = cr_loop_now(d->loop) + AUDIT_MS;
+  if(!rc)
+    rc = push_str(&a, audit ? "1" : "0");
   if(rc) {
     strv_free(&a);
     return;
@@ -884,16 +959,16 @@ static void on_beat(struct cr_redis *r, redisReply *rep, const char *err, void *
 
   (void)r;
   d->beat_out = 0;
-  if(is_noscript(rep))
-    d->loaded[S_BEAT] = 0;
-  if(d->leaving == 2) {
-    d->left = 1;
+  if(!script_ok(d, S_BEAT, rep, err, 2, "heartbeat")) {
+    /* Leaving: sent again as EVAL, or given up (the leases expire). */
+    if(d->leaving == 2 && is_noscript(rep))
+      d->leaving = 1;
+    else if(d->leaving == 2)
+      d->left = 1;
     return;
   }
-  if(err || !rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 2) {
-    if(rep && !is_noscript(rep) && !is_transient(rep))
-      fprintf(stderr, "crawler: redis: heartbeat failed: %s\n",
-              rep->type == REDIS_REPLY_ERROR && rep->str ? rep->str : "unexpected reply");
+  if(d->leaving == 2) {
+    d->left = 1;
     return;
   }
   memset(now, 0, sizeof(now));

@@ -347,8 +347,12 @@ def scenario_hostile(ctx, redis):
         resp(redis.port, "RPUSH", p + "q:3", "garbage", "0123456789abcdef 1 0\n\nhttp://evil.test/x",
              "zz" * 9000)
         resp(redis.port, "RPUSH", p + "q:4", "%016x 0 0\n\n%s" % (0, c.seed))
+        # Not the seed's queue: overwriting it would lose the seed (which
+        # the audit finds, and the crawl ends empty, as the last part shows).
+        seed_q = [s for s in range(256) if resp(redis.port, "LLEN", p + "q:%d" % s)]
         for s in range(5, 256, 7):
-            resp(redis.port, "SET", p + "q:%d" % s, "not a list")
+            if s not in seed_q:
+                resp(redis.port, "SET", p + "q:%d" % s, "not a list")
         resp(redis.port, "SET", p + "seen:abc", "not a hash")
         base = ctx.workdir("hostile")
         procs = [c.start("hostile", os.path.join(base, "o%d" % i)) for i in range(2)]
@@ -365,6 +369,17 @@ def scenario_hostile(ctx, redis):
         for rel, data in files.items():
             check(ref_files.get(rel) == data, "%s differs from the reference" % rel)
         info("hostile: %d of %d pages, the bad data reported" % (len(recs), len(ref_recs)))
+        # A queue overwritten with its URLs in it: the crawl would count
+        # them open for ever; an idle worker's audit finds none anywhere,
+        # says so and the crawl ends.
+        c.describe("lost")
+        q = [s for s in range(256) if resp(redis.port, "LLEN", "cr:{lost}:q:%d" % s)]
+        check(len(q) == 1, "the seed is not in one queue: %s" % q)
+        resp(redis.port, "SET", "cr:{lost}:q:%d" % q[0], "not a list")
+        w = c.start("lost", os.path.join(base, "lost"))
+        c.finish([w])
+        check("lost to changes made in Redis" in c.err(w), "the lost URL not reported: %s"
+              % c.err(w))
 
 
 def body(ctx):

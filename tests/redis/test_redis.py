@@ -16,8 +16,6 @@ here.  Exits 0 (pass), 1 (fail) or 77 (skip: no redis-server).
 Usage: test_redis.py REDIS_DRIVER [SCENARIO...]"""
 
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -25,77 +23,11 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The private redis-server, shared with the end-to-end tests of many workers.
+from redisfix import Redis, find_redis, free_port, tail  # noqa: E402,F401
+
 DRIVER_TIMEOUT = 40
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def find_redis():
-    return shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK)
-        else None)
-
-
-class Redis:
-    """A private redis-server on 127.0.0.1:port with its own directory."""
-
-    def __init__(self, exe, port, workdir):
-        self.exe = exe
-        self.port = port
-        self.dir = workdir
-        self.proc = None
-
-    def start(self):
-        log = os.path.join(self.dir, "redis.log")
-        self.proc = subprocess.Popen(
-            [self.exe, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--dir", self.dir, "--save", "", "--appendonly", "yes",
-             "--appendfsync", "always", "--daemonize", "no",
-             "--logfile", log],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("redis-server exited: %s" % tail(log))
-            try:
-                with socket.create_connection(("127.0.0.1", self.port),
-                                              timeout=1) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not answer: %s" % tail(log))
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGCONT)
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-
-
-def tail(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()[-800:]
-    except OSError:
-        return "(no log)"
 
 
 # ---- fake servers ----
