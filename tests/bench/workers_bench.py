@@ -488,7 +488,8 @@ class Bench:
             if variant:
                 name = "b%d-%s-%s-%d" % (self.seq, site.name, fs, variant)
                 self.fresh_redis()
-                res["mem0"] = used_memory(self.r)
+                res["info0"] = self.r.info("memory")
+                res["mem0"] = int(res["info0"]["used_memory"])
                 res["describe_wall"], _ = self.describe(name, opts, [seed])
                 self.r.cmd("CONFIG", "RESETSTAT")
                 cmds = [[self.a.crawler, "--redis", self.redis.url, "--crawl", name, "-o"]
@@ -541,7 +542,8 @@ class Bench:
                 res["server_usec"] = sum(u for _, u in script)
                 res["top_cmds"] = sorted(cs.items(), key=lambda kv: -kv[1][0])[:6]
                 res["total_cmds"] = int(self.r.info("stats")["total_commands_processed"])
-                res["mem1"] = used_memory(self.r)
+                res["info1"] = self.r.info("memory")
+                res["mem1"] = int(res["info1"]["used_memory"])
                 if keep_outs is not None:
                     res["by_kind"] = memory_by_kind(self.r)
             res.update(verify(site, fx.http, outs))
@@ -633,12 +635,13 @@ def memory_section(bench, site):
         with open(lst, "w") as f:
             f.write("".join(site.url(fx.http, m) + "\n" for m in range(site.pages)))
         bench.fresh_redis()
-        m0 = used_memory(bench.r)
+        i0 = bench.r.info("memory")
         wall, msg = bench.describe("memq", site.options(fx), [], listfile=lst)
-        m1 = used_memory(bench.r)
+        i1 = bench.r.info("memory")
+        m0, m1 = int(i0["used_memory"]), int(i1["used_memory"])
         out["queued"] = {"urls": site.pages, "delta": m1 - m0, "describe_wall": wall,
                          "msg": msg, "by_kind": memory_by_kind(bench.r),
-                         "empty": m0}
+                         "empty": m0, "parts": mem_parts(i0, i1)}
         log("workers-bench: memory: %d seeds described in %.2f s, used_memory +%d B"
             % (site.pages, wall, m1 - m0))
     finally:
@@ -651,9 +654,24 @@ def memory_section(bench, site):
     r = bench.run(site, "tmpfs", 2, 0, keep_outs=True, sampler=sampler)
     out["seen"] = {"urls": r["pages"], "delta": r["mem1"] - r["mem0"],
                    "peak": max(0, sampler.peak - r["mem0"]), "by_kind": r["by_kind"],
-                   "wall": r["wall"], "verified": r["verified"], "empty": r["mem0"]}
+                   "wall": r["wall"], "verified": r["verified"], "empty": r["mem0"],
+                   "parts": mem_parts(r["info0"], r["info1"])}
     log("workers-bench: memory: %d URLs crawled by 2 workers in %.2f s, used_memory +%d B "
         "(peak +%d B)" % (r["pages"], r["wall"], r["mem1"] - r["mem0"], out["seen"]["peak"]))
+    return out
+
+
+MEM_PARTS = ("used_memory_dataset", "used_memory_overhead", "used_memory_scripts",
+             "used_memory_vm_eval", "used_memory_lua", "mem_fragmentation_bytes")
+
+
+def mem_parts(i0, i1):
+    """Deltas of INFO memory's parts: where used_memory went (dataset =
+    the keys' data; overhead = dictionaries, client buffers, script cache)."""
+    out = {}
+    for k in MEM_PARTS:
+        if k in i0 and k in i1:
+            out[k] = int(i1[k]) - int(i0[k])
     return out
 
 
@@ -820,6 +838,13 @@ def report(bench, sites, results, mem, header):
                   sn["delta"] / 1e6, sn["peak"] / 1e6, sn["delta"] / max(1, sn["urls"]),
                   sn["peak"] / max(1, sn["urls"]), kind_b(sn["by_kind"], "seen") /
                   max(1, sn["urls"]), kinds(sn["by_kind"])), "",
+              "INFO memory deltas (bytes / URL): queued: %s; seen: %s." % (
+                  ", ".join("%s %+.0f" % (k[len("used_memory_"):] if k.startswith("used_memory_")
+                                          else k, v / q["urls"])
+                            for k, v in q["parts"].items()),
+                  ", ".join("%s %+.0f" % (k[len("used_memory_"):] if k.startswith("used_memory_")
+                                          else k, v / max(1, sn["urls"]))
+                            for k, v in sn["parts"].items())), "",
               "A queued URL costs its record in `q:S` plus its seen entry; describing with "
               "-i also keeps every seed in `seeds` (the scope), which a crawl from one seed "
               "does not pay.", ""]
