@@ -22,11 +22,8 @@ free loopback port, the fixture's latency site spread over many hosts
 Skipped (77) where redis-server is not installed (tests/run.sh installs it).
 """
 import collections
-import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,41 +33,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from harness import (Fixture, Skip, check, check_sanitizers, info,  # noqa: E402
                      list_tree, read_manifest, run_test, tail)
-from test_redis import Redis, find_redis, free_port  # noqa: E402
+from redisfix import Redis, command, find_redis, free_port  # noqa: E402
 
 HOSTS = 24
 TIMEOUT = 90
 
 
 def resp(port, *args):
-    """One command to Redis, the reply parsed (simple types and arrays)."""
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(out)
-        f = s.makefile("rb")
-        return _read(f)
-
-
-def _read(f):
-    line = f.readline()
-    t, rest = line[:1], line[1:-2]
-    if t in (b"+", b"-"):
-        return rest.decode()
-    if t == b":":
-        return int(rest)
-    if t == b"$":
-        n = int(rest)
-        if n < 0:
-            return None
-        data = f.read(n + 2)[:-2]
-        return data
-    if t == b"*":
-        n = int(rest)
-        return None if n < 0 else [_read(f) for _ in range(n)]
-    raise RuntimeError("bad reply %r" % line)
+    """One command to the Redis on 127.0.0.1:port, its reply."""
+    return command("127.0.0.1", port, *args)
 
 
 class Crawl:
