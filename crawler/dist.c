@@ -496,15 +496,23 @@ static void retry_later(struct cr_dist *d)
   cr_timer_start(d->loop, &d->flush, RETRY_MS);
 }
 
-/* Issues script s with the arguments of a (without the EVALSHA, sha and
- * numkeys, which are put first). */
-static int eval(struct cr_dist *d, int s, cr_redis_reply_cb cb, void *arg, struct strv *a)
+/* Issues script s with the arguments of parts[0..np), in order (after the
+ * EVALSHA, sha and numkeys, which are put first); the strings are not
+ * copied before cr_redis formats the command. */
+static int eval_parts(struct cr_dist *d, int s, cr_redis_reply_cb cb, void *arg,
+                      const struct strv *const *parts, size_t np)
 {
-  size_t n = a->n + 3;
-  const char **v = malloc(n * sizeof(*v));
-  size_t *len = malloc(n * sizeof(*len));
+  size_t n = 3;
+  size_t at = 3;
+  size_t i;
+  const char **v;
+  size_t *len;
   int rc;
 
+  for(i = 0; i < np; i++)
+    n += parts[i]->n;
+  v = malloc(n * sizeof(*v));
+  len = malloc(n * sizeof(*len));
   if(!v || !len) {
     free(v);
     free(len);
@@ -522,12 +530,22 @@ static int eval(struct cr_dist *d, int s, cr_redis_reply_cb cb, void *arg, struc
   len[1] = strlen(v[1]);
   v[2] = "0";
   len[2] = 1;
-  memcpy(v + 3, a->v, a->n * sizeof(*v));
-  memcpy(len + 3, a->len, a->n * sizeof(*len));
+  for(i = 0; i < np; i++) {
+    if(!parts[i]->n)
+      continue;
+    memcpy(v + at, parts[i]->v, parts[i]->n * sizeof(*v));
+    memcpy(len + at, parts[i]->len, parts[i]->n * sizeof(*len));
+    at += parts[i]->n;
+  }
   rc = cr_redis_command_argv(d->r, cb, arg, (int)n, v, len);
   free(v);
   free(len);
   return rc;
+}
+
+static int eval(struct cr_dist *d, int s, cr_redis_reply_cb cb, void *arg, const struct strv *a)
+{
+  return eval_parts(d, s, cb, arg, &a, 1);
 }
 
 static int push_str(struct strv *a, const char *s)
@@ -941,22 +959,19 @@ static void send_step(struct cr_dist *d, unsigned take, int idle)
     strv_free(&a);
     return;
   }
-  /* a borrows the entries' strings for the call. */
   {
-    struct strv all = { 0 };
-    size_t i;
+    struct strv takers = { 0 };
+    const struct strv *parts[4];
 
-    for(i = 0; i < a.n && !rc; i++)
-      rc = strv_push(&all, a.v[i], a.len[i]);
-    for(i = 0; i < d->offers.n && !rc; i++)
-      rc = strv_push(&all, d->offers.v[i], d->offers.len[i]);
-    for(i = 0; i < d->dones.n && !rc; i++)
-      rc = strv_push(&all, d->dones.v[i], d->dones.len[i]);
-    if(!rc && take)
-      rc = push_takers(d, &all);
+    parts[0] = &a;
+    parts[1] = &d->offers;
+    parts[2] = &d->dones;
+    parts[3] = &takers;
+    if(take)
+      rc = push_takers(d, &takers);
     if(!rc)
-      rc = eval(d, S_STEP, on_step, d, &all);
-    strv_free(&all);
+      rc = eval_parts(d, S_STEP, on_step, d, parts, 4);
+    strv_free(&takers);
   }
   strv_free(&a);
   if(rc)
