@@ -64,30 +64,33 @@ static const char CONF_LUA[] =
 
 /* ARGV: prefix, n_offer (pairs), n_done (pairs), take, seeds (1: offers
  * are seeds, listed for the scope), recover (1: return the records in
- * flight of the shards to take from), lower (1: a URL seen at a greater
- * depth gets a "lower" record, REQ 2 or 3, for its owner to follow its
- * links again from the shorter depth), audit (1: if the crawl counts URLs
- * open but no shard has any queued or taken, they were lost to changes
- * made behind the crawl's back: count 0 and say so), then the offer
- * pairs (shard,
- * record), the done pairs (shard, inflight field: the hash, with "L" and
- * the depth for a lower record; "-shard": a bad record taken, deleted
- * without counting), the shards to take from.
+ * flight of the shards to take from, and this worker's lower records),
+ * lower (1: a URL taken by a live worker and now seen at a smaller depth
+ * gets a "lower" record, REQ 2 or 3, in that worker's low list, for it to
+ * follow its links again from the shorter depth), audit (1: if the crawl
+ * counts URLs open but no shard or worker has any queued or taken, they
+ * were lost to changes made behind the crawl's back: count 0 and say so),
+ * the worker's number ("0": none yet, nothing taken), then the offer pairs
+ * (shard, record), the done pairs (shard, inflight field: the hash, with
+ * "L" and the depth for a lower record; "-shard": a bad record taken,
+ * deleted without counting), the shards to take from.
+ * A seen value is depth + W * the number of the worker that took the URL
+ * (0: queued, not taken yet).
  * Returns {open, added, URLs the audit found lost, bad keys..., '', taken
- * shard, record, seen depth, ...}.  Wrong types in keys are skipped and named (redis.pcall), never
- * fatal to the script. */
+ * shard, record, seen depth, ...}.  Wrong types in keys are skipped and
+ * named (redis.pcall), never fatal to the script. */
 static const char STEP_LUA1[] =
   "local p = ARGV[1]\n"
   "local no, nd, take = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
   "local seeds, recover, lower = ARGV[5] == '1', ARGV[6] == '1', ARGV[7] == '1'\n"
-  "local audit = ARGV[8] == '1'\n"
+  "local audit, wn, W = ARGV[8] == '1', ARGV[9], 131072\n"
   "local bad, out, added, lowered, touched = {}, {}, 0, 0, {}\n"
   "if seeds then redis.call('SET', p..'describing', 1, 'PX', 15000) end\n"
   "local function ok(r, k)\n"
   "  if type(r) == 'table' and r.err then bad[#bad+1] = k; return false end\n"
   "  return true\n"
   "end\n"
-  "local i = 9\n"
+  "local i = 10\n"
   "for j = 1, no do\n"
   "  local s, r = ARGV[i], ARGV[i+1]\n"
   "  i = i + 2\n"
@@ -105,13 +108,17 @@ static const char STEP_LUA1[] =
   "          redis.call('RPUSH', p..'seeds', string.match(r, '\\n[^\\n]*\\n(.*)$'))\n"
   "        end\n"
   "      end\n"
-  "    elseif (tonumber(old) or 0) > d then\n"
-  "      redis.call('HSET', sk, f, d)\n"
-  "      if lower then\n"
-  "        local lr = string.gsub(r, '^(%x+ %d+ )([01])',"
+  "    else\n"
+  "      local ov = tonumber(old) or 0\n"
+  "      local ow = math.floor(ov / W)\n"
+  "      if ov % W > d then\n"
+  "        redis.call('HSET', sk, f, string.format('%.0f', ow * W + d))\n"
+  "        local lk = p..'low:'..ow\n"
+  "        if lower and ow > 0 and redis.call('ZSCORE', p..'workers', tostring(ow)) then\n"
+  "          local lr = string.gsub(r, '^(%x+ %d+ )([01])',"
   " function(a, b) return a .. (tonumber(b) + 2) end, 1)\n"
-  "        if ok(redis.pcall('RPUSH', p..'q:'..s, lr), p..'q:'..s) then"
-  " lowered = lowered + 1; touched[s] = true end\n"
+  "          if ok(redis.pcall('RPUSH', lk, s .. ' ' .. lr), lk) then lowered = lowered + 1 end\n"
+  "        end\n"
   "      end\n"
   "    end\n"
   "  end\n"
@@ -124,6 +131,10 @@ static const char STEP_LUA1[] =
   "  local k = p..'inflight:'..s\n"
   "  local n = redis.pcall('HDEL', k, ARGV[i+1])\n"
   "  if ok(n, k) and not drop then gone = gone + n end\n"
+  "  if wn ~= '0' and (drop or string.find(ARGV[i+1], 'L', 1, true)) then\n"
+  "    n = redis.pcall('HDEL', p..'lowflight:'..wn, ARGV[i+1])\n"
+  "    if type(n) == 'number' and not drop then gone = gone + n end\n"
+  "  end\n"
   "  i = i + 2\n"
   "end\n"
   "if added + lowered > 0 then redis.call('INCRBY', p..'open', added + lowered) end\n"
@@ -134,8 +145,9 @@ static const char STEP_LUA1[] =
   "local function seen(r)\n"
   "  local h = string.sub(r, 1, 16)\n"
   "  local d = redis.pcall('HGET', p..'seen:'..string.sub(h, 1, 3), string.sub(h, 4))\n"
-  "  if type(d) ~= 'string' then return '' end\n"
-  "  return d\n"
+  "  d = tonumber(d)\n"
+  "  if not d then return '' end\n"
+  "  return string.format('%.0f', d % W)\n"
   "end\n"
   "if recover then\n"
   "  for _, s in ipairs(shards) do\n"
@@ -145,6 +157,13 @@ static const char STEP_LUA1[] =
   "      for _, r in ipairs(v) do\n"
   "        out[#out+1] = s; out[#out+1] = r; out[#out+1] = seen(r)\n"
   "      end\n"
+  "    end\n"
+  "  end\n"
+  "  local v = redis.pcall('HVALS', p..'lowflight:'..wn)\n"
+  "  if type(v) == 'table' and not v.err then\n"
+  "    for _, e in ipairs(v) do\n"
+  "      local s, r = string.match(e, '^(%d+) (.*)$')\n"
+  "      if s then out[#out+1] = 'l'..s; out[#out+1] = r; out[#out+1] = seen(r) end\n"
   "    end\n"
   "  end\n"
   "end\n";
@@ -176,12 +195,31 @@ static const char STEP_LUA2[] =
   "      n = n + 1\n"
   "      local f = string.sub(r, 1, 16)\n"
   "      local ld = string.match(r, '^%x+ (%d+) [23]')\n"
-  "      if ld then f = f .. 'L' .. ld end\n"
+  "      if ld then f = f .. 'L' .. ld\n"
+  "      elseif wn ~= '0' then\n"
+  "        local sk, sf = p..'seen:'..string.sub(f, 1, 3), string.sub(f, 4)\n"
+  "        local v = tonumber(redis.pcall('HGET', sk, sf))\n"
+  "        if v then redis.call('HSET', sk, sf, string.format('%.0f', wn * W + v % W)) end\n"
+  "      end\n"
   "      redis.call('HSET', p..'inflight:'..s, f, r)\n"
   "      out[#out+1] = s; out[#out+1] = r; out[#out+1] = seen(r)\n"
   "    elseif r then\n"
   "      ok(r, k)\n"
   "      empty[s] = true\n"
+  "    end\n"
+  "  end\n"
+  "end\n"
+  "if wn ~= '0' then\n"
+  "  local lk, fk = p..'low:'..wn, p..'lowflight:'..wn\n"
+  "  for j = 1, 256 do\n"
+  "    local e = redis.pcall('LPOP', lk)\n"
+  "    if type(e) ~= 'string' then ok(e, lk); break end\n"
+  "    local s, r = string.match(e, '^(%d+) (.*)$')\n"
+  "    if not s then s, r = '0', e end\n"
+  "    local f, ld = string.sub(r, 1, 16), string.match(r, '^%x+ (%d+) [23]')\n"
+  "    if ld then f = f .. 'L' .. ld end\n"
+  "    if ok(redis.pcall('HSET', fk, f, s .. ' ' .. r), fk) then\n"
+  "      out[#out+1] = 'l'..s; out[#out+1] = r; out[#out+1] = seen(r)\n"
   "    end\n"
   "  end\n"
   "end\n"
@@ -195,6 +233,12 @@ static const char STEP_LUA2[] =
   "    if type(a) == 'number' then n = n + a end\n"
   "    if type(b) == 'number' then n = n + b end\n"
   "  end\n"
+  "  for _, w in ipairs(redis.call('ZRANGE', p..'workers', 0, -1)) do\n"
+  "    local a = redis.pcall('LLEN', p..'low:'..w)\n"
+  "    local b = redis.pcall('HLEN', p..'lowflight:'..w)\n"
+  "    if type(a) == 'number' then n = n + a end\n"
+  "    if type(b) == 'number' then n = n + b end\n"
+  "  end\n"
   "  if n == 0 then lost = o; o = 0; redis.call('SET', p..'open', 0) end\n"
   "end\n"
   "if redis.call('EXISTS', p..'describing') == 1 then o = o + 1 end\n"
@@ -204,15 +248,19 @@ static const char STEP_LUA2[] =
   "for _, v in ipairs(out) do res[#res+1] = v end\n"
   "return res\n";
 
-/* ARGV: prefix, worker id, lease_ms, shards, first shard to look at,
- * n_keep, the shards held, the mode ("beat"; "join": the first, which takes
- * no shard yet; "leave": every held shard is given back), then the shards
- * to give back.  Returns {live workers, fair
- * share, shards held...}. */
+/* ARGV: prefix, worker number, lease_ms, shards, first shard to look at,
+ * n_keep, the shards held, the mode ("beat"; "join": the first, which
+ * draws the worker's number and takes no shard yet; "leave": every held
+ * shard is given back), then the shards to give back.  Workers gone
+ * silent for a lease leave the workers set, and their lower records
+ * (dist.h) are dropped.  Returns {live workers, fair share, the worker's
+ * number, shards held...}. */
 static const char BEAT_LUA[] =
   "local p, me = ARGV[1], ARGV[2]\n"
   "local lease, S, first = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])\n"
   "local nkeep = tonumber(ARGV[6])\n"
+  "local mode = ARGV[7 + nkeep]\n"
+  "if mode == 'join' then me = tostring(redis.call('INCR', p..'nworkers')) end\n"
   "local t = redis.call('TIME')\n"
   "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
   "local function requeue(s)\n"
@@ -223,6 +271,19 @@ static const char BEAT_LUA[] =
   "    end\n"
   "  end\n"
   "  redis.call('DEL', inf)\n"
+  "end\n"
+  "local function drop_low(w)\n"
+  "  local n, v = 0, {}\n"
+  "  local k, fk = p..'low:'..w, p..'lowflight:'..w\n"
+  "  if redis.call('TYPE', k).ok == 'list' then v = redis.call('LRANGE', k, 0, -1) end\n"
+  "  if redis.call('TYPE', fk).ok == 'hash' then\n"
+  "    for _, e in ipairs(redis.call('HVALS', fk)) do v[#v+1] = e end\n"
+  "  end\n"
+  "  for _, e in ipairs(v) do\n"
+  "    if string.match(e, '^%d+ %x+ %d+ [23]\\n') then n = n + 1 end\n"
+  "  end\n"
+  "  redis.call('DEL', k, fk)\n"
+  "  if n > 0 then redis.call('DECRBY', p..'open', n) end\n"
   "end\n"
   "local function give(s)\n"
   "  local k = p..'lease:'..s\n"
@@ -242,16 +303,20 @@ static const char BEAT_LUA[] =
   "    elseif not o then redis.call('SET', k, me, 'PX', lease); mine[#mine+1] = s end\n"
   "  end\n"
   "end\n"
-  "if ARGV[7 + nkeep] == 'leave' then\n"
+  "if mode == 'leave' then\n"
   "  for _, s in ipairs(mine) do give(s) end\n"
   "  redis.call('ZREM', p..'workers', me)\n"
-  "  return {0, 0}\n"
+  "  drop_low(me)\n"
+  "  return {0, 0, tonumber(me) or 0}\n"
   "end\n"
   "redis.call('ZADD', p..'workers', now, me)\n"
+  "for _, w in ipairs(redis.call('ZRANGEBYSCORE', p..'workers', '-inf', now - lease)) do\n"
+  "  drop_low(w)\n"
+  "end\n"
   "redis.call('ZREMRANGEBYSCORE', p..'workers', '-inf', now - lease)\n"
   "local live = redis.call('ZCARD', p..'workers')\n"
   "local share = math.ceil(S / live)\n"
-  "if ARGV[7 + nkeep] == 'join' then share = 0 end\n"
+  "if mode == 'join' then share = 0 end\n"
   "for j = 0, S - 1 do\n"
   "  if #mine >= share then break end\n"
   "  local s = tostring((first + j) % S)\n"
@@ -263,7 +328,7 @@ static const char BEAT_LUA[] =
   "    mine[#mine+1] = s\n"
   "  end\n"
   "end\n"
-  "local res = {live, share}\n"
+  "local res = {live, share, tonumber(me) or 0}\n"
   "for _, s in ipairs(mine) do res[#res+1] = s end\n"
   "return res\n";
 
@@ -353,7 +418,8 @@ struct cr_dist {
   enum cr_dist_role role;
   char prefix[80];
   char name[72];
-  char me[96];                 /* this worker's id */
+  char me[24];                 /* this worker's number (the first beat
+                                  draws it); "" before */
   char sha[S_N][41];
   int loaded[S_N];             /* SCRIPT LOAD answered since the last up */
   char *identity;
@@ -377,6 +443,8 @@ struct cr_dist {
   struct strv step_dones;
   int step_out;
   unsigned step_take;
+  uint64_t steps_sent;
+  uint64_t steps_done;         /* answered or failed */
   int recover;                 /* the last take's fate is unknown */
   uint64_t first_due;          /* loop ms the oldest waiting entry came */
   uint64_t retry_at;           /* no call before (one failed) */
@@ -395,6 +463,8 @@ struct cr_dist {
   /* Shards. */
   unsigned char held[CR_DIST_SHARDS];
   unsigned char draining[CR_DIST_SHARDS];
+  uint64_t drain_after[CR_DIST_SHARDS];  /* steps_sent when it began to
+                                            drain */
   uint32_t local[CR_DIST_SHARDS];   /* URLs delivered and not finished */
   unsigned n_held;
   unsigned share;
@@ -748,13 +818,19 @@ static void take_record(struct cr_dist *d, const redisReply *sh, const redisRepl
   char *rf = NULL;
   unsigned long s;
   char *end;
+  /* "lS": from this worker's low list, else from the queue of shard S. */
+  int low;
 
   if(sh->type != REDIS_REPLY_STRING || rec->type != REDIS_REPLY_STRING)
     return;
-  s = strtoul(sh->str, &end, 10);
+  low = sh->str[0] == 'l';
+  s = strtoul(sh->str + low, &end, 10);
   if(*end || s >= CR_DIST_SHARDS)
     return;
-  snprintf(key, sizeof(key), "%sq:%lu", d->prefix, s);
+  if(low)
+    snprintf(key, sizeof(key), "%slow:%s", d->prefix, d->me);
+  else
+    snprintf(key, sizeof(key), "%sq:%lu", d->prefix, s);
   if(parse_record(rec->str, rec->len, &h, &depth, &req, &ref, &ref_len, &url, &url_len)) {
     bad_data(d, "a record that does not parse", key, rec->str, rec->len);
     drop_record(d, s, rec->str, rec->len);
@@ -859,6 +935,7 @@ static void on_step(struct cr_redis *r, redisReply *rep, const char *err, void *
 
   (void)r;
   d->step_out = 0;
+  d->steps_done++;
   if(!script_ok(d, S_STEP, rep, err, 4, "step")) {
     step_failed(d);
     if(!is_noscript(rep))
@@ -955,6 +1032,8 @@ static void send_step(struct cr_dist *d, unsigned take, int idle)
     d->next_audit = cr_loop_now(d->loop) + AUDIT_MS;
   if(!rc)
     rc = push_str(&a, audit ? "1" : "0");
+  if(!rc)
+    rc = push_str(&a, d->me[0] ? d->me : "0");
   if(rc) {
     strv_free(&a);
     return;
@@ -977,6 +1056,7 @@ static void send_step(struct cr_dist *d, unsigned take, int idle)
   if(rc)
     return;
   d->step_out = 1;
+  d->steps_sent++;
   d->step_take = take;
   d->idle_asked = idle && !d->offers.n && !d->dones.n;
   d->open_fresh = 0;
@@ -995,7 +1075,7 @@ static void on_beat(struct cr_redis *r, redisReply *rep, const char *err, void *
 
   (void)r;
   d->beat_out = 0;
-  if(!script_ok(d, S_BEAT, rep, err, 2, "heartbeat")) {
+  if(!script_ok(d, S_BEAT, rep, err, 3, "heartbeat")) {
     /* Leaving: sent again as EVAL, or given up (the leases expire). */
     if(d->leaving == 2 && is_noscript(rep))
       d->leaving = 1;
@@ -1007,8 +1087,10 @@ static void on_beat(struct cr_redis *r, redisReply *rep, const char *err, void *
     d->left = 1;
     return;
   }
+  if(rep->element[2]->type == REDIS_REPLY_INTEGER && rep->element[2]->integer > 0)
+    snprintf(d->me, sizeof(d->me), "%lld", (long long)rep->element[2]->integer);
   memset(now, 0, sizeof(now));
-  for(i = 2; i < rep->elements; i++) {
+  for(i = 3; i < rep->elements; i++) {
     redisReply *e = rep->element[i];
     unsigned long v;
     char *end;
@@ -1039,6 +1121,9 @@ static void on_beat(struct cr_redis *r, redisReply *rep, const char *err, void *
 
     for(s = CR_DIST_SHARDS; s-- > 0 && over;)
       if(d->held[s]) {
+        /* A take sent before now may still bring URLs of it. */
+        if(!d->draining[s])
+          d->drain_after[s] = d->steps_sent;
         d->draining[s] = 1;
         over--;
       }
@@ -1069,12 +1154,12 @@ static void send_beat(struct cr_dist *d, int leave)
       rc = push_num(&a, s);
   /* The mode: a plain beat, the first one, or the last. */
   if(!rc)
-    rc = push_str(&a, leave ? "leave" : d->beats ? "beat" : "join");
+    rc = push_str(&a, leave ? "leave" : d->me[0] ? "beat" : "join");
   d->beats++;
   /* Drained shards go back: nothing delivered is unfinished, and no
    * finish of theirs waits to be sent. */
   for(s = 0; s < CR_DIST_SHARDS && !rc && !leave; s++)
-    if(d->held[s] && d->draining[s] && !d->local[s]) {
+    if(d->held[s] && d->draining[s] && !d->local[s] && d->steps_done >= d->drain_after[s]) {
       size_t k;
       int pending = 0;
 
@@ -1163,7 +1248,6 @@ int cr_dist_new(struct cr_loop *loop, const struct cr_dist_config *cfg, struct c
   struct cr_dist *d = calloc(1, sizeof(*d));
   struct cr_redis_config rc;
   const char *why = NULL;
-  char host[64];
   struct timespec ts;
   int s;
   int rv;
@@ -1182,15 +1266,10 @@ int cr_dist_new(struct cr_loop *loop, const struct cr_dist_config *cfg, struct c
   d->arg = cfg->arg;
   snprintf(d->prefix, sizeof(d->prefix), "cr:{%s}:", cfg->name);
   snprintf(d->name, sizeof(d->name), "%s", cfg->name);
-  if(gethostname(host, sizeof(host)))
-    strcpy(host, "host");
-  host[sizeof(host) - 1] = 0;
   clock_gettime(CLOCK_REALTIME, &ts);
   d->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
            (uintptr_t)d;
   d->rng |= 1;
-  snprintf(d->me, sizeof(d->me), "%s:%ld:%06llx", host, (long)getpid(),
-           (unsigned long long)(rnd(d) & 0xffffff));
   cr_htag_init(&d->mine);
   d->identity = strdup(cfg->identity ? cfg->identity : "");
   if(cfg->argv_len) {

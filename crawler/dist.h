@@ -28,8 +28,9 @@
  *               NUL-separated), identity (the settings that decide what is
  *               crawled, compared with every joining worker's)
  *   seeds       list of the seed URLs (the scope is built from them)
- *   workers     zset: worker id -> last heartbeat (ms, Redis's clock)
- *   lease:S     the owner's worker id, with a TTL of lease_ms
+ *   nworkers    the last worker number drawn (each worker draws one)
+ *   workers     zset: worker number -> last heartbeat (ms, Redis's clock)
+ *   lease:S     the owner's worker number, with a TTL of lease_ms
  *   q:S         list of URL records waiting (below)
  *   ready       set of the shards whose queue may have records: a take
  *               looks only there (and drops the shards it finds empty)
@@ -37,8 +38,12 @@
  *               finished
  *   seen:BBB    hash, BBB the first 3 hex digits of the URL's hash (4096
  *               keys): field the other 13 digits, value the shortest depth
- *               seen.  Small hashes are stored by Redis as listpacks, about
- *               20 bytes a URL where a set of URL strings costs 100+.
+ *               seen + 131072 * the number of the worker that took it (0
+ *               while queued).  Small hashes are stored by Redis as
+ *               listpacks, about 25 bytes a URL where a set of URL strings
+ *               costs 100+.
+ *   low:N       list of lower records (below) for worker N, "S RECORD"
+ *   lowflight:N hash: the lower records worker N took and has not finished
  *   open        URLs offered and not finished: the crawl is over at 0
  *   describing  present (15 s TTL, renewed) while seeds are being offered:
  *               the crawl is not over before they all are
@@ -59,10 +64,12 @@
  * have in flight and delivers those it does not know.
  *
  * Depth.  A URL reached by a shorter path takes the shorter depth: queued,
- * when it is taken; taken already, through a "lower" record to its shard,
- * whose owner lowers it in its own frontier (frontier.h: its links are
- * followed again from the saved page).  Only a URL taken by a worker that
- * no longer holds its shard keeps the longer depth.
+ * when it is taken; taken already, through a "lower" record to the worker
+ * that took it (whether or not it still holds the shard), which lowers it
+ * in its own frontier (frontier.h: its links are followed again from the
+ * saved page).  Only a URL whose taker is gone (killed, or silent for a
+ * lease) keeps the longer depth; if it was not finished, whoever takes it
+ * again takes it at the shorter one.
  *
  * Not shared: --max-pages and the per-host page cap count per worker.
  */
