@@ -64,6 +64,7 @@ struct redis_cmd {
   char *buf;
   size_t len;
   uint64_t deadline;      /* loop ms */
+  uint64_t sent;          /* loop ms it went to hiredis */
   const char *fail;       /* why it fails, when the client decided it */
 };
 
@@ -186,7 +187,7 @@ static void cmd_finish(struct cr_redis *r, struct redis_cmd *c, redisReply *repl
                        const char *err)
 {
   r->pending_bytes -= c->len;
-  if(err)
+  if(err && c->cb)
     r->st.failed++;
   if(c->cb) {
     r->in_cb++;
@@ -408,6 +409,7 @@ static int cmd_send(struct cr_redis *r, struct redis_cmd *c)
     return -1;
   free(c->buf);
   c->buf = NULL;
+  c->sent = cr_loop_now(r->loop);
   r->conn_cmds++;
   r->st.commands++;
   list_push(&r->fly, c);
@@ -704,15 +706,31 @@ static void cmd_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     cmd_timer_arm(r);
 }
 
-/* Arms cmd_timer for the earliest deadline.  Deadlines grow in issue order
- * and both lists keep it, so the earliest is one of the two heads. */
+/* The first command on the wire whose caller still waits (one that timed
+ * out there has no callback left; its reply is dropped when it comes). */
+static struct redis_cmd *fly_waiting(const struct cr_redis *r)
+{
+  struct redis_cmd *c = r->fly.head;
+
+  while(c && !c->cb)
+    c = c->next;
+  return c;
+}
+
+/* Arms cmd_timer for the earliest deadline: a command's own, or the time
+ * the connection has been silent too long (the oldest command on the wire
+ * sent command_timeout_ms ago).  Deadlines grow in issue order and both
+ * lists keep it. */
 static void cmd_timer_arm(struct cr_redis *r)
 {
   uint64_t due = UINT64_MAX;
   uint64_t now = cr_loop_now(r->loop);
+  struct redis_cmd *w = fly_waiting(r);
 
   if(r->fly.head)
-    due = r->fly.head->deadline;
+    due = r->fly.head->sent + r->cfg.command_timeout_ms;
+  if(w && w->deadline < due)
+    due = w->deadline;
   if(r->queue.head && r->queue.head->deadline < due)
     due = r->queue.head->deadline;
   if(due == UINT64_MAX) {
@@ -733,13 +751,13 @@ static void on_cmd_timer(struct cr_loop *loop, struct cr_timer *t)
     r->st.timeouts++;
     cmd_finish(r, c, NULL, MSG_TIMEOUT_QUEUED);
   }
-  if(r->fly.head && r->fly.head->deadline <= now && r->ac) {
-    /* Its reply may still come and would answer the next command: the
-     * connection goes, and every command on it fails. */
+  if(r->fly.head && r->fly.head->sent + r->cfg.command_timeout_ms <= now && r->ac) {
+    /* A server silent that long is taken for dead: the connection goes,
+     * and every command on it fails. */
     for(c = r->fly.head; c; c = c->next) {
       if(c->deadline <= now) {
         c->fail = MSG_TIMEOUT;
-        r->st.timeouts++;
+        r->st.timeouts += c->cb != NULL;
       }
       else
         c->fail = MSG_DROPPED;
@@ -747,6 +765,21 @@ static void on_cmd_timer(struct cr_loop *loop, struct cr_timer *t)
     snprintf(r->why, sizeof(r->why), "redis: %s:%d did not answer in %u ms; reconnecting",
              r->addr, r->port, r->cfg.command_timeout_ms);
     conn_drop(r, r->why);
+  }
+  else {
+    /* Sent late (it waited in the queue): it fails at its deadline, and
+     * the connection, just made, stays; its reply is dropped when it
+     * comes. */
+    while((c = fly_waiting(r)) && c->deadline <= now) {
+      cr_redis_reply_cb cb = c->cb;
+
+      c->cb = NULL;
+      r->st.timeouts++;
+      r->st.failed++;
+      r->in_cb++;
+      cb(r, NULL, MSG_TIMEOUT, c->arg);
+      r->in_cb--;
+    }
   }
   cmd_timer_arm(r);
 }

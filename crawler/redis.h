@@ -37,12 +37,15 @@
  * command_timeout_ms after it was issued, whether it waits in the queue or
  * on the wire: its callback is called exactly once, with the reply or an
  * error, at the latest at its deadline (plus a loop pass).  A command that
- * times out on the wire fails with "redis: command timed out", and the
- * connection is dropped and made again: its reply might still come and
- * would be taken for the next command's.  The commands sent after it fail
- * with "redis: connection dropped" (Redis may or may not have run them;
- * only the owner knows whether one is safe to repeat, so nothing sent is
- * ever re-sent by this module).
+ * times out on the wire fails with "redis: command timed out" (its reply,
+ * if it comes, is dropped).  A server that has not answered the oldest
+ * command on the wire command_timeout_ms after it was sent is taken for
+ * dead: the connection is dropped and made again, and the commands sent
+ * after it fail with "redis: connection dropped" (Redis may or may not have
+ * run them; only the owner knows whether one is safe to repeat, so nothing
+ * sent is ever re-sent by this module).  So a command that waited in the
+ * queue and is sent just before its deadline fails alone, and the fresh
+ * connection stays.
  *
  * Pipelining is hiredis's own behaviour on this loop: a command is
  * appended to hiredis's output buffer and the watcher asks for writability,

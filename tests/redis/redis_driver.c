@@ -775,9 +775,58 @@ static int scenario_hostile(int port)
   return tap_done();
 }
 
+/* The fake server answers the handshake after LATE_HS_MS and "GET slow"
+ * after LATE_SLOW_MS: a command queued while connecting goes out shortly
+ * before its deadline, which passes on the wire. */
+#define LATE_HS_MS 700
+#define LATE_SLOW_MS 600
+static int scenario_late(int port)
+{
+  struct ctx c;
+  struct cr_redis *r;
+  struct cr_redis_config cfg;
+  struct cr_redis_stats s;
+  struct result slow;
+  struct result fast;
+  char url[128];
+  double t0;
+
+  ctx_init(&c);
+  cr_redis_config_defaults(&cfg);
+  cfg.connect_timeout_ms = 3000;
+  cfg.command_timeout_ms = 1000;
+  snprintf(url, sizeof(url), "redis://127.0.0.1:%d", port);
+  r = client(&c, url, &cfg);
+  ok(r != NULL, "client");
+  if(!r)
+    return tap_done();
+  t0 = cr_clock();
+  memset(&slow, 0, sizeof(slow));
+  slow.c = &c;
+  cr_redis_command(r, on_reply, &slow, "GET slow");
+  ok(run_until(&c, cond_up, 3000), "up after the slow handshake");
+  ok(wait_one(&c, &slow, 2000), "the queued command ended");
+  ok(strstr(slow.err, "timed out") != NULL, "it timed out on the wire: \"%s\"", slow.err);
+  ok(slow.at - t0 < 1.2, "at its deadline: %.3f s after it was issued", slow.at - t0);
+  memset(&fast, 0, sizeof(fast));
+  fast.c = &c;
+  cr_redis_command(r, on_reply, &fast, "GET fast");
+  ok(wait_one(&c, &fast, 2000) && !fast.err[0], "the next command on the same connection: "
+     "\"%s\"%s", fast.str, fast.err);
+  ok(!strcmp(fast.str, "fast"), "its own reply, not the late one");
+  cr_redis_stats(r, &s);
+  stats_note("late", &s);
+  ok(s.ups == 1 && s.connects == 1, "the connection stayed: ups %llu, connects %llu",
+     (unsigned long long)s.ups, (unsigned long long)s.connects);
+  ok(slow.done == 1, "the timed-out command called back once (%d)", slow.done);
+  cr_redis_free(&r);
+  ctx_cleanup(&c);
+  return tap_done();
+}
+
 static int usage(void)
 {
-  fprintf(stderr, "usage: redis_driver basic|unreachable|silent|restart|hostile PORT\n"
+  fprintf(stderr, "usage: redis_driver basic|unreachable|silent|restart|hostile|late PORT\n"
                   "       redis_driver stall PORT PID\n");
   return 2;
 }
@@ -817,5 +866,7 @@ int main(int argc, char **argv)
     return scenario_restart(port);
   if(!strcmp(argv[1], "hostile"))
     return scenario_hostile(port);
+  if(!strcmp(argv[1], "late"))
+    return scenario_late(port);
   return usage();
 }

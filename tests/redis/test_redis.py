@@ -12,6 +12,8 @@ here.  Exits 0 (pass), 1 (fail) or 77 (skip: no redis-server).
   restart      redis SIGKILLed and restarted on the same port: reconnect
                with backoff, the data back from the AOF
   hostile      a fake server with malformed, truncated and oversized replies
+  late         a fake server slow to answer the handshake: a command queued
+               meanwhile times out on the wire alone, the connection stays
 
 Usage: test_redis.py REDIS_DRIVER [SCENARIO...]"""
 
@@ -103,7 +105,35 @@ def serve_hostile(conn):
         conn.close()
 
 
-def hostile_server():
+def serve_late(conn):
+    """The handshake answered after 0.7 s, "GET slow" after 0.6 s (the
+    driver's LATE_HS_MS and LATE_SLOW_MS), in order, on one thread."""
+    buf = b""
+    try:
+        conn.settimeout(20)
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            cmds, buf = parse_commands(buf + data)
+            for args in cmds:
+                name = args[0].upper()
+                if name == b"PING":
+                    time.sleep(0.7)
+                    conn.sendall(b"+PONG\r\n")
+                elif name == b"GET" and args[1] in (b"slow", b"fast"):
+                    if args[1] == b"slow":
+                        time.sleep(0.6)
+                    conn.sendall(b"$4\r\n" + args[1] + b"\r\n")
+                else:
+                    conn.sendall(b"+OK\r\n")
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def hostile_server(serve=serve_hostile):
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", 0))
@@ -115,7 +145,7 @@ def hostile_server():
                 conn, _ = srv.accept()
             except OSError:
                 return
-            threading.Thread(target=serve_hostile, args=(conn,),
+            threading.Thread(target=serve, args=(conn,),
                              daemon=True).start()
 
     threading.Thread(target=accept_loop, daemon=True).start()
@@ -154,10 +184,10 @@ def scenario(name, driver, redis_exe, tmp):
             s.bind(("127.0.0.1", 0))
             s.listen(16)
             return run_driver(driver, ["silent", str(s.getsockname()[1])])
-    if name == "hostile":
-        srv = hostile_server()
+    if name in ("hostile", "late"):
+        srv = hostile_server(serve_hostile if name == "hostile" else serve_late)
         try:
-            return run_driver(driver, ["hostile", str(srv.getsockname()[1])])
+            return run_driver(driver, [name, str(srv.getsockname()[1])])
         finally:
             srv.close()
     d = tempfile.mkdtemp(prefix=name + "-", dir=tmp)
@@ -187,7 +217,7 @@ def main():
         return 2
     driver = sys.argv[1]
     names = sys.argv[2:] or ["basic", "unreachable", "silent", "stall",
-                             "restart", "hostile"]
+                             "restart", "hostile", "late"]
     redis_exe = find_redis()
     needs_redis = {"basic", "stall", "restart"}
     if not redis_exe and needs_redis & set(names):
