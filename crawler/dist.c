@@ -195,14 +195,19 @@ static const char STEP_LUA2[] =
   "      n = n + 1\n"
   "      local f = string.sub(r, 1, 16)\n"
   "      local ld = string.match(r, '^%x+ (%d+) [23]')\n"
+  "      local forged = false\n"
   "      if ld then f = f .. 'L' .. ld\n"
-  "      elseif wn ~= '0' then\n"
+  "      else\n"
   "        local sk, sf = p..'seen:'..string.sub(f, 1, 3), string.sub(f, 4)\n"
   "        local v = tonumber(redis.pcall('HGET', sk, sf))\n"
-  "        if v then redis.call('HSET', sk, sf, string.format('%.0f', wn * W + v % W)) end\n"
+  "        if not v or v >= W then forged = true\n"
+  "        else redis.call('HSET', sk, sf, string.format('%.0f', wn * W + v)) end\n"
   "      end\n"
-  "      redis.call('HSET', p..'inflight:'..s, f, r)\n"
-  "      out[#out+1] = s; out[#out+1] = r; out[#out+1] = seen(r)\n"
+  "      if forged then out[#out+1] = s; out[#out+1] = r; out[#out+1] = '-'\n"
+  "      else\n"
+  "        redis.call('HSET', p..'inflight:'..s, f, r)\n"
+  "        out[#out+1] = s; out[#out+1] = r; out[#out+1] = seen(r)\n"
+  "      end\n"
   "    elseif r then\n"
   "      ok(r, k)\n"
   "      empty[s] = true\n"
@@ -267,6 +272,11 @@ static const char BEAT_LUA[] =
   "  local inf = p..'inflight:'..s\n"
   "  if redis.call('TYPE', inf).ok == 'hash' then\n"
   "    for _, r in ipairs(redis.call('HVALS', inf)) do\n"
+  "      local sk, sf = p..'seen:'..string.sub(r, 1, 3), string.sub(r, 4, 16)\n"
+  "      local v = tonumber(redis.pcall('HGET', sk, sf))\n"
+  "      if v and v >= 131072 and not string.match(r, '^%x+ %d+ [23]') then\n"
+  "        redis.pcall('HSET', sk, sf, string.format('%.0f', v % 131072))\n"
+  "      end\n"
   "      if redis.pcall('LPUSH', p..'q:'..s, r) then redis.pcall('SADD', p..'ready', s) end\n"
   "    end\n"
   "  end\n"
@@ -820,6 +830,7 @@ static void take_record(struct cr_dist *d, const redisReply *sh, const redisRepl
   char *end;
   /* "lS": from this worker's low list, else from the queue of shard S. */
   int low;
+  int forged;
 
   if(sh->type != REDIS_REPLY_STRING || rec->type != REDIS_REPLY_STRING)
     return;
@@ -831,9 +842,14 @@ static void take_record(struct cr_dist *d, const redisReply *sh, const redisRepl
     snprintf(key, sizeof(key), "%slow:%s", d->prefix, d->me);
   else
     snprintf(key, sizeof(key), "%sq:%lu", d->prefix, s);
+  /* "-": the script found no URL of this hash offered and waiting (a
+   * record written behind the crawl's back, or a second copy of one
+   * taken); it dropped the record itself, uncounted. */
+  forged = seen->type == REDIS_REPLY_STRING && seen->len == 1 && seen->str[0] == '-';
   if(parse_record(rec->str, rec->len, &h, &depth, &req, &ref, &ref_len, &url, &url_len)) {
     bad_data(d, "a record that does not parse", key, rec->str, rec->len);
-    drop_record(d, s, rec->str, rec->len);
+    if(!forged)
+      drop_record(d, s, rec->str, rec->len);
     return;
   }
   u = malloc(url_len + 1);
@@ -848,6 +864,17 @@ static void take_record(struct cr_dist *d, const redisReply *sh, const redisRepl
   }
   if(shard_of(u, &h2) != s || h2 != h) {
     bad_data(d, "a record of another URL or shard", key, rec->str, rec->len);
+    if(!forged)
+      drop_record(d, s, rec->str, rec->len);
+    goto out;
+  }
+  if(forged) {
+    bad_data(d, "a record of a URL the crawl did not queue, or a copy of one taken", key,
+             rec->str, rec->len);
+    goto out;
+  }
+  if(low && req < 2) {
+    bad_data(d, "a record that is not a lower record", key, rec->str, rec->len);
     drop_record(d, s, rec->str, rec->len);
     goto out;
   }
@@ -1027,7 +1054,7 @@ static void send_step(struct cr_dist *d, unsigned take, int idle)
     rc = push_str(&a, d->lower ? "1" : "0");
   /* An idle worker of a crawl that does not end checks, now and then, that
    * what is counted open is somewhere. */
-  audit = idle && d->open > 0 && cr_loop_now(d->loop) >= d->next_audit;
+  audit = idle && d->open != 0 && cr_loop_now(d->loop) >= d->next_audit;
   if(audit)
     d->next_audit = cr_loop_now(d->loop) + AUDIT_MS;
   if(!rc)

@@ -40,7 +40,7 @@
  *               keys): field the other 13 digits, value the shortest depth
  *               seen + 131072 * the number of the worker that took it (0
  *               while queued).  Small hashes are stored by Redis as
- *               listpacks, about 25 bytes a URL where a set of URL strings
+ *               listpacks, about 26 bytes a URL where a set of URL strings
  *               costs 100+.
  *   low:N       list of lower records (below) for worker N, "S RECORD"
  *   lowflight:N hash: the lower records worker N took and has not finished

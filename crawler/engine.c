@@ -161,6 +161,7 @@ struct cr_engine {
   int warc_pos_due;            /* finish() writes it with its DONE */
   struct cr_dist *dist;        /* a shared crawl (dist.h); NULL: none */
   int dist_status;             /* the exit status its failure asks for */
+  unsigned dist_refused;       /* records from Redis outside the scope */
 };
 
 void cr_config_defaults(struct cr_config *cfg)
@@ -3607,8 +3608,23 @@ static void dist_deliver(void *arg, const char *url, unsigned depth, int requisi
   struct cr_engine *e = arg;
   int rc = 0;
 
+  /* What Redis hands over is not trusted: a link the crawl's scope refuses
+   * (it was checked when offered, so only a record written behind the
+   * crawl's back gets here) is reported and finished unfetched. */
+  if(depth && e->scope) {
+    const char *why = requisite ? cr_scope_check_requisite(e->scope, url)
+                                : cr_scope_check(e->scope, url);
+
+    if(why) {
+      if(e->dist_refused++ < 20)
+        fprintf(stderr, "%scrawler: redis: a record outside the crawl's scope (%s: %s); "
+                "dropped\n", e->line_shown ? "\n" : "", url, why);
+      e->line_shown = 0;
+      rc = 1;
+    }
+  }
   /* A seed: its host's sitemaps are read by the worker that fetches it. */
-  if(!depth && !referrer)
+  if(!rc && !depth && !referrer)
     rc = sitemap_seed(e, url);
   if(!rc)
     rc = cr_frontier_add(e->fr, url, depth, requisite, referrer);

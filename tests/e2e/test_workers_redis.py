@@ -672,6 +672,18 @@ def scenario_hostile(ctx, cr, site, ref_recs, ref_files):
     evil = ("http://evil.test:%d/s/2" % site.port).encode()
     cr.redis.cli("RPUSH", p + "q:%d" % shard_of("http://evil.test:%d" % site.port),
                  b"%016x 1 0\n\n%s" % (hash64(s1), evil))
+    # A record right in every field (hash, shard) for a host outside the
+    # crawl's scope (--domains test), its URL forged into the seen set too,
+    # so the script takes it for one the crawl queued: the worker's scope
+    # refuses it.  And one without the seen entry: the script drops it.
+    for path, seen in ((3, True), (4, False)):
+        out_url = ("http://evil.example:%d/s/%d" % (site.port, path)).encode()
+        hx = "%016x" % hash64(out_url)
+        if seen:
+            cr.redis.cli("HSET", p + "seen:" + hx[:3], hx[3:], "1")
+        cr.redis.cli("RPUSH", p + "q:%d" % shard_of("http://evil.example:%d" % site.port),
+                     b"%s 1 0\n\n%s" % (hx.encode(), out_url))
+    out_url = ("http://evil.example:%d/s/3" % site.port).encode()
     # A key of the wrong type where a queue should be (of a shard no host of
     # the site maps to, so the crawl loses nothing by it), and a foreign key.
     cr.redis.cli("SET", p + "q:%d" % free[1], "not a list")
@@ -689,7 +701,10 @@ def scenario_hostile(ctx, cr, site, ref_recs, ref_files):
     later = []
     compare_to_reference(ref_recs, ref_files, recs, union_files([w.out for w in ws]),
                          "hostile data", later)
-    h.check(not any("evil.test" in r["url"] for r in recs), "a forged record was fetched")
+    h.check(not any("evil.test" in r["url"] or "evil.example" in r["url"] for r in recs),
+            "a forged record was fetched")
+    h.check("outside the crawl's scope (%s" % out_url.decode() in text,
+            lambda: "no report of the record outside the scope:\n%s" % h.tail(text, 40))
     # Reported, naming the key (the spec's words: "bad record in cr:{NAME}:q:S").
     rec_re = r"crawler: redis: [^\n]*record[^\n]* in %sq:%d\b" % (re.escape(p), seed_shard)
     h.check(re.search(rec_re, text), lambda: "no report of the garbage in %sq:%d (/%s/):\n%s"
