@@ -79,7 +79,9 @@ def parse_commands(buf):
         buf = buf[pos:]
 
 
-def serve_hostile(conn):
+def serve_commands(conn, answer):
+    """Reads commands off conn and answers each with answer(conn, args),
+    which returns False to close the connection."""
     buf = b""
     try:
         conn.settimeout(20)
@@ -89,51 +91,44 @@ def serve_hostile(conn):
                 return
             cmds, buf = parse_commands(buf + data)
             for args in cmds:
-                name = args[0].upper()
-                if name == b"PING":
-                    conn.sendall(b"+PONG\r\n")
-                elif name == b"GET" and args[1].startswith(b"case:"):
-                    case = args[1][5:]
-                    conn.sendall(HOSTILE.get(case, b"-ERR no such case\r\n"))
-                    if case in CLOSE_AFTER:
-                        return
-                else:
-                    conn.sendall(b"+OK\r\n")
+                if not answer(conn, args):
+                    return
     except OSError:
         pass
     finally:
         conn.close()
 
 
-def serve_late(conn):
+def answer_hostile(conn, args):
+    name = args[0].upper()
+    if name == b"PING":
+        conn.sendall(b"+PONG\r\n")
+    elif name == b"GET" and args[1].startswith(b"case:"):
+        case = args[1][5:]
+        conn.sendall(HOSTILE.get(case, b"-ERR no such case\r\n"))
+        return case not in CLOSE_AFTER
+    else:
+        conn.sendall(b"+OK\r\n")
+    return True
+
+
+def answer_late(conn, args):
     """The handshake answered after 0.7 s, "GET slow" after 0.6 s (the
     driver's LATE_HS_MS and LATE_SLOW_MS), in order, on one thread."""
-    buf = b""
-    try:
-        conn.settimeout(20)
-        while True:
-            data = conn.recv(65536)
-            if not data:
-                return
-            cmds, buf = parse_commands(buf + data)
-            for args in cmds:
-                name = args[0].upper()
-                if name == b"PING":
-                    time.sleep(0.7)
-                    conn.sendall(b"+PONG\r\n")
-                elif name == b"GET" and args[1] in (b"slow", b"fast"):
-                    if args[1] == b"slow":
-                        time.sleep(0.6)
-                    conn.sendall(b"$4\r\n" + args[1] + b"\r\n")
-                else:
-                    conn.sendall(b"+OK\r\n")
-    except OSError:
-        pass
-    finally:
-        conn.close()
+    name = args[0].upper()
+    if name == b"PING":
+        time.sleep(0.7)
+        conn.sendall(b"+PONG\r\n")
+    elif name == b"GET" and args[1] in (b"slow", b"fast"):
+        if args[1] == b"slow":
+            time.sleep(0.6)
+        conn.sendall(b"$4\r\n" + args[1] + b"\r\n")
+    else:
+        conn.sendall(b"+OK\r\n")
+    return True
 
 
-def hostile_server(serve=serve_hostile):
+def hostile_server(answer=answer_hostile):
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", 0))
@@ -145,7 +140,7 @@ def hostile_server(serve=serve_hostile):
                 conn, _ = srv.accept()
             except OSError:
                 return
-            threading.Thread(target=serve, args=(conn,),
+            threading.Thread(target=serve_commands, args=(conn, answer),
                              daemon=True).start()
 
     threading.Thread(target=accept_loop, daemon=True).start()
@@ -185,7 +180,7 @@ def scenario(name, driver, redis_exe, tmp):
             s.listen(16)
             return run_driver(driver, ["silent", str(s.getsockname()[1])])
     if name in ("hostile", "late"):
-        srv = hostile_server(serve_hostile if name == "hostile" else serve_late)
+        srv = hostile_server(answer_hostile if name == "hostile" else answer_late)
         try:
             return run_driver(driver, [name, str(srv.getsockname()[1])])
         finally:
