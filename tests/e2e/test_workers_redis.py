@@ -212,6 +212,21 @@ def check_worker_ok(w, rc=0):
     return [int(x) if x is not None else None for x in m.groups()]
 
 
+def finished_records(ctx, site, ws, saved=True):
+    """The workers' manifest records together, once each worker is checked:
+    it ended well, its directory holds what its manifest says and (saved)
+    every page saved is the site's, byte for byte."""
+    recs = []
+    for w in ws:
+        check_worker_ok(w)
+        mine = w.records()
+        check_output_dir(w, mine)
+        if saved:
+            h.verify_saved(ctx.fixture_exe, w.out, mine, site.args)
+        recs += mine
+    return recs
+
+
 def check_output_dir(w, recs):
     """A finished worker's directory: files and manifest agree, no
     temporary files left."""
@@ -428,13 +443,7 @@ def scenario_kill(ctx, cr, conc=8):
                 % (done_at_kill, site.pages))
         rest = [ws[0], ws[2]]
         wait_all(rest)
-        recs = []
-        for w in rest:
-            check_worker_ok(w)
-            mine = w.records()
-            check_output_dir(w, mine)
-            h.verify_saved(ctx.fixture_exe, w.out, mine, site.args)
-            recs += mine
+        recs = finished_records(ctx, site, rest)
         theirs = victim.records(torn_ok=True)
         h.verify_saved(ctx.fixture_exe, victim.out, theirs, site.args)
         dups = check_complete(site, recs + theirs, "after kill -9", dup_bound=conc,
@@ -466,13 +475,7 @@ def scenario_restart(ctx, cr, conc=8):
         h.info("redis-server killed after %d pages, back 1 s later (%d pages by then)"
                % (before, during))
         wait_all(ws)
-        recs = []
-        for w in ws:
-            check_worker_ok(w)
-            mine = w.records()
-            check_output_dir(w, mine)
-            h.verify_saved(ctx.fixture_exe, w.out, mine, site.args)
-            recs += mine
+        recs = finished_records(ctx, site, ws)
         h.check(during + 50 < site.pages, lambda: "the restart came too late to matter: %d of %d "
                 "pages done when Redis came back" % (during, site.pages))
         # No worker died, so nothing should be repeated; the bound allowed
@@ -506,12 +509,7 @@ def scenario_stall(ctx, cr, conc=8, seconds=3.0):
         h.check(during + 50 < site.pages, lambda: "the stall came too late to matter: %d of %d "
                 "pages done when Redis went on" % (during, site.pages))
         wait_all(ws)
-        recs = []
-        for w in ws:
-            check_worker_ok(w)
-            mine = w.records()
-            check_output_dir(w, mine)
-            recs += mine
+        recs = finished_records(ctx, site, ws, saved=False)
         dups = check_complete(site, recs, "after a Redis stall", dup_bound=2 * conc)
         again = check_fetches(site, "after a Redis stall", 2 * conc)
         redis_over(cr.redis, name, "after a Redis stall")
@@ -532,13 +530,7 @@ def scenario_join(ctx, cr, conc=8):
         at_join = first.lines()
         second = cr.start(name, name + "-second", 1, ["-c", str(conc)])[0]
         wait_all([first, second])
-        recs = []
-        for w in (first, second):
-            check_worker_ok(w)
-            mine = w.records()
-            check_output_dir(w, mine)
-            h.verify_saved(ctx.fixture_exe, w.out, mine, site.args)
-            recs += mine
+        recs = finished_records(ctx, site, (first, second))
         check_complete(site, recs, "a joining worker")
         n2 = second.lines()
         left = site.pages - at_join
