@@ -74,6 +74,11 @@ struct cr_item {
   struct cr_timer retry;
   struct cr_item *run_prev;   /* list of transfers in flight or waiting */
   struct cr_item *run_next;
+  struct cr_item *held_prev;  /* list of bodies paused for the link budget */
+  struct cr_item *held_next;
+  int held;                   /* on that list (engine) */
+  int may_hold;               /* its body may be paused for it; -1: not
+                                 looked at yet (engine) */
   double t0;                  /* first attempt started (cr_clock) */
   int64_t bytes;
   long status;

@@ -30,13 +30,14 @@ int cr_progress_summary(struct cr_buf *b, const struct cr_stats *s, int interrup
   rc = cr_buf_printf(b,
     "crawler: %s: %llu of %llu URLs done, %llu saved%s, %llu failed, %.2f MB in %.2f s "
     "(%.0f pages/s, %.2f MB/s), %llu DNS lookups, longest loop stall %.1f ms "
-    "(pass %.1f ms)\n",
+    "(pass %.1f ms, %llu links)\n",
     interrupted ? "interrupted" : "finished",
     (unsigned long long)s->done, (unsigned long long)s->queued,
     (unsigned long long)s->ok, skipped, (unsigned long long)s->failed,
     (double)s->bytes / 1e6, s->elapsed,
     rate((double)s->done, s->elapsed), rate((double)s->bytes / 1e6, s->elapsed),
-    (unsigned long long)s->dns_queries, s->loop_stall_max * 1e3, s->loop_pass_max * 1e3);
+    (unsigned long long)s->dns_queries, s->loop_stall_max * 1e3, s->loop_pass_max * 1e3,
+    (unsigned long long)s->links_pass_max);
 
   if(!rc && s->recrawl)
     rc = cr_buf_printf(b, "crawler: re-crawl: %llu unchanged (kept), %llu changed, %llu new, "

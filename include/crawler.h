@@ -248,6 +248,7 @@ struct cr_stats {
   double loop_pass_max;  /* longest time outside epoll_wait in one pass while
                             transfers were in flight (the loop's own work,
                             what a blocking call inflates), seconds */
+  uint64_t links_pass_max; /* most links taken from bodies in one pass */
   /* A re-crawl (timestamping), this run's pages against the manifest's. */
   int recrawl;
   uint64_t unchanged;    /* kept: the server said 304 */

@@ -617,7 +617,7 @@ def crawler_summary(logp):
             txt = f.read()
     except OSError:
         return {}
-    m = re.search(r"longest loop stall ([\d.]+) ms \(pass ([\d.]+) ms\)", txt)
+    m = re.search(r"longest loop stall ([\d.]+) ms \(pass ([\d.]+) ms", txt)
     if not m:
         return {}
     return {"stall": float(m.group(1)) / 1e3, "pass": float(m.group(2)) / 1e3}

@@ -298,11 +298,11 @@ def main_crawl(ctx, fx, hs, warc=None):
         n = seen.get(("hostile.test", target), 0)
         h.check(1 <= n <= (RETRIES + 1) * 6, "%s was requested %d times"
                 % (target, n))
-    # With --warc (libcurl told to decode nothing), a keep-alive 302 with
-    # Content-Length: 0 was seen, rarely and only under ASan, to stall its
-    # transfer until --low-speed-time and be fetched once more: the same
-    # outcome, one request more.  Not understood yet (stop 18's note).
-    h.check(seen.get(("hostile.test", "/redir/self")) in ((1, 2) if warc else (1,)),
+    # Once seen to cost two (1 run in 12-15 under ASan): the loop stood
+    # still for 2.7 s taking the 100,000 links of /many in one go, and the
+    # 302 that had come meanwhile failed libcurl's low-speed check when it
+    # was read.  The link budget (crawler/engine.c) took that stall away.
+    h.check(seen.get(("hostile.test", "/redir/self")) == 1,
             "a self-redirect should cost one request")
     paths = [t for (host, t) in seen if host == "trap.test"
              and t.startswith("/trap/path/")]
