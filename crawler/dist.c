@@ -73,7 +73,12 @@ static const char CONF_LUA[] =
  * the worker's number ("0": none yet, nothing taken), then the offer pairs
  * (shard, record), the done pairs (shard, inflight field: the hash, with
  * "L" and the depth for a lower record; "-shard": a bad record taken,
- * deleted without counting), the shards to take from.
+ * deleted without counting, and the seen entry its take marked set back
+ * to untaken, so the real record of that hash can still be taken;
+ * "-shard>to": the same, and the record, its URL good but queued in the
+ * wrong shard, queued again in shard to; "+shard" with a record: a good
+ * record the script dropped as a copy because a bad one had marked its URL
+ * taken, queued again if its URL is untaken now), the shards to take from.
  * A seen value is depth + W * the number of the worker that took the URL
  * (0: queued, not taken yet).
  * Returns {open, added, URLs the audit found lost, bad keys..., '', taken
@@ -124,16 +129,39 @@ static const char STEP_LUA1[] =
   "  end\n"
   "end\n"
   "local gone = 0\n"
+  "local function untaken(f)\n"
+  "  local sk, sf = p..'seen:'..string.sub(f, 1, 3), string.sub(f, 4, 16)\n"
+  "  return sk, sf, tonumber(redis.pcall('HGET', sk, sf))\n"
+  "end\n"
   "for j = 1, nd do\n"
-  "  local s = ARGV[i]\n"
+  "  local s, f = ARGV[i], ARGV[i+1]\n"
+  "  if string.sub(s, 1, 1) == '+' then\n"
+  "    local _, _, v = untaken(f)\n"
+  "    s = string.sub(s, 2)\n"
+  "    if v and v < W and redis.pcall('RPUSH', p..'q:'..s, f) then\n"
+  "      redis.pcall('SADD', p..'ready', s)\n"
+  "    end\n"
+  "  else\n"
   "  local drop = string.sub(s, 1, 1) == '-'\n"
-  "  if drop then s = string.sub(s, 2) end\n"
+  "  local to = ''\n"
+  "  if drop then s, to = string.match(string.sub(s, 2), '^(%d*)>?(%d*)$') end\n"
   "  local k = p..'inflight:'..s\n"
-  "  local n = redis.pcall('HDEL', k, ARGV[i+1])\n"
+  "  local r = drop and to ~= '' and redis.pcall('HGET', k, f)\n"
+  "  local n = redis.pcall('HDEL', k, f)\n"
   "  if ok(n, k) and not drop then gone = gone + n end\n"
-  "  if wn ~= '0' and (drop or string.find(ARGV[i+1], 'L', 1, true)) then\n"
-  "    n = redis.pcall('HDEL', p..'lowflight:'..wn, ARGV[i+1])\n"
+  "  if drop and n == 1 and not string.find(f, 'L', 1, true) then\n"
+  "    local sk, sf, v = untaken(f)\n"
+  "    if v and v >= W and string.format('%.0f', math.floor(v / W)) == wn then\n"
+  "      redis.pcall('HSET', sk, sf, string.format('%.0f', v % W))\n"
+  "      if type(r) == 'string' and redis.pcall('RPUSH', p..'q:'..to, r) then\n"
+  "        redis.pcall('SADD', p..'ready', to)\n"
+  "      end\n"
+  "    end\n"
+  "  end\n"
+  "  if wn ~= '0' and (drop or string.find(f, 'L', 1, true)) then\n"
+  "    n = redis.pcall('HDEL', p..'lowflight:'..wn, f)\n"
   "    if type(n) == 'number' and not drop then gone = gone + n end\n"
+  "  end\n"
   "  end\n"
   "  i = i + 2\n"
   "end\n"
@@ -422,7 +450,12 @@ static int strv_take(struct strv *to, struct strv *from)
 
 /* ---- the module ---- */
 
+/* Bad records of one step's reply remembered by hash (take_record). */
+#define BOGUS_MAX 64
+
 struct cr_dist {
+  uint64_t bogus[BOGUS_MAX];
+  size_t nbogus;
   struct cr_loop *loop;
   struct cr_redis *r;
   enum cr_dist_role role;
@@ -789,14 +822,18 @@ static int parse_record(const char *p, size_t n, uint64_t *hash, unsigned *depth
 /* A bad record taken from shard s leaves its inflight hash (under the
  * field STEP_LUA gave it) without being counted finished: it was never
  * counted open. */
-static void drop_record(struct cr_dist *d, unsigned long s, const char *r, size_t n)
+static void drop_record(struct cr_dist *d, unsigned long s, const char *r, size_t n,
+                        unsigned to)
 {
-  char sn[16];
+  char sn[32];
   char field[48];
   size_t k = n < 16 ? n : 16;
   size_t h = strspn(r, "0123456789abcdefABCDEF");
 
-  snprintf(sn, sizeof(sn), "-%lu", s);
+  if(to < CR_DIST_SHARDS)
+    snprintf(sn, sizeof(sn), "-%lu>%u", s, to);
+  else
+    snprintf(sn, sizeof(sn), "-%lu", s);
   memcpy(field, r, k);
   field[k] = 0;
   /* Lua's '^%x+ (%d+) [23]': a lower record's field ends in L and depth. */
@@ -811,6 +848,8 @@ static void drop_record(struct cr_dist *d, unsigned long s, const char *r, size_
   if(!push_str(&d->dones, sn) && push_str(&d->dones, field))
     free(d->dones.v[--d->dones.n]);
 }
+
+static int finish_url(struct cr_dist *d, const char *url, uint16_t tag_to);
 
 static void take_record(struct cr_dist *d, const redisReply *sh, const redisReply *rec,
                         const redisReply *seen)
@@ -849,7 +888,7 @@ static void take_record(struct cr_dist *d, const redisReply *sh, const redisRepl
   if(parse_record(rec->str, rec->len, &h, &depth, &req, &ref, &ref_len, &url, &url_len)) {
     bad_data(d, "a record that does not parse", key, rec->str, rec->len);
     if(!forged)
-      drop_record(d, s, rec->str, rec->len);
+      drop_record(d, s, rec->str, rec->len, CR_DIST_SHARDS);
     return;
   }
   u = malloc(url_len + 1);
@@ -862,20 +901,47 @@ static void take_record(struct cr_dist *d, const redisReply *sh, const redisRepl
     memcpy(rf, ref, ref_len);
     rf[ref_len] = 0;
   }
-  if(shard_of(u, &h2) != s || h2 != h) {
-    bad_data(d, "a record of another URL or shard", key, rec->str, rec->len);
-    if(!forged)
-      drop_record(d, s, rec->str, rec->len);
-    goto out;
+  {
+    unsigned us = shard_of(u, &h2);
+
+    if(us != s || h2 != h) {
+      bad_data(d, "a record of another URL or shard", key, rec->str, rec->len);
+      if(!forged) {
+        /* Its take marked the hash's URL taken: the real record of it
+         * may be dropped as a copy until the script hears of this one
+         * (a later record of this reply: below).  A good URL in the
+         * wrong queue goes to its own. */
+        drop_record(d, s, rec->str, rec->len,
+                    !low && h2 == h && us < CR_DIST_SHARDS ? us : CR_DIST_SHARDS);
+        if(!low && d->nbogus < BOGUS_MAX)
+          d->bogus[d->nbogus++] = h;
+      }
+      goto out;
+    }
   }
   if(forged) {
+    size_t b;
+
+    for(b = 0; b < d->nbogus && d->bogus[b] != h; b++)
+      ;
+    /* Dropped because a bad record of this reply had just marked its
+     * URL taken: queued again (after that mark is undone). */
+    if(b < d->nbogus && !low) {
+      char sn[16];
+
+      snprintf(sn, sizeof(sn), "+%lu", s);
+      note_due(d);
+      if(!push_str(&d->dones, sn) && strv_push(&d->dones, rec->str, rec->len))
+        free(d->dones.v[--d->dones.n]);
+      goto out;
+    }
     bad_data(d, "a record of a URL the crawl did not queue, or a copy of one taken", key,
              rec->str, rec->len);
     goto out;
   }
   if(low && req < 2) {
     bad_data(d, "a record that is not a lower record", key, rec->str, rec->len);
-    drop_record(d, s, rec->str, rec->len);
+    drop_record(d, s, rec->str, rec->len, CR_DIST_SHARDS);
     goto out;
   }
   if(req >= 2) {
@@ -902,9 +968,9 @@ static void take_record(struct cr_dist *d, const redisReply *sh, const redisRepl
     uint16_t *tag = cr_htag_get(&d->mine, h);
 
     if(tag) {
-      if(*tag == 2) {
+      if(*tag >= 2) {
         d->local[s]++;
-        (void)cr_dist_done(d, u);
+        (void)finish_url(d, u, *tag);
       }
       goto out;
     }
@@ -987,6 +1053,7 @@ static void on_step(struct cr_redis *r, redisReply *rep, const char *err, void *
     for(k = 3; k < rep->elements && rep->element[k]->type == REDIS_REPLY_STRING &&
         rep->element[k]->len; k++)
       ;
+    d->nbogus = 0;
     for(k++; k + 2 < rep->elements; k += 3)
       take_record(d, rep->element[k], rep->element[k + 1], rep->element[k + 2]);
     if(d->step_take) {
@@ -1413,11 +1480,12 @@ int cr_dist_offer(struct cr_dist *d, const char *url, unsigned depth, int requis
   return rc;
 }
 
-int cr_dist_done(struct cr_dist *d, const char *url)
+/* tag: 2 finished, 3 refused (what a recovered copy of it gets again). */
+static int finish_url(struct cr_dist *d, const char *url, uint16_t tag_to)
 {
   uint64_t h;
   unsigned s = shard_of(url, &h);
-  char sh[12];
+  char sh[16];
   char hex[17];
   int rc;
 
@@ -1427,9 +1495,10 @@ int cr_dist_done(struct cr_dist *d, const char *url)
     uint16_t *tag = cr_htag_get(&d->mine, h);
 
     if(tag)
-      *tag = 2;
+      *tag = tag_to;
   }
-  snprintf(sh, sizeof(sh), "%u", s);
+  /* "-S": dropped uncounted (STEP_LUA1's done pairs). */
+  snprintf(sh, sizeof(sh), "%s%u", tag_to == 3 ? "-" : "", s);
   snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)h);
   note_due(d);
   rc = push_str(&d->dones, sh);
@@ -1439,6 +1508,16 @@ int cr_dist_done(struct cr_dist *d, const char *url)
       free(d->dones.v[--d->dones.n]);
   }
   return rc;
+}
+
+int cr_dist_done(struct cr_dist *d, const char *url)
+{
+  return finish_url(d, url, 2);
+}
+
+int cr_dist_refuse(struct cr_dist *d, const char *url)
+{
+  return finish_url(d, url, 3);
 }
 
 void cr_dist_pass(struct cr_dist *d, unsigned load, int idle)

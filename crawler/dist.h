@@ -159,8 +159,15 @@ int cr_dist_offer(struct cr_dist *d, const char *url, unsigned depth, int requis
                   const char *referrer);
 
 /* A URL delivered to this worker is finished (its manifest line is
- * written) or refused.  Returns 0 or CR_ENOMEM. */
+ * written) or refused (a duplicate, a host at its page cap).  Returns 0 or
+ * CR_ENOMEM. */
 int cr_dist_done(struct cr_dist *d, const char *url);
+
+/* A URL delivered to this worker that no worker could have offered (the
+ * crawl's scope refuses it: a record written behind the crawl's back) is
+ * dropped, not finished: it was never counted open, so finishing it could
+ * end the crawl early.  Returns 0 or CR_ENOMEM. */
+int cr_dist_refuse(struct cr_dist *d, const char *url);
 
 /* Once per loop pass, after the manifest's flush: sends what is due.
  * load: URLs this worker has queued or in flight; idle: it has nothing at

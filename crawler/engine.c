@@ -3778,7 +3778,7 @@ static void dist_deliver(void *arg, const char *url, unsigned depth, int requisi
 
   /* What Redis hands over is not trusted: a link the crawl's scope refuses
    * (it was checked when offered, so only a record written behind the
-   * crawl's back gets here) is reported and finished unfetched. */
+   * crawl's back gets here) is reported and dropped unfetched, uncounted. */
   if(depth && e->scope) {
     const char *why = requisite ? cr_scope_check_requisite(e->scope, url)
                                 : cr_scope_check(e->scope, url);
@@ -3788,7 +3788,9 @@ static void dist_deliver(void *arg, const char *url, unsigned depth, int requisi
         fprintf(stderr, "%scrawler: redis: a record outside the crawl's scope (%s: %s); "
                 "dropped\n", e->line_shown ? "\n" : "", url, why);
       e->line_shown = 0;
-      rc = 1;
+      if(cr_dist_refuse(e->dist, url))
+        engine_fatal(e, CR_ENOMEM, "cannot keep the shared crawl's state");
+      return;
     }
   }
   /* A seed: its host's sitemaps are read by the worker that fetches it. */

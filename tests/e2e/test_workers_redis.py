@@ -726,6 +726,44 @@ def scenario_hostile(ctx, cr, site, ref_recs, ref_files):
 
 # ---------------------------------------------------------------- driver
 
+def scenario_misfiled(ctx, cr, site, ref_recs, ref_files):
+    """A page of the site offered (seen, counted open) but its record filed
+    in another shard's queue, as a hostile or broken writer could: taking
+    it marks the URL taken, the worker refuses it as of another shard, and
+    then it must go back untaken into its own shard's queue.  Before,
+    nothing queued it again: the page was lost (the audit wrote it off),
+    and so was the real record of a URL whenever a bad one of the same
+    hash came first."""
+    name = "misfiled"
+    p = "cr:{%s}:" % name
+    cr.describe(name, site)
+    origins = {"http://s%d.test:%d" % (i, site.port) for i in range(HOSTS)}
+    used = {shard_of(o) for o in origins}
+    s1 = site.url(1).encode()
+    hx = "%016x" % hash64(s1)
+    wrong = sorted(set(range(256)) - used)[0]
+    # What an offer at depth 1 does (dist.c's STEP_LUA1), but the record in
+    # a shard no host of the site maps to; /s/0's own offer of /s/1 then
+    # finds it seen and queues nothing.
+    cr.redis.cli("HSET", p + "seen:" + hx[:3], hx[3:], "1")
+    cr.redis.cli("RPUSH", p + "q:%d" % wrong,
+                 b"%s 1 0\n%s\n%s" % (hx.encode(), site.seed.encode(), s1))
+    cr.redis.cli("SADD", p + "ready", str(wrong))
+    cr.redis.cli("INCR", p + "open")
+    ws = cr.start(name, name, 2)
+    wait_all(ws)
+    recs = finished_records(ctx, site, ws)
+    text = "".join(w.stderr().decode("utf-8", "replace") for w in ws)
+    h.check(re.search(r"crawler: redis: [^\n]*another URL or shard[^\n]* in %sq:%d\b"
+                      % (re.escape(p), wrong), text),
+            lambda: "no report of the record in %sq:%d:\n%s" % (p, wrong, h.tail(text, 40)))
+    later = []
+    compare_to_reference(ref_recs, ref_files, recs, union_files([w.out for w in ws]),
+                         "misfiled record", later)
+    redis_over(cr.redis, name, "misfiled record")
+    h.check(not later, lambda: "\n".join(later))
+
+
 def body(ctx):
     exe = redisfix.find_redis()
     if not exe:
@@ -760,6 +798,7 @@ def body(ctx):
             run("settings", scenario_settings, ctx, cr, site)
             run("workers", scenario_workers, ctx, cr, site, ref_recs, ref_files)
             run("hostile", scenario_hostile, ctx, cr, site, ref_recs, ref_files)
+            run("misfiled", scenario_misfiled, ctx, cr, site, ref_recs, ref_files)
         run("join", scenario_join, ctx, cr)
         run("kill", scenario_kill, ctx, cr)
         run("restart", scenario_restart, ctx, cr)
