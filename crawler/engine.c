@@ -1162,6 +1162,21 @@ static int links_open(struct cr_engine *e, struct cr_item *it, enum cr_links_typ
   return 0;
 }
 
+/* Whether a Content-Type (NULL: none) is one whose links are read: 1
+ * with *type set, else 0. */
+static int links_type(const char *ctype, enum cr_links_type *type)
+{
+  if(!ctype)
+    return 0;
+  if(!strncasecmp(ctype, "text/html", 9) || !strncasecmp(ctype, "application/xhtml+xml", 21))
+    *type = CR_LINKS_HTML;
+  else if(!strncasecmp(ctype, "text/css", 8))
+    *type = CR_LINKS_CSS;
+  else
+    return 0;
+  return 1;
+}
+
 /* Starts a link parser when the page is HTML or CSS and links from it
  * would still be within --depth. */
 static void start_links(struct cr_engine *e, struct cr_item *it)
@@ -1172,13 +1187,7 @@ static void start_links(struct cr_engine *e, struct cr_item *it)
   if(!follows_links(e))
     return;
   curl_easy_getinfo(it->easy->h, CURLINFO_CONTENT_TYPE, &ctype);
-  if(!ctype)
-    return;
-  if(!strncasecmp(ctype, "text/html", 9) || !strncasecmp(ctype, "application/xhtml+xml", 21))
-    type = CR_LINKS_HTML;
-  else if(!strncasecmp(ctype, "text/css", 8))
-    type = CR_LINKS_CSS;
-  else
+  if(!links_type(ctype, &type))
     return;
   it->links_pages = follows_pages(e, it->depth, it->requisite, it->cur);
   it->links_reqs = follows_requisites(e, it->depth);
@@ -1383,6 +1392,7 @@ static int may_hold(const struct cr_engine *e, const struct cr_item *it, CURL *h
 {
   struct curl_header *ce = NULL;
   char *ctype = NULL;
+  enum cr_links_type type;
 
   if(it->robots_for)
     return 0;
@@ -1390,8 +1400,7 @@ static int may_hold(const struct cr_engine *e, const struct cr_item *it, CURL *h
     if(!follows_links(e))
       return 0;
     curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype);
-    if(!ctype || (strncasecmp(ctype, "text/html", 9) && strncasecmp(ctype, "text/css", 8) &&
-                  strncasecmp(ctype, "application/xhtml+xml", 21)))
+    if(!links_type(ctype, &type))
       return 0;
   }
   if(e->warc)
